@@ -1,0 +1,47 @@
+# Two commands on a fresh Debian 12 with Python 3.11: `make demo` and `make test`.
+# Everything they need is installed here: Debian packages, the virtualenv, the Python packages.
+
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SYSTEM_STAMP := .pluginops-system-deps
+# command:package pairs the tests use; a command already on PATH is not installed again.
+DEB_PACKAGES := git:git npm:npm
+
+.PHONY: demo test lint typecheck unit generate bench system-deps venv clean
+
+demo: venv
+	@PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh
+
+test: system-deps venv lint typecheck
+	$(BIN)/pluginops generate --check
+	$(BIN)/pytest -q
+
+lint: venv
+	$(BIN)/ruff check .
+
+typecheck: venv
+	$(BIN)/mypy
+
+generate: venv
+	$(BIN)/pluginops generate
+
+bench: venv
+	$(BIN)/python bench/preflight_bench.py
+
+system-deps:
+	@bash scripts/install-debs.sh $(DEB_PACKAGES)
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@bash scripts/install-debs.sh --python-venv "$(PYTHON)"
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+clean:
+	rm -rf $(VENV) .pluginops .mypy_cache .ruff_cache .pytest_cache .hypothesis *.egg-info

@@ -1,0 +1,2 @@
+def run(inputs, ctx):
+    return {"echo": inputs}

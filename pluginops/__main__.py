@@ -1,0 +1,3 @@
+from pluginops.cli import main
+
+main()

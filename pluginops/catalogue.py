@@ -1,0 +1,148 @@
+"""The catalogue: the one home of every Prometheus metric name, label key and label value set.
+
+Everything that emits, records, alerts on or draws a metric imports it from here; generated rules
+and dashboards are checked against it. Names follow the Prometheus naming guide (base units,
+`_total` for counters, `_seconds` for durations).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+NAMESPACE = "pluginops"
+
+
+class MetricType(StrEnum):
+    COUNTER = "counter"
+    GAUGE = "gauge"
+    HISTOGRAM = "histogram"
+
+
+class Label:
+    """Label keys. Values of `plugin` are capped per process (see PLUGIN_LABEL_CAP)."""
+
+    PLUGIN = "plugin"
+    PLUGIN_TYPE = "plugin_type"
+    VERSION = "version"
+    OUTCOME = "outcome"
+    OPERATION = "operation"
+    PHASE = "phase"
+    REASON = "reason"
+    PROFILE = "profile"
+    CODE = "code"
+
+
+PLUGIN_TYPES = ("node", "integration", "agent", "quality_gate")
+EXECUTION_OUTCOMES = ("success", "error", "timeout", "denied")
+TRANSACTION_OUTCOMES = ("committed", "rolled_back", "failed")
+TRANSACTION_OPERATIONS = ("install", "update", "rollback", "uninstall")
+INSTALL_PHASES = ("download", "verify", "dependency-prepare", "activate", "health-check")
+
+# Distinct `plugin` label values one process reports before folding the rest into OVERFLOW_PLUGIN,
+# so that a runaway fleet cannot explode series cardinality.
+PLUGIN_LABEL_CAP = 1000
+OVERFLOW_PLUGIN = "other"
+
+# Latency bucket bounds (seconds). Every latency SLO threshold must be one of these exactly, so
+# the good-event count is a bucket and never an interpolation.
+LATENCY_BUCKETS: tuple[float, ...] = (
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+)
+PHASE_BUCKETS: tuple[float, ...] = (
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
+)
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    name: str
+    type: MetricType
+    help: str
+    labels: tuple[str, ...]
+    buckets: tuple[float, ...] = ()
+
+    @property
+    def exposed_names(self) -> tuple[str, ...]:
+        """The series names Prometheus will actually store for this metric."""
+        if self.type is MetricType.HISTOGRAM:
+            return (f"{self.name}_bucket", f"{self.name}_sum", f"{self.name}_count")
+        return (self.name,)
+
+
+PLUGIN_EXECUTIONS = MetricSpec(
+    f"{NAMESPACE}_plugin_executions_total", MetricType.COUNTER,
+    "Plugin executions by outcome.",
+    (Label.PLUGIN, Label.PLUGIN_TYPE, Label.VERSION, Label.OUTCOME),
+)
+PLUGIN_EXECUTION_DURATION = MetricSpec(
+    f"{NAMESPACE}_plugin_execution_duration_seconds", MetricType.HISTOGRAM,
+    "Wall time of plugin executions.",
+    (Label.PLUGIN, Label.PLUGIN_TYPE), LATENCY_BUCKETS,
+)
+PLUGIN_EXECUTION_COST = MetricSpec(
+    f"{NAMESPACE}_plugin_execution_cost_usd_total", MetricType.COUNTER,
+    "Metered cost of plugin executions in US dollars.",
+    (Label.PLUGIN, Label.PLUGIN_TYPE),
+)
+PLUGIN_TOKENS = MetricSpec(
+    f"{NAMESPACE}_plugin_tokens_total", MetricType.COUNTER,
+    "Model tokens spent by plugins.",
+    (Label.PLUGIN,),
+)
+INSTALL_TRANSACTIONS = MetricSpec(
+    f"{NAMESPACE}_install_transactions_total", MetricType.COUNTER,
+    "Install, update, rollback and uninstall transactions by outcome.",
+    (Label.PLUGIN, Label.OPERATION, Label.OUTCOME),
+)
+INSTALL_PHASE_DURATION = MetricSpec(
+    f"{NAMESPACE}_install_phase_duration_seconds", MetricType.HISTOGRAM,
+    "Duration of install transaction phases.",
+    (Label.PHASE,), PHASE_BUCKETS,
+)
+INSTALL_IN_PROGRESS = MetricSpec(
+    f"{NAMESPACE}_install_in_progress", MetricType.GAUGE,
+    "1 while an install transaction for the plugin is in flight.",
+    (Label.PLUGIN,),
+)
+ROLLBACKS = MetricSpec(
+    f"{NAMESPACE}_rollbacks_total", MetricType.COUNTER,
+    "Automatic and requested rollbacks by failing phase and reason.",
+    (Label.PLUGIN, Label.PHASE, Label.REASON),
+)
+POLICY_DENIALS = MetricSpec(
+    f"{NAMESPACE}_policy_denials_total", MetricType.COUNTER,
+    "Operations denied by a sandbox profile or org policy.",
+    (Label.PLUGIN, Label.PROFILE, Label.OPERATION),
+)
+PREFLIGHT_FINDINGS = MetricSpec(
+    f"{NAMESPACE}_preflight_findings_total", MetricType.COUNTER,
+    "Preflight findings by code.",
+    (Label.CODE,),
+)
+
+ALL_METRICS: tuple[MetricSpec, ...] = (
+    PLUGIN_EXECUTIONS,
+    PLUGIN_EXECUTION_DURATION,
+    PLUGIN_EXECUTION_COST,
+    PLUGIN_TOKENS,
+    INSTALL_TRANSACTIONS,
+    INSTALL_PHASE_DURATION,
+    INSTALL_IN_PROGRESS,
+    ROLLBACKS,
+    POLICY_DENIALS,
+    PREFLIGHT_FINDINGS,
+)
+
+
+class Span:
+    """Span names and attribute keys of the traces the runtime emits."""
+
+    PREFLIGHT_MANIFEST = "pluginops.preflight.manifest"
+    PUBLISH = "pluginops.publish"
+    ATTR_PLUGIN = "pluginops.plugin"
+    ATTR_VERSION = "pluginops.version"
+    ATTR_MANIFEST = "pluginops.manifest"
+    ATTR_OK = "pluginops.preflight.ok"
+    ATTR_FINDINGS = "pluginops.preflight.findings"
+    ATTR_CORRELATION_ID = "pluginops.correlation_id"

@@ -1,0 +1,25 @@
+"""The `pluginops` command: one entry point, a subcommand per job (DESIGN.md, "The CLI")."""
+
+from __future__ import annotations
+
+import click
+
+from pluginops import __version__
+from pluginops.cli.generate_cmd import generate
+from pluginops.cli.host_cmd import host
+from pluginops.cli.preflight_cmd import preflight
+from pluginops.cli.publish_cmd import keygen, publish
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="pluginops")
+def cli() -> None:
+    """Pluginops: plugin runtime and operations stack."""
+
+
+for command in (preflight, publish, keygen, host, generate):
+    cli.add_command(command)
+
+
+def main() -> None:
+    cli(prog_name="pluginops")

@@ -1,0 +1,91 @@
+"""What every subcommand shares: `--home`, `--format`, output to the right stream, and turning
+a `PluginopsError` into a structured message and its exit code."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from pluginops.errors import EXIT_FAILED, PluginopsError
+
+ENV_HOME = "PLUGINOPS_HOME"
+ENV_REGISTRY = "PLUGINOPS_REGISTRY"
+ENV_DEBUG = "PLUGINOPS_DEBUG"
+DEFAULT_HOME = ".pluginops"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def home_option(func: F) -> F:
+    return click.option(
+        "--home", type=click.Path(path_type=Path, file_okay=False), envvar=ENV_HOME,
+        default=DEFAULT_HOME, show_default=True, show_envvar=True,
+        help="Folder holding the runtime's state.")(func)
+
+
+def format_option(func: F) -> F:
+    return click.option(
+        "--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+        show_default=True, help="json: one JSON document on stdout, logs on stderr.")(func)
+
+
+def emit_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, sort_keys=False))
+
+
+def note(message: str) -> None:
+    """Progress and logs: stderr, so stdout stays machine-readable."""
+    click.echo(message, err=True)
+
+
+def registry_dir(explicit: Path | None, home: Path) -> Path | None:
+    """`--registry`, else $PLUGINOPS_REGISTRY, else `<home>/registry` when it exists."""
+    if explicit is not None:
+        return explicit
+    if os.environ.get(ENV_REGISTRY):
+        return Path(os.environ[ENV_REGISTRY])
+    default = home / "registry"
+    return default if default.is_dir() else None
+
+
+def report_error(err: PluginopsError, fmt: str) -> None:
+    if fmt == "json":
+        emit_json({"error": err.to_dict()})
+        return
+    where = f" {err.where}:" if err.where else ""
+    click.echo(f"error[{err.code}]{where} {err.message}", err=True)
+    if err.next_step:
+        click.echo(f"  next step: {err.next_step}", err=True)
+
+
+def handles_errors(func: F) -> F:
+    """Every PluginopsError ends the command with its message and exit code; nothing else
+    escapes as a traceback unless PLUGINOPS_DEBUG is set."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        fmt = kwargs.get("fmt", "text")
+        try:
+            return func(*args, **kwargs)
+        except PluginopsError as err:
+            report_error(err, fmt)
+            sys.exit(err.exit_code)
+        except (click.exceptions.Exit, click.ClickException, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            if os.environ.get(ENV_DEBUG):
+                raise
+            report_error(PluginopsError(
+                "INTERNAL_ERROR", f"{type(exc).__name__}: {exc}", exit_code=EXIT_FAILED,
+                next_step=f"this is a bug: rerun with {ENV_DEBUG}=1 and report the traceback"),
+                fmt)
+            sys.exit(EXIT_FAILED)
+
+    return wrapper  # type: ignore[return-value]

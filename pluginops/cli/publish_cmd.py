@@ -1,0 +1,104 @@
+"""`pluginops publish` and `pluginops keygen`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from pluginops.catalogue import Span
+from pluginops.cli import wiring
+from pluginops.cli.common import (
+    emit_json,
+    format_option,
+    handles_errors,
+    home_option,
+    note,
+    registry_dir,
+)
+from pluginops.cli.preflight_cmd import render_text, resolve_host
+from pluginops.errors import PluginopsError
+from runtime.preflight.findings import PreflightReport
+from runtime.registry import signing
+from runtime.registry.order import publish_order
+from runtime.registry.publish import PreflightRefused, Published
+from runtime.registry.publish import publish as publish_plugin
+
+
+def _default_key(home: Path) -> Path | None:
+    path = home / "keys" / signing.PRIVATE_KEY_FILE
+    return path if path.is_file() else None
+
+
+@click.command()
+@click.argument("plugin_dirs", nargs=-1, required=True,
+                type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.option("--registry", type=click.Path(path_type=Path, file_okay=False),
+              help="Registry folder (default: $PLUGINOPS_REGISTRY, then <home>/registry).")
+@click.option("--key", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="Ed25519 private key (default: <home>/keys/signing.key if present).")
+@click.option("--host", "host_file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--host-version")
+@format_option
+@home_option
+@handles_errors
+def publish(plugin_dirs: tuple[Path, ...], registry: Path | None, key: Path | None,
+            host_file: Path | None, host_version: str | None, fmt: str, home: Path) -> None:
+    """Preflight, pack, hash, sign and index plugin folders (dependencies first)."""
+    target = registry_dir(registry, home) or home / "registry"
+    key_path = key or _default_key(home)
+    private = signing.load_private(key_path) if key_path else None
+    if private is None:
+        note("warning: no signing key; publishing unsigned (installs refuse it unless policy "
+             "allows). Create one with `pluginops keygen`.")
+    host = resolve_host(host_file, host_version)
+    summaries = []
+    for plugin_dir in publish_order(list(plugin_dirs)):
+        with wiring.tracer().start_as_current_span(Span.PUBLISH):
+            try:
+                done = publish_plugin(plugin_dir, target, host, private)
+            except PreflightRefused as refused:
+                if fmt == "text":
+                    click.echo(render_text(PreflightReport(results=[refused.result])), err=True)
+                raise
+        summaries.append(_summary(done, target))
+        if fmt == "text":
+            click.echo(_describe(done, target))
+    wiring.shutdown()
+    if fmt == "json":
+        emit_json({"published": summaries})
+
+
+def _summary(done: Published, target: Path) -> dict[str, object]:
+    return {"plugin": done.name, "version": done.version, "registry": str(target),
+            "artifact": done.entry.artifact, "size": done.entry.size,
+            "sha256": done.entry.sha256, "signed": done.entry.signature is not None,
+            "key_id": done.entry.key_id, "already_published": done.already_published}
+
+
+def _describe(done: Published, target: Path) -> str:
+    verb = "already published, identical" if done.already_published else "published"
+    signed = f"signed by {done.entry.key_id}" if done.entry.signature else "unsigned"
+    return (f"{done.name} {done.version} {verb}: {target / done.entry.artifact} "
+            f"({done.entry.size} bytes, sha256 {done.entry.sha256[:16]}…, {signed})")
+
+
+@click.command()
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False),
+              help="Folder for signing.key and signing.pub (default: <home>/keys).")
+@click.option("--force", is_flag=True, help="Replace an existing key.")
+@format_option
+@home_option
+@handles_errors
+def keygen(out: Path | None, force: bool, fmt: str, home: Path) -> None:
+    """Create an Ed25519 signing key pair for publishing."""
+    folder = out or home / "keys"
+    if folder.exists() and not folder.is_dir():
+        raise PluginopsError("USAGE", "not a folder", where=str(folder),
+                             next_step="pass a folder for the key pair")
+    private, public, kid = signing.generate(folder, overwrite=force)
+    if fmt == "json":
+        emit_json({"private_key": str(private), "public_key": str(public), "key_id": kid})
+    else:
+        click.echo(f"key {kid}: private {private} (keep secret), public {public} (give to "
+                   "installers as a trusted key)")

@@ -1,0 +1,62 @@
+"""The one error base: every failure a user can cause carries a stable code, where it happened,
+what went wrong and what to do next, plus the exit code and HTTP status it maps to."""
+
+from __future__ import annotations
+
+from typing import Any
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+class PluginopsError(Exception):
+    """A failure with a stable `code`, a `where` (file, field or object) and a `next_step`.
+
+    >>> err = PluginopsError("REGISTRY_INDEX_INVALID", "index.json is not JSON",
+    ...                      where="reg/index.json", next_step="restore it from backup")
+    >>> err.exit_code
+    2
+    """
+
+    exit_code: int = EXIT_USAGE
+    http_status: int = 400
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        where: str = "",
+        next_step: str = "",
+        exit_code: int | None = None,
+        http_status: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.where = where
+        self.next_step = next_step
+        if exit_code is not None:
+            self.exit_code = exit_code
+        if http_status is not None:
+            self.http_status = http_status
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "where": self.where,
+            "message": self.message,
+            "next_step": self.next_step,
+        }
+
+    def __str__(self) -> str:
+        where = f"{self.where}: " if self.where else ""
+        return f"[{self.code}] {where}{self.message}"
+
+
+class OperationFailed(PluginopsError):
+    """The input was fine but the operation did not succeed (exit 1)."""
+
+    exit_code = EXIT_FAILED
+    http_status = 409

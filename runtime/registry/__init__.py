@@ -1,0 +1,1 @@
+"""A directory registry: `index.json` plus signed, deterministic `.tar.gz` artifacts."""

@@ -1,0 +1,1 @@
+"""Telemetry: Prometheus metrics built from the catalogue, and OpenTelemetry tracing set-up."""

@@ -1,0 +1,75 @@
+"""Prometheus metric objects for every entry of `pluginops.catalogue`, on a registry passed in.
+
+    >>> from prometheus_client import CollectorRegistry
+    >>> metrics = Metrics(CollectorRegistry())
+    >>> metrics.counter(PREFLIGHT_FINDINGS).labels(code="VERSION_INVALID").inc()
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from pluginops.catalogue import (
+    ALL_METRICS,
+    OVERFLOW_PLUGIN,
+    PLUGIN_LABEL_CAP,
+    PREFLIGHT_FINDINGS,
+    MetricSpec,
+    MetricType,
+)
+
+__all__ = ["PREFLIGHT_FINDINGS", "Metrics", "PluginLabel"]
+
+
+def _build(spec: MetricSpec, registry: CollectorRegistry) -> Any:
+    # prometheus_client appends `_total` to counters itself; give it the base name.
+    if spec.type is MetricType.COUNTER:
+        return Counter(spec.name.removesuffix("_total"), spec.help, spec.labels, registry=registry)
+    if spec.type is MetricType.GAUGE:
+        return Gauge(spec.name, spec.help, spec.labels, registry=registry)
+    return Histogram(spec.name, spec.help, spec.labels, registry=registry, buckets=spec.buckets)
+
+
+class Metrics:
+    """All catalogue metrics registered on one registry (each test builds its own)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        self._metrics = {spec.name: _build(spec, registry) for spec in ALL_METRICS}
+        self.plugin_label = PluginLabel()
+
+    def counter(self, spec: MetricSpec) -> Counter:
+        metric = self._metrics[spec.name]
+        assert isinstance(metric, Counter)
+        return metric
+
+    def gauge(self, spec: MetricSpec) -> Gauge:
+        metric = self._metrics[spec.name]
+        assert isinstance(metric, Gauge)
+        return metric
+
+    def histogram(self, spec: MetricSpec) -> Histogram:
+        metric = self._metrics[spec.name]
+        assert isinstance(metric, Histogram)
+        return metric
+
+
+class PluginLabel:
+    """Caps the distinct values of the `plugin` label; later plugins report as `other`."""
+
+    def __init__(self, cap: int = PLUGIN_LABEL_CAP) -> None:
+        self.cap = cap
+        self._seen: set[str] = set()
+        self._lock = threading.Lock()
+
+    def __call__(self, plugin: str) -> str:
+        if plugin in self._seen:
+            return plugin
+        with self._lock:
+            if len(self._seen) < self.cap:
+                self._seen.add(plugin)
+                return plugin
+        return OVERFLOW_PLUGIN

@@ -1,0 +1,92 @@
+"""Preflight telemetry: findings counted by code on the registry passed in, a span per manifest,
+and tracing set up from the standard OTEL_* variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from prometheus_client import CollectorRegistry, generate_latest
+
+from pluginops.catalogue import (
+    ALL_METRICS,
+    OVERFLOW_PLUGIN,
+    PREFLIGHT_FINDINGS,
+    MetricType,
+    Span,
+)
+from runtime.preflight import PreflightContext, preflight_paths
+from runtime.telemetry.metrics import Metrics, PluginLabel
+from runtime.telemetry.tracing import exporter_choice, make_tracer_provider
+from tests.builders import a_host, a_plugin_dir
+
+
+def test_preflight_counts_findings_by_code_and_opens_a_span_per_manifest(tmp_path: Path) -> None:
+    registry = CollectorRegistry()
+    exporter = InMemorySpanExporter()
+    tracer = make_tracer_provider({}, exporter=exporter).get_tracer("test")
+    good = a_plugin_dir(tmp_path, name="good")
+    bad = a_plugin_dir(tmp_path, name="bad", host="^9.0.0", api="9.0")
+    preflight_paths([good, bad, bad], PreflightContext(a_host()), Metrics(registry), tracer)
+
+    def count(code: str) -> float | None:
+        return registry.get_sample_value(f"{PREFLIGHT_FINDINGS.name}", {"code": code})
+
+    assert count("HOST_RANGE_UNSATISFIED") == 2
+    assert count("API_VERSION_UNSUPPORTED") == 2
+    spans = exporter.get_finished_spans()
+    assert [s.name for s in spans] == [Span.PREFLIGHT_MANIFEST] * 3
+    assert [(s.attributes or {}).get(Span.ATTR_OK) for s in spans] == [True, False, False]
+    assert (spans[1].attributes or {}).get(Span.ATTR_PLUGIN) == "bad"
+
+
+def test_every_catalogue_metric_is_exposed_under_its_catalogue_name() -> None:
+    registry = CollectorRegistry()
+    metrics = Metrics(registry)
+    for spec in ALL_METRICS:
+        labels = {key: "x" for key in spec.labels}
+        if spec.type is MetricType.COUNTER:
+            metrics.counter(spec).labels(**labels).inc()
+        elif spec.type is MetricType.GAUGE:
+            metrics.gauge(spec).labels(**labels).set(1)
+        else:
+            metrics.histogram(spec).labels(**labels).observe(0.1)
+    exposition = generate_latest(registry).decode()
+    for spec in ALL_METRICS:
+        for name in spec.exposed_names:
+            assert f"\n{name}{{" in exposition, name
+
+
+def test_catalogue_names_are_unique_and_namespaced() -> None:
+    names = [spec.name for spec in ALL_METRICS]
+    assert len(names) == len(set(names))
+    assert all(n.startswith("pluginops_") for n in names)
+    assert all(n.endswith("_total") for s in ALL_METRICS if s.type is MetricType.COUNTER
+               for n in [s.name])
+
+
+def test_the_plugin_label_folds_plugins_past_the_cap_into_other() -> None:
+    label = PluginLabel(cap=2)
+    assert [label(p) for p in ("a", "b", "c", "a")] == ["a", "b", OVERFLOW_PLUGIN, "a"]
+
+
+@pytest.mark.parametrize(("env", "choice"), [
+    pytest.param({}, "none", id="nothing set costs nothing"),
+    pytest.param({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"}, "otlp",
+                 id="an OTLP endpoint turns export on"),
+    pytest.param({"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://127.0.0.1:4318/v1/traces"},
+                 "otlp", id="a traces endpoint turns export on"),
+    pytest.param({"OTEL_TRACES_EXPORTER": "console"}, "console", id="console on request"),
+    pytest.param({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://x", "OTEL_SDK_DISABLED": "true"},
+                 "none", id="the SDK kill switch wins"),
+    pytest.param({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://x", "OTEL_TRACES_EXPORTER": "none"},
+                 "none", id="an explicit none wins over an endpoint"),
+])
+def test_exporter_choice_follows_the_otel_variables(env: dict[str, str], choice: str) -> None:
+    assert exporter_choice(env) == choice
+
+
+def test_with_nothing_configured_the_provider_is_a_no_op() -> None:
+    assert isinstance(make_tracer_provider({}), trace.NoOpTracerProvider)
