@@ -140,6 +140,10 @@ class Span:
 
     PREFLIGHT_MANIFEST = "pluginops.preflight.manifest"
     PUBLISH = "pluginops.publish"
+    INSTALL_TRANSACTION = "pluginops.install.transaction"
+    INSTALL_PHASE = "pluginops.install.phase"
+    ATTR_OPERATION = "pluginops.operation"
+    ATTR_PHASE = "pluginops.phase"
     ATTR_PLUGIN = "pluginops.plugin"
     ATTR_VERSION = "pluginops.version"
     ATTR_MANIFEST = "pluginops.manifest"

@@ -7,8 +7,10 @@ import click
 from pluginops import __version__
 from pluginops.cli.generate_cmd import generate
 from pluginops.cli.host_cmd import host
+from pluginops.cli.install_cmd import history, install, rollback, status, uninstall, update
 from pluginops.cli.preflight_cmd import preflight
 from pluginops.cli.publish_cmd import keygen, publish
+from pluginops.cli.serve_cmd import serve
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -17,7 +19,8 @@ def cli() -> None:
     """Pluginops: plugin runtime and operations stack."""
 
 
-for command in (preflight, publish, keygen, host, generate):
+for command in (preflight, publish, keygen, host, install, update, rollback, uninstall, status,
+                history, serve, generate):
     cli.add_command(command)
 
 

@@ -1,0 +1,36 @@
+"""`pluginops serve`: the runtime's HTTP API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from pluginops.cli import wiring
+from pluginops.cli.common import handles_errors, home_option, registry_dir
+from pluginops.cli.preflight_cmd import resolve_host
+from runtime.api.app import ApiConfig, create_app
+from runtime.install.service import Installer
+
+
+@click.command()
+@click.option("--listen", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
+@click.option("--registry", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--trust", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              multiple=True)
+@click.option("--allow-unsigned", is_flag=True)
+@home_option
+@handles_errors
+def serve(listen: str, port: int, registry: Path | None, trust: tuple[Path, ...],
+          allow_unsigned: bool, home: Path) -> None:
+    """Serve the JSON API (installs, status, history) and /metrics."""
+    host = resolve_host(None, None)
+    reg = registry_dir(registry, home)
+
+    def installer() -> Installer:
+        return Installer(wiring.installer_env(home, reg, host, trust, allow_unsigned))
+
+    installer()  # recover and fail fast on a bad home or registry before binding
+    app = create_app(ApiConfig(installer=installer, metrics=wiring.metrics().registry))
+    app.run(host=listen, port=port, threaded=True)

@@ -1,0 +1,148 @@
+"""The Flask app factory. Its collaborators come in through `ApiConfig`; the CLI's `serve` wires
+the real ones, tests pass their own.
+
+    POST   /v1/plugins/<name>/install   {"version": "^1.4"}      install (201, or 409 rolled back)
+    POST   /v1/plugins/<name>/update    {"version": "2.0.0"}     update
+    POST   /v1/plugins/<name>/rollback  {"to": "1.3.2"}          rollback
+    DELETE /v1/plugins/<name>                                    uninstall
+    GET    /v1/plugins[/<name>]                                  status and operations in flight
+    GET    /v1/history?plugin=NAME&limit=N                       transactions with phases
+    GET    /v1/transactions/<tx_id>                              one transaction and its events
+    GET    /healthz                                              liveness
+    GET    /metrics                                              Prometheus / OpenMetrics
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask, Response, jsonify, request
+from prometheus_client import CollectorRegistry
+from prometheus_client.exposition import choose_encoder
+from werkzeug.exceptions import HTTPException
+
+from pluginops.errors import PluginopsError
+from runtime.install.service import Installer
+from runtime.install.transaction import Outcome
+from runtime.install.views import outcome_view, status_view
+
+
+@dataclass
+class ApiConfig:
+    installer: Callable[[], Installer]
+    metrics: CollectorRegistry | None = None
+
+
+def _error(code: str, message: str, status: int, where: str = "", next_step: str = "",
+           **extra: Any) -> tuple[Response, int]:
+    body = {"error": {"code": code, "where": where, "message": message,
+                      "next_step": next_step}, **extra}
+    return jsonify(body), status
+
+
+def _body(allowed: set[str]) -> dict[str, Any]:
+    if not request.data:
+        return {}
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise PluginopsError("BAD_REQUEST", "the body is not a JSON object", where="body",
+                             next_step="send a JSON object, or no body")
+    unknown = set(data) - allowed
+    if unknown:
+        raise PluginopsError("BAD_REQUEST", f"unknown field(s): {', '.join(sorted(unknown))}",
+                             where="body", next_step=f"allowed: {', '.join(sorted(allowed))}")
+    for key, value in data.items():
+        if value is not None and not isinstance(value, str):
+            raise PluginopsError("BAD_REQUEST", f"{key} must be a string", where=f"body.{key}",
+                                 next_step='e.g. {"version": "^1.4"}')
+    return data
+
+
+def _outcome(outcome: Outcome, created: bool = False) -> tuple[Response, int]:
+    view = outcome_view(outcome)
+    if outcome.ok:
+        return jsonify(view), 201 if created and outcome.state == "committed" else 200
+    failure = outcome.failure
+    assert failure is not None
+    return _error(failure.code, outcome.message, 409, failure.phase or "", failure.next_step,
+                  outcome=view)
+
+
+def create_app(config: ApiConfig) -> Flask:
+    app = Flask("pluginops")
+
+    @app.errorhandler(PluginopsError)
+    def on_error(err: PluginopsError) -> tuple[Response, int]:
+        return _error(err.code, err.message, err.http_status, err.where, err.next_step)
+
+    @app.errorhandler(HTTPException)
+    def on_http(err: HTTPException) -> tuple[Response, int]:
+        return _error("HTTP_" + str(err.code), err.description or "", err.code or 500,
+                      request.path, "see GET / for the endpoints")
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        return jsonify({"status": "ok"})
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        if config.metrics is None:
+            raise PluginopsError("METRICS_DISABLED", "this app exports no metrics",
+                                 where="/metrics", next_step="start it with `pluginops serve`",
+                                 http_status=404)
+        encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
+        return Response(encoder(config.metrics), content_type=content_type)
+
+    @app.post("/v1/plugins/<name>/install")
+    def install(name: str) -> tuple[Response, int]:
+        version = _body({"version"}).get("version")
+        return _outcome(config.installer().install(f"{name}@{version}" if version else name),
+                        created=True)
+
+    @app.post("/v1/plugins/<name>/update")
+    def update(name: str) -> tuple[Response, int]:
+        version = _body({"version"}).get("version")
+        return _outcome(config.installer().update(f"{name}@{version}" if version else name))
+
+    @app.post("/v1/plugins/<name>/rollback")
+    def rollback(name: str) -> tuple[Response, int]:
+        return _outcome(config.installer().rollback(name, _body({"to"}).get("to")))
+
+    @app.delete("/v1/plugins/<name>")
+    def uninstall(name: str) -> tuple[Response, int]:
+        return _outcome(config.installer().uninstall(name))
+
+    @app.get("/v1/plugins")
+    def plugins() -> Response:
+        return jsonify({"plugins": [status_view(s) for s in config.installer().status()]})
+
+    @app.get("/v1/plugins/<name>")
+    def plugin(name: str) -> Response:
+        (item,) = config.installer().status(name)
+        return jsonify(status_view(item))
+
+    @app.get("/v1/history")
+    def history() -> Response:
+        plugin_name = request.args.get("plugin") or None
+        limit = request.args.get("limit", "200")
+        if not limit.isdigit() or not 1 <= int(limit) <= 10_000:
+            raise PluginopsError("BAD_REQUEST", "limit must be 1 to 10000", where="limit",
+                                 next_step="e.g. ?limit=50")
+        return jsonify({"transactions": config.installer().history(plugin_name, int(limit))})
+
+    @app.get("/v1/transactions/<tx_id>")
+    def transaction(tx_id: str) -> Response:
+        installer = config.installer()
+        row = installer.env.journal.transaction(tx_id)
+        if row is None:
+            raise PluginopsError("TRANSACTION_NOT_FOUND", f"no transaction {tx_id}",
+                                 where=tx_id, next_step="GET /v1/history lists them",
+                                 http_status=404)
+        events = [{"seq": e.seq, "at": e.at, "kind": e.kind, "phase": e.phase,
+                   "detail": e.detail} for e in installer.env.journal.events(tx_id)]
+        entry = next(h for h in installer.history(row.plugin, 10_000) if h["tx_id"] == tx_id)
+        return jsonify({**entry, "events": events})
+
+    return app

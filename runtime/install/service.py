@@ -1,0 +1,185 @@
+"""The installer as its callers see it (CLI and HTTP API): install, update, rollback, uninstall,
+status and history. Recovery runs first, every time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pluginops.errors import OperationFailed
+from runtime.install import pointer
+from runtime.install.context import Env
+from runtime.install.lock import is_held
+from runtime.install.operations import install_steps, rollback_steps, uninstall_steps
+from runtime.install.phases import PHASES_BY_OPERATION
+from runtime.install.recovery import recover
+from runtime.install.select import parse_spec, select
+from runtime.install.transaction import Outcome, run, start
+
+
+@dataclass(frozen=True)
+class InFlight:
+    tx_id: str
+    operation: str
+    version: str | None
+    phase: str | None
+    index: int
+    total: int
+    pid: int
+    age_s: float
+
+
+
+@dataclass(frozen=True)
+class PluginStatus:
+    plugin: str
+    state: str  # active, not_installed, in_progress
+    version: str | None
+    type: str | None
+    since_tx: str | None
+    in_flight: InFlight | None = None
+    last_outcome: dict[str, Any] = field(default_factory=dict)
+
+
+class Installer:
+    def __init__(self, env: Env) -> None:
+        self.env = env
+        self.recovered = recover(env)
+
+    # operations
+
+    def install(self, target: str, operation: str = "install") -> Outcome:
+        name, spec = parse_spec(target)
+        registry = self._registry()
+        current = self.env.journal.installed_version(name)
+        if operation == "install" and current is not None:
+            wanted = select(registry, self.env.host, name, spec)
+            if str(wanted.version) == current:
+                return Outcome("", name, operation, "noop", current, current, current,
+                               note=f"{name} {current} is already installed")
+            raise OperationFailed("ALREADY_INSTALLED", f"{name} {current} is installed",
+                                  where=name, next_step=f"pluginops update {target}")
+        if operation == "update" and current is None:
+            raise OperationFailed("NOT_INSTALLED", f"{name} is not installed", where=name,
+                                  next_step=f"pluginops install {target}", http_status=404)
+        published = select(registry, self.env.host, name, spec)
+        if operation == "update" and str(published.version) == current:
+            return Outcome("", name, operation, "noop", current, current, current,
+                           note=f"{name} {current} is already the newest match")
+        tx = start(self.env, name, operation, current, str(published.version))
+        return run(tx, install_steps(tx, published))
+
+    def update(self, target: str) -> Outcome:
+        return self.install(target, operation="update")
+
+    def rollback(self, name: str, to: str | None = None) -> Outcome:
+        parse_spec(name)
+        current = self.env.journal.installed_version(name)
+        if current is None:
+            raise OperationFailed("NOT_INSTALLED", f"{name} is not installed", where=name,
+                                  next_step=f"pluginops install {name}", http_status=404)
+        target = to or self._previous_version(name, current)
+        if target == current:
+            return Outcome("", name, "rollback", "noop", current, current, current,
+                           note=f"{name} {current} is already active")
+        tx = start(self.env, name, "rollback", current, target)
+        return run(tx, rollback_steps(tx, target))
+
+    def uninstall(self, name: str) -> Outcome:
+        parse_spec(name)
+        current = self.env.journal.installed_version(name)
+        if current is None:
+            raise OperationFailed("NOT_INSTALLED", f"{name} is not installed", where=name,
+                                  next_step="`pluginops status` lists what is installed",
+                                  http_status=404)
+        dependents = self.dependents(name)
+        if dependents:
+            raise OperationFailed("HAS_DEPENDENTS", f"{', '.join(dependents)} depend(s) on "
+                                  f"{name}", where=name,
+                                  next_step=f"uninstall {', '.join(dependents)} first")
+        tx = start(self.env, name, "uninstall", current, None)
+        return run(tx, uninstall_steps(tx))
+
+    def dependents(self, name: str) -> list[str]:
+        return [row.plugin for row in self.env.journal.installed()
+                if name in row.manifest.get("dependencies", {})]
+
+    # reads
+
+    def status(self, name: str | None = None) -> list[PluginStatus]:
+        journal = self.env.journal
+        installed = {row.plugin: row for row in journal.installed(name)}
+        running = {row.plugin: row for row in journal.transactions(name, state="running")}
+        names = sorted(set(installed) | set(running) | ({name} if name else set()))
+        out = []
+        for plugin in names:
+            row = installed.get(plugin)
+            flight = running.get(plugin)
+            in_flight = None
+            if flight is not None and is_held(self.env.layout.lock(plugin)):
+                phases = PHASES_BY_OPERATION[flight.operation]
+                index = phases.index(flight.phase) + 1 if flight.phase in phases else 0
+                in_flight = InFlight(flight.id, flight.operation, flight.to_version,
+                                     flight.phase, index, len(phases), flight.pid,
+                                     self.env.clock() - flight.started_at)
+            last = journal.transactions(plugin, limit=1)
+            last_outcome = ({"tx_id": last[0].id, "operation": last[0].operation,
+                             "state": last[0].state, "error_code": last[0].error_code,
+                             "message": last[0].error_message} if last else {})
+            out.append(PluginStatus(
+                plugin, "in_progress" if in_flight else ("active" if row else "not_installed"),
+                row.version if row else None, row.type if row else None,
+                row.tx_id if row else None, in_flight, last_outcome))
+        return out
+
+    def history(self, name: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
+        journal = self.env.journal
+        out = []
+        for row in journal.transactions(name, limit=limit):
+            events = journal.events(row.id)
+            phases: dict[str, dict[str, Any]] = {}
+            for event in events:
+                if event.kind.startswith("phase_") and event.phase:
+                    entry = phases.setdefault(event.phase, {"phase": event.phase,
+                                                            "outcome": "started"})
+                    if event.kind == "phase_completed":
+                        entry["outcome"] = "completed"
+                        entry["duration_s"] = event.detail.get("duration_s")
+                    elif event.kind == "phase_failed":
+                        entry["outcome"] = "failed"
+                        entry["code"] = event.detail.get("code")
+            rollback = next(({"phase": e.phase, "reason": e.detail.get("reason"),
+                              "active_version": e.detail.get("active_version"), "at": e.at}
+                             for e in events if e.kind == "rolled_back"), None)
+            out.append({
+                "tx_id": row.id, "plugin": row.plugin, "operation": row.operation,
+                "from_version": row.from_version, "to_version": row.to_version,
+                "outcome": row.state, "started_at": row.started_at, "ended_at": row.ended_at,
+                "duration_s": (round(row.ended_at - row.started_at, 6)
+                               if row.ended_at else None),
+                "phases": list(phases.values()), "rollback": rollback,
+                "error": ({"code": row.error_code, "message": row.error_message,
+                           "next_step": row.next_step} if row.error_code else None),
+                "log": str(self.env.layout.log(row.id)),
+            })
+        return out
+
+    def active_version(self, name: str) -> str | None:
+        return pointer.read(self.env.layout.current(name))
+
+    # helpers
+
+    def _registry(self) -> Any:
+        if self.env.registry is None:
+            raise OperationFailed("REGISTRY_REQUIRED", "no registry to install from",
+                                  where="--registry",
+                                  next_step="pass --registry DIR or set PLUGINOPS_REGISTRY")
+        return self.env.registry
+
+    def _previous_version(self, name: str, current: str) -> str:
+        for row in self.env.journal.transactions(name, state="committed"):
+            if row.to_version == current and row.from_version and row.operation != "uninstall":
+                return row.from_version
+        raise OperationFailed("NO_PREVIOUS_VERSION", f"{name} has no earlier version to roll "
+                              "back to", where=name, next_step=f"pluginops rollback {name} "
+                              "--to VERSION")

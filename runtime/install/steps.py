@@ -1,0 +1,176 @@
+"""The work inside the phases, for the plugin itself and for each dependency it brings: fetch,
+verify (hash, signature, manifest identity, preflight, safe extraction), place a version folder,
+swap the pointer, check health. Every change to disk is journalled before it is made."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pluginops.errors import OperationFailed
+from runtime.install import extract, fetch, health, pointer
+from runtime.install.context import Tx
+from runtime.install.journal import InstalledRow
+from runtime.preflight.codes import Severity
+from runtime.preflight.run import PreflightContext, check_manifest
+from runtime.registry.index import Published
+from runtime.registry.signing import verify as verify_signature
+
+
+@dataclass
+class Staged:
+    """A verified, unpacked version waiting in staging."""
+
+    published: Published
+    folder: Path
+    tree: dict[str, list[int | str]]
+
+    @property
+    def name(self) -> str:
+        return self.published.name
+
+    @property
+    def version(self) -> str:
+        return str(self.published.version)
+
+
+def fetch_artifact(tx: Tx, published: Published) -> Path:
+    registry = tx.env.registry
+    assert registry is not None
+    dest = tx.staging / f"{published.name}-{published.version}.tar.gz"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    digest = fetch.download(registry.root / published.entry.artifact, dest,
+                            published.entry.size, tx.env.reporter.download)
+    tx.note(f"downloaded {published.entry.artifact} ({published.entry.size} bytes, "
+            f"sha256 {digest})")
+    return dest
+
+
+def _check_signature(tx: Tx, published: Published) -> None:
+    entry = published.entry
+    if entry.signature is None or entry.key_id is None:
+        if tx.env.allow_unsigned:
+            tx.note("unsigned artifact accepted: policy allows unsigned installs")
+            return
+        raise OperationFailed("SIGNATURE_MISSING", f"{published.name} {published.version} is "
+                              "not signed", where=entry.artifact,
+                              next_step="publish it with a key (`pluginops keygen`, then "
+                                        "`pluginops publish --key`), or allow unsigned installs")
+    key = tx.env.trusted_keys.get(entry.key_id)
+    if key is None:
+        raise OperationFailed("UNTRUSTED_KEY", f"signed by key {entry.key_id}, which is not "
+                              "trusted here", where=entry.artifact,
+                              next_step="add the publisher's signing.pub to <home>/keys/trusted/ "
+                                        "or pass --trust FILE")
+    if not verify_signature(key, entry.signature, published.name, str(published.version),
+                            entry.sha256):
+        raise OperationFailed("SIGNATURE_INVALID", "the signature does not match the artifact",
+                              where=entry.artifact,
+                              next_step="do not install it; republish from a trusted source")
+
+
+def verify_artifact(tx: Tx, published: Published, artifact: Path) -> Staged:
+    import hashlib
+
+    with artifact.open("rb") as handle:
+        digest = hashlib.file_digest(handle, "sha256").hexdigest()
+    if digest != published.entry.sha256:
+        raise OperationFailed("SHA256_MISMATCH", f"sha256 {digest} differs from the index's "
+                              f"{published.entry.sha256}", where=published.entry.artifact,
+                              next_step="the artifact was altered or truncated; republish it")
+    _check_signature(tx, published)
+    tx.env.injector.point("mid:verify")
+    folder = tx.staging / f"pkg-{published.name}-{published.version}"
+    if folder.exists():
+        shutil.rmtree(folder)
+    with artifact.open("rb") as handle:
+        tree = extract.extract(handle, folder)
+    inside = _read_manifest(folder)
+    if inside != published.entry.manifest:
+        raise OperationFailed("MANIFEST_MISMATCH", "the manifest inside the artifact differs "
+                              "from the indexed one", where=f"{published.entry.artifact}:"
+                              "plugin.json", next_step="republish the plugin")
+    ctx = PreflightContext(tx.env.host, tx.env.registry)
+    _, findings = check_manifest(inside, ctx, folder)
+    errors = [f for f in findings if f.severity is Severity.ERROR]
+    if errors:
+        first = errors[0]
+        raise OperationFailed("PREFLIGHT_FAILED", f"{first.code} at {first.field or '/'}: "
+                              f"{first.message}", where=f"{published.name}@{published.version}",
+                              next_step=first.next_step)
+    signed = (f"signature {published.entry.key_id}" if published.entry.signature
+              else "unsigned")
+    tx.note(f"verified {published.name} {published.version}: sha256, {signed}, manifest, "
+            f"preflight, {len(tree)} files")
+    return Staged(published, folder, tree)
+
+
+def _read_manifest(folder: Path) -> Any:
+    try:
+        return json.loads((folder / "plugin.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise OperationFailed("MANIFEST_MISMATCH", "the artifact holds no readable plugin.json",
+                              where=str(folder), next_step="republish the plugin") from None
+
+
+def place(tx: Tx, staged: Staged) -> Path:
+    """Move the staged folder to its immutable home, unless that version is already there."""
+    layout = tx.env.layout
+    target = layout.version_dir(staged.name, staged.version)
+    if target.exists():
+        problem = extract.check_tree(target, _read_tree(tx, staged.name, staged.version))
+        if problem:
+            raise OperationFailed("VERSION_FOLDER_DAMAGED", f"{target}: {problem}",
+                                  where=str(target), next_step=f"uninstall {staged.name} and "
+                                                               "install it again")
+        tx.note(f"{staged.name} {staged.version} is already on disk; reusing it")
+        return target
+    tx.event("created", {"path": str(target), "plugin": staged.name,
+                         "version": staged.version})
+    target.parent.mkdir(parents=True, exist_ok=True)
+    layout.tree_file(staged.name, staged.version).write_text(json.dumps(staged.tree))
+    staged.folder.rename(target)
+    tx.env.injector.point("mid:activate:placed")
+    return target
+
+
+def _read_tree(tx: Tx, name: str, version: str) -> dict[str, list[int | str]]:
+    try:
+        data = json.loads(tx.env.layout.tree_file(name, version).read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def swap(tx: Tx, name: str, to_version: str | None) -> None:
+    link = tx.env.layout.current(name)
+    previous = pointer.read(link)
+    tx.event("pointer", {"plugin": name, "from": previous, "to": to_version})
+    pointer.point(link, to_version)
+    tx.env.injector.point("mid:activate:swapped")
+
+
+def check_health(tx: Tx, name: str, version: str, entrypoint: str) -> None:
+    result = health.check(tx.env.layout.version_dir(name, version), entrypoint,
+                          tx.env.health_timeout)
+    tx.note(f"health of {name} {version}: {'healthy' if result.healthy else 'UNHEALTHY'} "
+            f"({result.detail})")
+    if result.output.strip():
+        tx.note("probe output:\n" + result.output.rstrip())
+    if not result.healthy:
+        raise OperationFailed("HEALTH_CHECK_FAILED", f"health check failed: {result.detail}",
+                              where=f"{name}@{version}",
+                              next_step=f"see the log ({tx.env.layout.log(tx.id)}); fix the "
+                                        "plugin's health hook or import errors and publish a "
+                                        "new version")
+
+
+def installed_row(staged_or_manifest: Staged | dict[str, Any], tx_id: str,
+                  now: float) -> InstalledRow:
+    manifest = (staged_or_manifest.published.entry.manifest
+                if isinstance(staged_or_manifest, Staged) else staged_or_manifest)
+    return InstalledRow(manifest["name"], manifest["version"], manifest["type"], tx_id, now,
+                        manifest)

@@ -1,0 +1,221 @@
+"""Installs as separate processes: one operation per plugin, a killed holder never in anyone's
+way, and `kill -9` at every phase boundary and at 100 random instants always recovers to a stable,
+runnable state."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from pluginops.catalogue import INSTALL_PHASES
+from runtime.install.journal import Journal
+from runtime.install.layout import Layout
+from runtime.install.phases import valid_crash_points
+from tests.install_support import an_installer, assert_stable, publish_plugin
+
+PLUGINOPS = str(Path(sys.executable).parent / "pluginops")
+pytestmark = pytest.mark.slow
+
+
+def wait_for(condition: Any, timeout: float = 20.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory: pytest.TempPathFactory, example_registry: Path,
+          signing_key: Ed25519PrivateKey) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("procs")
+    registry = root / "registry"
+    shutil.copytree(example_registry, registry)
+    gate = root / "release-health"
+    waiting = (f"import os, time\nGATE = {str(gate)!r}\n"
+               "def run(inputs, ctx):\n    return {}\n"
+               "def health(ctx):\n    deadline = time.time() + 30\n"
+               "    while not os.path.exists(GATE) and time.time() < deadline:\n"
+               "        time.sleep(0.01)\n    return True\n")
+    for version in ("1.0.0", "2.0.0"):
+        publish_plugin(registry, root / "src", signing_key, "gated", version, waiting)
+    for version in ("1.0.0", "2.0.0"):
+        folder = root / "bulky-src" / version
+        folder.mkdir(parents=True)
+        (folder / "plugin.json").write_text(json.dumps({
+            "name": "bulky", "version": version, "type": "node", "host": "^2.0.0",
+            "api": "4.0", "entrypoint": "main:run"}))
+        (folder / "main.py").write_text(f"def run(inputs, ctx):\n    return {{'v': '{version}'}}\n"
+                                        "def health(ctx):\n    return True\n")
+        (folder / "data.bin").write_bytes(random.Random(version).randbytes(6 * 1024 * 1024))
+        from runtime.host import this_host
+        from runtime.registry.publish import publish
+        publish(folder, registry, this_host(), signing_key)
+    key = root / "trusted.pub"
+    key.write_bytes(signing_key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    template = root / "template"
+    gate.touch()
+    installer = an_installer(template, registry, signing_key)
+    assert installer.install("bulky@1.0.0").state == "committed"
+    assert installer.install("gated@1.0.0").state == "committed"
+    installer.env.journal.close()
+    gate.unlink()
+    return {"registry": registry, "key": key, "template": template, "gate": gate}
+
+
+def cli(setup: dict[str, Path], home: Path, *args: str, env: dict[str, str] | None = None,
+        popen: bool = False) -> Any:
+    command = [PLUGINOPS, *args, "--home", str(home), "--registry", str(setup["registry"]),
+               "--trust", str(setup["key"])]
+    full_env = {**os.environ, **(env or {})}
+    if popen:
+        return subprocess.Popen(command, env=full_env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+    return subprocess.run(command, env=full_env, capture_output=True, text=True, timeout=120)
+
+
+def fresh_home(setup: dict[str, Path], tmp_path: Path, name: str = "home") -> Path:
+    home = tmp_path / name
+    shutil.copytree(setup["template"], home, symlinks=True)
+    return home
+
+
+def in_flight(home: Path) -> dict[str, Any] | None:
+    done = subprocess.run([PLUGINOPS, "status", "gated", "--format", "json", "--home",
+                           str(home)], capture_output=True, text=True, timeout=60)
+    flight = json.loads(done.stdout)["plugins"][0]["in_flight"]
+    return flight if flight and flight["phase"] == "health-check" else None
+
+
+def test_two_concurrent_updates_give_one_success_and_one_clear_refusal(
+        setup: dict[str, Path], tmp_path: Path) -> None:
+    home = fresh_home(setup, tmp_path)
+    first = cli(setup, home, "update", "gated", "--format", "json", popen=True)
+    try:
+        flight = wait_for(lambda: in_flight(home), what="the first update's health check")
+        assert flight["line"] == "Updating gated 2.0.0 (phase 5/5: health-check)"
+        second = cli(setup, home, "update", "gated", "--format", "json")
+        assert second.returncode == 1
+        error = json.loads(second.stdout)["error"]
+        assert error["code"] == "OPERATION_IN_PROGRESS"
+        assert f"update {flight['tx_id']} (pid {first.pid}) has held it for" in error["message"]
+        setup["gate"].touch()
+        out, _ = first.communicate(timeout=60)
+        assert first.returncode == 0, out
+        assert json.loads(out)["outcome"] == "committed"
+        assert_stable(home, "gated", "2.0.0")
+    finally:
+        setup["gate"].touch()
+        first.kill()
+        setup["gate"].unlink()
+
+
+def test_a_killed_holder_never_blocks_the_next_operation(setup: dict[str, Path],
+                                                         tmp_path: Path) -> None:
+    home = fresh_home(setup, tmp_path)
+    first = cli(setup, home, "update", "gated", popen=True)
+    flight = wait_for(lambda: in_flight(home), what="the first update's health check")
+    first.send_signal(signal.SIGKILL)
+    first.wait(timeout=30)
+    status = subprocess.run([PLUGINOPS, "status", "gated", "--format", "json", "--home",
+                             str(home)], capture_output=True, text=True, timeout=60)
+    (item,) = json.loads(status.stdout)["plugins"]
+    assert (item["state"], item["version"], item["in_flight"]) == ("active", "1.0.0", None)
+    assert item["last_transaction"]["tx_id"] == flight["tx_id"]
+    assert item["last_transaction"]["error_code"] == "INTERRUPTED"
+    setup["gate"].touch()
+    try:
+        assert_stable(home, "gated", "1.0.0")
+        retry = cli(setup, home, "update", "gated")
+        assert retry.returncode == 0, retry.stderr
+        assert_stable(home, "gated", "2.0.0")
+    finally:
+        setup["gate"].unlink()
+
+
+def where_it_landed(home: Path) -> str:
+    journal = Journal(home / "journal.db")
+    try:
+        latest = journal.transactions("bulky", limit=1)[0]
+    finally:
+        journal.close()
+    if latest.operation != "update":
+        return "before the transaction"
+    if latest.state == "running":
+        return latest.phase or "start"
+    return f"after the commit ({latest.state})"
+
+
+def check_after_crash(setup: dict[str, Path], home: Path) -> tuple[str | None, str]:
+    """Recover as the next command does; the active version and where the kill landed."""
+    landed = where_it_landed(home)
+    installer = an_installer(home, setup["registry"], None)
+    versions = {s.plugin: s.version for s in installer.status()}
+    installer.env.journal.close()
+    version = versions.get("bulky")
+    assert version in ("1.0.0", "2.0.0")
+    assert_stable(home, "bulky", version)
+    layout = Layout(home)
+    assert not (home / "staging").exists() or not any((home / "staging").iterdir())
+    if version == "1.0.0":
+        assert not layout.version_dir("bulky", "2.0.0").exists()
+    return version, landed
+
+
+@pytest.mark.parametrize("point", valid_crash_points())
+def test_kill_at_every_phase_boundary_recovers(setup: dict[str, Path], tmp_path: Path,
+                                               point: str) -> None:
+    home = fresh_home(setup, tmp_path)
+    done = cli(setup, home, "update", "bulky", env={"PLUGINOPS_CRASH_AT": point})
+    assert done.returncode == -signal.SIGKILL, (done.returncode, done.stderr)
+    version, landed = check_after_crash(setup, home)
+    assert version == ("2.0.0" if point == "mid:commit:after" else "1.0.0")
+    history = an_installer(home, setup["registry"], None).history("bulky")[0]
+    if version == "1.0.0":
+        assert history["outcome"] == "rolled_back"
+        assert history["error"]["code"] == "INTERRUPTED"
+
+
+def test_kill_at_100_random_instants_always_recovers(setup: dict[str, Path],
+                                                     tmp_path: Path) -> None:
+    calibration = fresh_home(setup, tmp_path, "calibration")
+    launched = time.time()
+    assert cli(setup, calibration, "update", "bulky").returncode == 0
+    journal = Journal(calibration / "journal.db")
+    row = journal.transactions("bulky", limit=1)[0]
+    journal.close()
+    assert row.ended_at is not None
+    begin, end = row.started_at - launched, row.ended_at - launched
+    rng = random.Random(20261125)
+    landed: Counter[str] = Counter()
+    outcomes: Counter[str | None] = Counter()
+    for i in range(100):
+        home = fresh_home(setup, tmp_path, f"home{i}")
+        process = cli(setup, home, "update", "bulky", popen=True)
+        time.sleep(rng.uniform(begin - 0.02, end))  # the kill instant, not a wait
+        process.send_signal(signal.SIGKILL)
+        process.communicate(timeout=60)
+        version, where = check_after_crash(setup, home)
+        landed[where] += 1
+        outcomes[version] += 1
+        shutil.rmtree(home)
+    print(f"\ntransaction from {begin:.3f} s to {end:.3f} s after launch; kills landed: "
+          f"{dict(landed)}; active afterwards: {dict(outcomes)}")
+    inside = sum(n for where, n in landed.items() if where in INSTALL_PHASES)
+    assert inside >= 30, f"too few kills landed inside a phase: {dict(landed)}"
