@@ -30,6 +30,7 @@ generate: venv
 
 bench: venv
 	$(BIN)/python bench/preflight_bench.py
+	$(BIN)/python bench/install_bench.py
 
 system-deps:
 	@bash scripts/install-debs.sh $(DEB_PACKAGES)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job on embedded defaults: sign and publish the bundled example plugins into a local
-# registry, then preflight the good and the broken examples against this host.
+# registry, preflight the good and the broken examples against this host, then install, update,
+# roll back and fail an update on purpose to show the automatic rollback.
 set -uo pipefail
 home=${PLUGINOPS_HOME:-.pluginops}
 export PLUGINOPS_HOME=$home
@@ -10,6 +11,8 @@ step() { printf '\n== %s\n' "$*"; }
 step "This host"
 pluginops host
 
+rm -rf "$home/plugins" "$home/journal.db" "$home/journal.db-wal" "$home/journal.db-shm" \
+  "$home/staging" "$home/locks" "$home/logs"
 if [ ! -f "$home/keys/signing.key" ]; then
   step "Creating a signing key"
   pluginops keygen || exit 1
@@ -29,8 +32,28 @@ grep -E '^\s+(error|warning|info) ' "$home/broken-preflight.txt" \
 tail -1 "$home/broken-preflight.txt"
 [ "$rc" -eq 1 ] || { echo "expected the broken manifests to fail (exit 1), got $rc"; exit 1; }
 
+step "Installing research-agent: its dependency summarizer-agent comes in the same transaction"
+pluginops install research-agent || exit 1
+
+step "Installing json-transform 1.2.0, then updating it to 2.0.0"
+pluginops install json-transform@1.2.0 || exit 1
+pluginops update json-transform || exit 1
+
+step "Rolling back to 1.2.0 (kept on disk: no download)"
+pluginops rollback json-transform || exit 1
+
+step "An update whose health check fails (injected): rolled back automatically"
+pluginops update json-transform --inject-failure health-check
+[ $? -eq 1 ] || { echo "expected the injected failure to roll back (exit 1)"; exit 1; }
+
+step "Status and history"
+pluginops status
+pluginops history json-transform --limit 3
+
 step "Where to look"
 echo "registry:        $home/registry/index.json"
+echo "journal:         $home/journal.db (pluginops history --format json)"
+echo "logs:            $home/logs/<correlation id>.log"
 echo "broken report:   $home/broken-preflight.txt"
 echo "as JSON:         pluginops preflight examples/broken/* --format json"
 echo "a prerelease host: pluginops preflight examples/broken/host-prerelease --host examples/hosts/prerelease-2.9.json"

@@ -178,6 +178,20 @@ def check_after_crash(setup: dict[str, Path], home: Path) -> tuple[str | None, s
     return version, landed
 
 
+def expected_landing(point: str) -> str:
+    """The phase the journal shows as current when the process died at `point`."""
+    when, _, phase = point.partition(":")
+    phase = phase.split(":")[0]
+    if point == "mid:commit:after":
+        return "after the commit (committed)"
+    if phase == "commit":
+        return INSTALL_PHASES[-1]
+    if when == "before":
+        index = INSTALL_PHASES.index(phase)
+        return INSTALL_PHASES[index - 1] if index else "start"
+    return phase
+
+
 @pytest.mark.parametrize("point", valid_crash_points())
 def test_kill_at_every_phase_boundary_recovers(setup: dict[str, Path], tmp_path: Path,
                                                point: str) -> None:
@@ -185,6 +199,7 @@ def test_kill_at_every_phase_boundary_recovers(setup: dict[str, Path], tmp_path:
     done = cli(setup, home, "update", "bulky", env={"PLUGINOPS_CRASH_AT": point})
     assert done.returncode == -signal.SIGKILL, (done.returncode, done.stderr)
     version, landed = check_after_crash(setup, home)
+    assert landed == expected_landing(point)
     assert version == ("2.0.0" if point == "mid:commit:after" else "1.0.0")
     history = an_installer(home, setup["registry"], None).history("bulky")[0]
     if version == "1.0.0":

@@ -121,8 +121,7 @@ def status(name: str | None, fmt: str, home: Path) -> None:
         click.echo("no plugins installed")
     for item in items:
         if item["in_flight"]:
-            click.echo(f"{item['plugin']}: {item['in_flight']['line']} - active "
-                       f"{item['version'] or 'none'}")
+            click.echo(f"{item['in_flight']['line']}; active: {item['version'] or 'none'}")
         elif item["state"] == "active":
             click.echo(f"{item['plugin']} {item['version']} active ({item['type']})")
         else:

@@ -18,7 +18,8 @@ class ConsoleReporter:
               phase: str) -> None:
         self._close_bar()
         what = f"{plugin} {version}" if version else plugin
-        self.console.print(f"{VERBS[operation]} {what} (phase {index}/{total}: {phase})")
+        self.console.print(f"{VERBS[operation]} {what} (phase {index}/{total}: {phase})",
+                           highlight=False, markup=False)
 
     def download(self, done: int, total: int) -> None:
         if not self.console.is_terminal:

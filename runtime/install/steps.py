@@ -37,7 +37,15 @@ class Staged:
         return str(self.published.version)
 
 
-def fetch_artifact(tx: Tx, published: Published) -> Path:
+@dataclass(frozen=True)
+class Fetched:
+    """A staged artifact and the sha256 of the bytes written to staging."""
+
+    path: Path
+    sha256: str
+
+
+def fetch_artifact(tx: Tx, published: Published) -> Fetched:
     registry = tx.env.registry
     assert registry is not None
     dest = tx.staging / f"{published.name}-{published.version}.tar.gz"
@@ -46,7 +54,7 @@ def fetch_artifact(tx: Tx, published: Published) -> Path:
                             published.entry.size, tx.env.reporter.download)
     tx.note(f"downloaded {published.entry.artifact} ({published.entry.size} bytes, "
             f"sha256 {digest})")
-    return dest
+    return Fetched(dest, digest)
 
 
 def _check_signature(tx: Tx, published: Published) -> None:
@@ -72,11 +80,8 @@ def _check_signature(tx: Tx, published: Published) -> None:
                               next_step="do not install it; republish from a trusted source")
 
 
-def verify_artifact(tx: Tx, published: Published, artifact: Path) -> Staged:
-    import hashlib
-
-    with artifact.open("rb") as handle:
-        digest = hashlib.file_digest(handle, "sha256").hexdigest()
+def verify_artifact(tx: Tx, published: Published, artifact: Fetched) -> Staged:
+    digest = artifact.sha256  # of the staged bytes, hashed as they were written
     if digest != published.entry.sha256:
         raise OperationFailed("SHA256_MISMATCH", f"sha256 {digest} differs from the index's "
                               f"{published.entry.sha256}", where=published.entry.artifact,
@@ -86,7 +91,7 @@ def verify_artifact(tx: Tx, published: Published, artifact: Path) -> Staged:
     folder = tx.staging / f"pkg-{published.name}-{published.version}"
     if folder.exists():
         shutil.rmtree(folder)
-    with artifact.open("rb") as handle:
+    with artifact.path.open("rb") as handle:
         tree = extract.extract(handle, folder)
     inside = _read_manifest(folder)
     if inside != published.entry.manifest:
