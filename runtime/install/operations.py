@@ -5,6 +5,7 @@ uninstall (verify, activate)."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 from pluginops.errors import OperationFailed
 from runtime.install import extract
@@ -17,6 +18,7 @@ from runtime.install.phases import (
     VERIFY,
 )
 from runtime.install.steps import (
+    Fetched,
     Staged,
     check_health,
     fetch_artifact,
@@ -32,23 +34,32 @@ from runtime.resolver import Candidate, resolve
 from runtime.semver import satisfies
 
 
+@dataclass
+class _Carry:
+    """What one phase hands to the next."""
+
+    fetched: Fetched | None = None
+    staged: Staged | None = None
+
+
 def install_steps(tx: Tx, published: Published) -> list[Step]:
-    state: dict[str, object] = {}
+    carry = _Carry()
 
     def download() -> None:
-        state["artifact"] = fetch_artifact(tx, published)
+        carry.fetched = fetch_artifact(tx, published)
         tx.env.injector.point("mid:download")
 
     def verify() -> None:
-        state["staged"] = verify_artifact(tx, published, state["artifact"])  # type: ignore[arg-type]
+        assert carry.fetched is not None
+        carry.staged = verify_artifact(tx, published, carry.fetched)
 
     def dependency_prepare() -> None:
         for dep in _dependency_order(tx.env, published):
             _install_dependency(tx, dep)
 
     def activate() -> None:
-        staged = state["staged"]
-        assert isinstance(staged, Staged)
+        staged = carry.staged
+        assert staged is not None
         place(tx, staged)
         swap(tx, staged.name, staged.version)
         tx.installed.append(installed_row(staged, tx.id, tx.env.clock()))

@@ -84,8 +84,13 @@ def start(env: Env, plugin: str, operation: str, from_version: str | None,
     log_path.parent.mkdir(parents=True, exist_ok=True)
     tx = Tx(tx_id, plugin, operation, from_version, to_version, env,
             log_path.open("a", encoding="utf-8"), locks=[lock])
-    env.journal.begin(tx_id, plugin, operation, from_version, to_version, os.getpid(),
-                      env.clock())
+    try:
+        env.journal.begin(tx_id, plugin, operation, from_version, to_version, os.getpid(),
+                          env.clock())
+    except BaseException:
+        lock.release()
+        tx.log.close()
+        raise
     tx.note(f"{operation} {plugin} {from_version or '-'} -> {to_version or '-'} (pid "
             f"{os.getpid()})")
     env.metrics.gauge(INSTALL_IN_PROGRESS).labels(plugin=env.metrics.plugin_label(plugin)).set(1)
