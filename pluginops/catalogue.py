@@ -140,6 +140,8 @@ class Span:
 
     PREFLIGHT_MANIFEST = "pluginops.preflight.manifest"
     PUBLISH = "pluginops.publish"
+    EXECUTE = "pluginops.execute"
+    ATTR_OUTCOME = "pluginops.outcome"
     INSTALL_TRANSACTION = "pluginops.install.transaction"
     INSTALL_PHASE = "pluginops.install.phase"
     ATTR_OPERATION = "pluginops.operation"

@@ -10,6 +10,7 @@ from pluginops.cli.host_cmd import host
 from pluginops.cli.install_cmd import history, install, rollback, status, uninstall, update
 from pluginops.cli.preflight_cmd import preflight
 from pluginops.cli.publish_cmd import keygen, publish
+from pluginops.cli.sandbox_cmd import approvals, approve, audit, deny, policy, run
 from pluginops.cli.serve_cmd import serve
 
 
@@ -20,7 +21,7 @@ def cli() -> None:
 
 
 for command in (preflight, publish, keygen, host, install, update, rollback, uninstall, status,
-                history, serve, generate):
+                history, run, approve, deny, approvals, audit, policy, serve, generate):
     cli.add_command(command)
 
 

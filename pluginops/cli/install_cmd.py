@@ -44,6 +44,9 @@ def operation_options(func: F) -> F:
         click.option("--host", "host_file", type=click.Path(path_type=Path, dir_okay=False),
                      help="Install against this host description."),
         click.option("--host-version"),
+        click.option("--as", "as_user", metavar="USER",
+                     help="Who asks (recorded; may not approve their own elevated requests). "
+                          "Default: $PLUGINOPS_USER, then the login name."),
         format_option, home_option, handles_errors,
     ]
     return functools.reduce(lambda f, d: d(f), reversed(decorators), func)
@@ -51,11 +54,11 @@ def operation_options(func: F) -> F:
 
 def _installer(fmt: str, home: Path, registry: Path | None, trust: tuple[Path, ...],
                allow_unsigned: bool, inject_failure: str | None, host_file: Path | None,
-               host_version: str | None) -> Installer:
+               host_version: str | None, as_user: str | None) -> Installer:
     reporter = ConsoleReporter() if fmt == "text" else None
     env: Env = wiring.installer_env(home, registry_dir(registry, home),
                                     resolve_host(host_file, host_version), trust,
-                                    allow_unsigned, inject_failure, reporter)
+                                    allow_unsigned, inject_failure, reporter, as_user)
     return Installer(env)
 
 

@@ -11,6 +11,7 @@ from pluginops.cli.common import handles_errors, home_option, registry_dir
 from pluginops.cli.preflight_cmd import resolve_host
 from runtime.api.app import ApiConfig, create_app
 from runtime.install.service import Installer
+from runtime.sandbox.executor import Executor
 
 
 @click.command()
@@ -32,5 +33,10 @@ def serve(listen: str, port: int, registry: Path | None, trust: tuple[Path, ...]
         return Installer(wiring.installer_env(home, reg, host, trust, allow_unsigned))
 
     installer()  # recover and fail fast on a bad home or registry before binding
-    app = create_app(ApiConfig(installer=installer, metrics=wiring.metrics().registry))
-    app.run(host=listen, port=port, threaded=True)
+    deps = wiring.executor_deps(home)
+    app = create_app(ApiConfig(installer=installer, metrics=wiring.metrics().registry,
+                               executor=Executor(deps)))
+    try:
+        app.run(host=listen, port=port, threaded=True)
+    finally:
+        deps.pool.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -17,6 +18,13 @@ from runtime.install.layout import Layout
 from runtime.install.phases import Injector, Reporter, SilentReporter
 from runtime.registry import signing
 from runtime.registry.index import load_registry
+from runtime.sandbox.approvals import Approvals
+from runtime.sandbox.audit import AuditLog
+from runtime.sandbox.executor import ExecutorDeps
+from runtime.sandbox.metering import DailyMeter
+from runtime.sandbox.policy import load_policy
+from runtime.sandbox.pool import WorkerPool
+from runtime.sandbox.settings import load_settings
 from runtime.telemetry.metrics import Metrics
 from runtime.telemetry.tracing import make_tracer_provider
 
@@ -24,6 +32,9 @@ TRACER_NAME = "pluginops"
 ENV_INJECT_FAILURE = "PLUGINOPS_INJECT_FAILURE"
 ENV_CRASH_AT = "PLUGINOPS_CRASH_AT"
 ENV_ALLOW_UNSIGNED = "PLUGINOPS_ALLOW_UNSIGNED"
+APPROVALS_DB = "approvals.db"
+AUDIT_LOG = "audit.log"
+METERING_DB = "metering.db"
 
 
 @lru_cache(maxsize=1)
@@ -42,7 +53,8 @@ def tracer() -> trace.Tracer:
 
 def installer_env(home: Path, registry: Path | None, host: HostDescription,
                   trust: tuple[Path, ...] = (), allow_unsigned: bool = False,
-                  inject_failure: str | None = None, reporter: Reporter | None = None) -> Env:
+                  inject_failure: str | None = None, reporter: Reporter | None = None,
+                  requested_by: str | None = None) -> Env:
     """The installer's collaborators, from flags and the environment (the only place that reads
     PLUGINOPS_INJECT_FAILURE and the crash hook PLUGINOPS_CRASH_AT)."""
     layout = Layout(home.absolute())
@@ -55,11 +67,29 @@ def installer_env(home: Path, registry: Path | None, host: HostDescription,
         keys[signing.key_id(key)] = key
     injector = Injector(fail_phase=inject_failure or os.environ.get(ENV_INJECT_FAILURE) or None,
                         crash_at=os.environ.get(ENV_CRASH_AT) or None)
-    allow = allow_unsigned or os.environ.get(ENV_ALLOW_UNSIGNED, "") == "1"
+    policy = load_policy(layout.home)
+    allow = allow_unsigned or policy.allow_unsigned or \
+        os.environ.get(ENV_ALLOW_UNSIGNED, "") == "1"
     return Env(layout=layout, journal=Journal(layout.journal), host=host, metrics=metrics(),
                tracer=tracer(), registry=load_registry(registry) if registry else None,
                trusted_keys=keys, allow_unsigned=allow, injector=injector,
-               reporter=reporter or SilentReporter())
+               reporter=reporter or SilentReporter(),
+               approvals=Approvals(layout.home / APPROVALS_DB), policy=policy,
+               requested_by=requested_by or current_user())
+
+
+def current_user() -> str:
+    return os.environ.get("PLUGINOPS_USER") or getpass.getuser()
+
+
+def executor_deps(home: Path) -> ExecutorDeps:
+    layout = Layout(home.absolute())
+    return ExecutorDeps(
+        layout=layout, journal=Journal(layout.journal),
+        approvals=Approvals(layout.home / APPROVALS_DB), policy=load_policy(layout.home),
+        settings=load_settings(layout.home), metrics=metrics(), tracer=tracer(),
+        audit=AuditLog(layout.home / AUDIT_LOG), meter=DailyMeter(layout.home / METERING_DB),
+        pool=WorkerPool(load_settings(layout.home).sandbox.warm_workers or 1))
 
 
 def shutdown() -> None:

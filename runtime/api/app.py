@@ -8,7 +8,8 @@ the real ones, tests pass their own.
     GET    /v1/plugins[/<name>]                                  status and operations in flight
     GET    /v1/history?plugin=NAME&limit=N                       transactions with phases
     GET    /v1/transactions/<tx_id>                              one transaction and its events
-    GET    /healthz                                              liveness
+    POST   /v1/plugins/<name>/execute   {"inputs": {...}}        run it in its sandbox
+    GET    /healthz, /readyz                                     liveness, readiness
     GET    /metrics                                              Prometheus / OpenMetrics
 """
 
@@ -27,12 +28,17 @@ from pluginops.errors import PluginopsError
 from runtime.install.service import Installer
 from runtime.install.transaction import Outcome
 from runtime.install.views import outcome_view, status_view
+from runtime.sandbox.executor import Executor
 
 
 @dataclass
 class ApiConfig:
     installer: Callable[[], Installer]
     metrics: CollectorRegistry | None = None
+    executor: Executor | None = None
+
+
+EXECUTION_STATUS = {"success": 200, "denied": 403, "error": 422, "timeout": 504}
 
 
 def _error(code: str, message: str, status: int, where: str = "", next_step: str = "",
@@ -113,6 +119,28 @@ def create_app(config: ApiConfig) -> Flask:
     @app.delete("/v1/plugins/<name>")
     def uninstall(name: str) -> tuple[Response, int]:
         return _outcome(config.installer().uninstall(name))
+
+    @app.get("/readyz")
+    def readyz() -> tuple[Response, int]:
+        config.installer()  # recovery ran and the journal answers
+        return jsonify({"status": "ready"}), 200
+
+    @app.post("/v1/plugins/<name>/execute")
+    def execute(name: str) -> tuple[Response, int]:
+        if config.executor is None:
+            raise PluginopsError("EXECUTION_DISABLED", "this app runs no plugins",
+                                 where=request.path, next_step="start it with `pluginops serve`",
+                                 http_status=404)
+        data = request.get_json(silent=True) if request.data else {}
+        if not isinstance(data, dict) or set(data) - {"inputs", "correlation_id"}:
+            raise PluginopsError("BAD_REQUEST", 'the body must be {"inputs": {...}}',
+                                 where="body", next_step='e.g. {"inputs": {"text": "hi"}}')
+        cid = data.get("correlation_id")
+        if cid is not None and (not isinstance(cid, str) or len(cid) > 64):
+            raise PluginopsError("BAD_REQUEST", "correlation_id must be a short string",
+                                 where="body.correlation_id", next_step="omit it or send hex")
+        result = config.executor.execute(name, data.get("inputs", {}), correlation_id=cid)
+        return jsonify(result.to_dict()), EXECUTION_STATUS[result.outcome]
 
     @app.get("/v1/plugins")
     def plugins() -> Response:

@@ -16,6 +16,8 @@ from runtime.install.journal import InstalledRow, Journal
 from runtime.install.layout import Layout
 from runtime.install.phases import Injector, Reporter, SilentReporter
 from runtime.registry.index import Registry
+from runtime.sandbox.approvals import Approvals
+from runtime.sandbox.policy import OrgPolicy
 from runtime.telemetry.metrics import Metrics
 
 
@@ -34,6 +36,9 @@ class Env:
     clock: Callable[[], float] = time.time
     health_timeout: float = 10.0
     keep_versions: int = 3
+    approvals: Approvals | None = None
+    policy: OrgPolicy = field(default_factory=OrgPolicy)
+    requested_by: str = "unknown"
 
 
 @dataclass

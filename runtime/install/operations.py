@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pluginops.errors import OperationFailed
 from runtime.install import extract
 from runtime.install.context import Env, Tx
+from runtime.install.elevation import check_elevation
 from runtime.install.phases import (
     ACTIVATE,
     DEPENDENCY_PREPARE,
@@ -52,6 +53,7 @@ def install_steps(tx: Tx, published: Published) -> list[Step]:
     def verify() -> None:
         assert carry.fetched is not None
         carry.staged = verify_artifact(tx, published, carry.fetched)
+        check_elevation(tx, published.manifest)
 
     def dependency_prepare() -> None:
         for dep in _dependency_order(tx.env, published):
@@ -122,6 +124,7 @@ def _install_dependency(tx: Tx, dep: Candidate) -> None:
     assert published is not None
     tx.note(f"bringing dependency {dep.ref} (installed: {current or 'none'})")
     staged = verify_artifact(tx, published, fetch_artifact(tx, published))
+    check_elevation(tx, published.manifest)
     place(tx, staged)
     swap(tx, dep.name, version)
     check_health(tx, dep.name, version, published.manifest.entrypoint)

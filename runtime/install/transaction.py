@@ -25,6 +25,7 @@ from runtime.install.lock import Holder, PluginLock
 from runtime.install.prune import prune_versions
 
 Step = tuple[str, Callable[[], None]]
+AWAITING_APPROVAL = "AWAITING_APPROVAL"
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ class Outcome:
     tx_id: str
     plugin: str
     operation: str
-    state: str  # committed, rolled_back, failed, noop
+    state: str  # committed, rolled_back, awaiting_approval, failed, noop
     from_version: str | None
     to_version: str | None
     active_version: str | None
@@ -64,6 +65,8 @@ class Outcome:
         if self.state == "rolled_back":
             back = f"v{self.active_version}" if self.active_version else "not installed"
             return f"Rolled back to {back}: {self.failure.message}"
+        if self.state == "awaiting_approval":
+            return self.failure.message
         return (f"{self.operation} of {self.plugin} failed and could not be undone yet: "
                 f"{self.failure.message}")
 
@@ -116,7 +119,9 @@ def run(tx: Tx, steps: list[Step]) -> Outcome:
                                   "report this with the transaction log")
             if failure is not None:
                 span.add_event("rollback", {"phase": failure.phase or "", "reason": failure.code})
-                return undo(env, tx.id, tx.plugin, tx.operation, failure, tx)
+                final = "awaiting_approval" if failure.code == AWAITING_APPROVAL else \
+                    "rolled_back"
+                return undo(env, tx.id, tx.plugin, tx.operation, failure, tx, final)
             return Outcome(tx.id, tx.plugin, tx.operation, "committed", tx.from_version,
                            tx.to_version, pointer.read(env.layout.current(tx.plugin)))
     finally:
@@ -177,7 +182,7 @@ def cleanup(env: Env, tx_id: str, plugin: str, operation: str) -> None:
 
 
 def undo(env: Env, tx_id: str, plugin: str, operation: str, failure: Failure,
-         tx: Tx | None = None) -> Outcome:
+         tx: Tx | None = None, final: str = "rolled_back") -> Outcome:
     """Reverse every journalled change of `tx_id`, newest first; keep its log."""
     journal = env.journal
     row = journal.transaction(tx_id)
@@ -204,15 +209,14 @@ def undo(env: Env, tx_id: str, plugin: str, operation: str, failure: Failure,
     active = journal.installed_version(plugin)
     journal.event(tx_id, "rolled_back", failure.phase,
                   {"reason": failure.code, "active_version": active}, env.clock())
-    journal.finish(tx_id, "rolled_back", failure.code, failure.message, failure.next_step,
-                   env.clock())
+    journal.finish(tx_id, final, failure.code, failure.message, failure.next_step, env.clock())
     journal.mark_cleaned(tx_id)
     label = env.metrics.plugin_label(plugin)
     env.metrics.counter(ROLLBACKS).labels(plugin=label, phase=failure.phase or "none",
                                           reason=failure.code).inc()
     env.metrics.counter(INSTALL_TRANSACTIONS).labels(plugin=label, operation=operation,
                                                      outcome="rolled_back").inc()
-    return Outcome(tx_id, plugin, operation, "rolled_back", row.from_version, row.to_version,
+    return Outcome(tx_id, plugin, operation, final, row.from_version, row.to_version,
                    active, failure)
 
 

@@ -1,0 +1,209 @@
+"""`pluginops run`, `approve`, `deny`, `approvals`, `audit verify`, `policy check`."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from pluginops.cli import wiring
+from pluginops.cli.common import emit_json, format_option, handles_errors, home_option
+from pluginops.errors import EXIT_FAILED, PluginopsError
+from runtime.sandbox.approvals import Approvals
+from runtime.sandbox.audit import AuditLog
+from runtime.sandbox.executor import Executor
+from runtime.sandbox.policy import load_policy
+
+
+def _json_arg(text: str, where: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise PluginopsError("INPUT_NOT_JSON", f"not JSON: {exc}", where=where,
+                             next_step='quote it for the shell: --input \'{"text": "hi"}\''
+                             ) from None
+
+
+@click.command()
+@click.argument("name")
+@click.option("--input", "input_text", default="{}", show_default=True,
+              help="The execution's JSON input.")
+@click.option("--input-file", "input_files", multiple=True, metavar="NAME=PATH",
+              help="A file given to a quality gate as one of its inputs.")
+@format_option
+@home_option
+@handles_errors
+def run(name: str, input_text: str, input_files: tuple[str, ...], fmt: str, home: Path) -> None:
+    """Execute an installed plugin once, in its sandbox."""
+    inputs = _json_arg(input_text, "--input")
+    files: dict[str, bytes] = {}
+    for item in input_files:
+        label, _, path = item.partition("=")
+        if not label or not path:
+            raise PluginopsError("USAGE", f"{item!r} is not NAME=PATH", where="--input-file",
+                                 next_step="e.g. --input-file coverage.json=build/cov.json")
+        try:
+            files[label] = Path(path).read_bytes()
+        except OSError as exc:
+            raise PluginopsError("INPUT_FILE_UNREADABLE", str(exc), where=path,
+                                 next_step="pass a readable file") from None
+    deps = wiring.executor_deps(home)
+    try:
+        result = Executor(deps).execute(name, inputs, files)
+    finally:
+        deps.pool.close()
+        wiring.shutdown()
+    if fmt == "json":
+        emit_json(result.to_dict())
+    else:
+        click.echo(f"{result.outcome}: {name} {result.version} in "
+                   f"{result.latency_s * 1000:.1f} ms, cpu {result.cpu_s * 1000:.1f} ms, "
+                   f"{result.tokens} tokens, {result.tool_calls} tool calls, "
+                   f"${result.cost_usd:.6f}")
+        if result.output is not None:
+            click.echo(json.dumps(result.output, indent=2))
+        if result.error:
+            click.echo(f"  error: {result.error.get('type')}: {result.error.get('message')}")
+        for denial in result.denials:
+            click.echo(f"  denied: {denial['operation']} {denial['target']} "
+                       f"(rule {denial['rule']})")
+    if result.outcome != "success":
+        sys.exit(EXIT_FAILED)
+
+
+def _expiry(text: str | None) -> float | None:
+    if text is None:
+        return None
+    units = {"h": 3600, "d": 86400}
+    if text[:-1].isdigit() and text[-1] in units:
+        return time.time() + int(text[:-1]) * units[text[-1]]
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        raise PluginopsError("EXPIRY_INVALID", f"{text!r} is not a time", where="--expires",
+                             next_step="use 12h, 30d or an RFC 3339 time") from None
+
+
+def _decide(decision: str, name: str, scopes: tuple[str, ...], reason: str, as_user: str | None,
+            expires: str | None, fmt: str, home: Path) -> None:
+    approvals = Approvals(home / wiring.APPROVALS_DB)
+    by = as_user or wiring.current_user()
+    until = _expiry(expires)
+    done = [approvals.decide(name, scope, decision, by, reason, time.time(), until)
+            for scope in scopes]
+    audit = AuditLog(home / wiring.AUDIT_LOG)
+    for item in done:
+        audit.append({"kind": f"approval.{decision}", "time": time.strftime(
+            "%Y-%m-%dT%H:%M:%SZ", time.gmtime(item.decided_at)), "plugin": name,
+            "scope": item.scope, "by": by, "reason": reason, "expires_at": item.expires_at})
+    if fmt == "json":
+        emit_json({"decisions": [d.__dict__ for d in done]})
+        return
+    for item in done:
+        until_text = (f" until {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(until))}"
+                      if until else "")
+        click.echo(f"{decision} {name} {item.scope} by {by}{until_text}: {reason}")
+
+
+@click.command()
+@click.argument("name")
+@click.option("--scope", "scopes", multiple=True, required=True, metavar="KIND:TARGET")
+@click.option("--reason", required=True)
+@click.option("--as", "as_user", metavar="USER")
+@click.option("--expires", help="12h, 30d or an RFC 3339 time.")
+@format_option
+@home_option
+@handles_errors
+def approve(name: str, scopes: tuple[str, ...], reason: str, as_user: str | None,
+            expires: str | None, fmt: str, home: Path) -> None:
+    """Approve elevated scopes a plugin requested (never by the one who asked)."""
+    _decide("approved", name, scopes, reason, as_user, expires, fmt, home)
+
+
+@click.command()
+@click.argument("name")
+@click.option("--scope", "scopes", multiple=True, required=True, metavar="KIND:TARGET")
+@click.option("--reason", required=True)
+@click.option("--as", "as_user", metavar="USER")
+@format_option
+@home_option
+@handles_errors
+def deny(name: str, scopes: tuple[str, ...], reason: str, as_user: str | None, fmt: str,
+         home: Path) -> None:
+    """Deny elevated scopes a plugin requested."""
+    _decide("denied", name, scopes, reason, as_user, None, fmt, home)
+
+
+@click.command()
+@click.argument("name", required=False)
+@format_option
+@home_option
+@handles_errors
+def approvals(name: str | None, fmt: str, home: Path) -> None:
+    """Elevated requests and the decisions on them."""
+    store = Approvals(home / wiring.APPROVALS_DB)
+    now = time.time()
+    rows = []
+    for req in store.requests(name):
+        latest = store.latest(req.plugin).get(req.scope)
+        state = ("approved" if latest and latest.in_force(now) else
+                 "expired" if latest and latest.decision == "approved" else
+                 latest.decision if latest else "pending")
+        rows.append({**req.__dict__, "state": state,
+                     "decision": latest.__dict__ if latest else None})
+    if fmt == "json":
+        emit_json({"requests": rows})
+        return
+    if not rows:
+        click.echo("no elevated requests")
+    for row in rows:
+        who = f" by {row['decision']['decided_by']}" if row["decision"] else ""
+        click.echo(f"{row['plugin']} {row['scope']}: {row['state']}{who} (asked by "
+                   f"{row['requested_by']}: {row['justification']})")
+
+
+@click.group()
+def audit() -> None:
+    """The hash-chained audit log."""
+
+
+@audit.command("verify")
+@format_option
+@home_option
+@handles_errors
+def audit_verify(fmt: str, home: Path) -> None:
+    """Check that no audit record was changed, removed or reordered."""
+    result = AuditLog(home / wiring.AUDIT_LOG).verify()
+    if fmt == "json":
+        emit_json(result.__dict__)
+    elif result.ok:
+        click.echo(f"audit log intact: {result.records} records")
+    else:
+        click.echo(f"audit log BROKEN at line {result.line}: {result.problem} "
+                   f"({result.records} records verified before it)")
+    if not result.ok:
+        sys.exit(EXIT_FAILED)
+
+
+@click.group()
+def policy() -> None:
+    """The org policy file (<home>/policy.yaml)."""
+
+
+@policy.command("check")
+@format_option
+@home_option
+@handles_errors
+def policy_check(fmt: str, home: Path) -> None:
+    """Validate the policy and print it as it is understood."""
+    loaded = load_policy(home)
+    if fmt == "json":
+        emit_json(loaded.model_dump())
+    else:
+        click.echo(f"policy version {loaded.version}: valid")
+        click.echo(json.dumps(loaded.model_dump(), indent=2))

@@ -1,0 +1,218 @@
+"""The executor: every plugin execution goes through `Executor.execute`, the one instrumented
+choke point. It computes the plugin's grants, runs it in a warm sandboxed worker, meters CPU,
+tokens and tool calls into a cost, and records the outcome: metrics (with trace-id exemplars),
+a span, audit records for denials. Telemetry failures are logged and never fail an execution."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from opentelemetry import trace
+
+from pluginops.catalogue import (
+    PLUGIN_EXECUTION_COST,
+    PLUGIN_EXECUTION_DURATION,
+    PLUGIN_EXECUTIONS,
+    PLUGIN_TOKENS,
+    POLICY_DENIALS,
+    Span,
+)
+from pluginops.errors import OperationFailed
+from runtime.install.journal import Journal
+from runtime.install.layout import Layout
+from runtime.manifest.model import Manifest
+from runtime.sandbox.approvals import Approvals
+from runtime.sandbox.audit import AuditLog
+from runtime.sandbox.broker import Broker
+from runtime.sandbox.grants import Grants, effective_grants
+from runtime.sandbox.metering import DailyMeter
+from runtime.sandbox.policy import OrgPolicy
+from runtime.sandbox.pool import WorkerPool
+from runtime.sandbox.settings import RuntimeSettings
+from runtime.sandbox.tools import ToolBox
+from runtime.sandbox.worker import Reply, WorkerFailed, WorkerSpec
+from runtime.telemetry.metrics import Metrics
+
+log = logging.getLogger(__name__)
+SYSTEM_READ_PATHS = (Path("/etc/localtime"), Path("/usr/share/zoneinfo"), Path("/dev/urandom"),
+                     Path("/dev/null"))
+
+
+@dataclass(frozen=True)
+class Execution:
+    correlation_id: str
+    plugin: str
+    version: str
+    outcome: str
+    output: dict[str, Any] | None
+    error: dict[str, str] | None
+    latency_s: float
+    cpu_s: float
+    tokens: int
+    tool_calls: int
+    cost_usd: float
+    denials: list[dict[str, str]]
+    trace_id: str
+    report: Any = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+@dataclass
+class ExecutorDeps:
+    layout: Layout
+    journal: Journal
+    approvals: Approvals
+    policy: OrgPolicy
+    settings: RuntimeSettings
+    metrics: Metrics
+    tracer: trace.Tracer
+    audit: AuditLog
+    meter: DailyMeter
+    pool: WorkerPool = field(default_factory=WorkerPool)
+    clock: Any = time.time
+
+
+class Executor:
+    def __init__(self, deps: ExecutorDeps) -> None:
+        self.deps = deps
+        self.tools = ToolBox(deps.settings.tools)
+
+    def grants(self, plugin: str) -> tuple[Manifest, Grants]:
+        rows = self.deps.journal.installed(plugin)
+        if not rows:
+            raise OperationFailed("NOT_INSTALLED", f"{plugin} is not installed", where=plugin,
+                                  next_step=f"pluginops install {plugin}", http_status=404)
+        manifest = Manifest.model_validate(rows[0].manifest)
+        approved = self.deps.approvals.approved(plugin, self.deps.clock())
+        return manifest, effective_grants(manifest, approved, self.deps.policy)
+
+    def spec(self, manifest: Manifest, grants: Grants) -> WorkerSpec:
+        layout = self.deps.layout
+        package = layout.version_dir(manifest.name, manifest.version).resolve()
+        extra_read = [Path(p) for p, _ in grants.filesystem if p.startswith("/")]
+        extra_write = [Path(p) for p, mode in grants.filesystem
+                       if p.startswith("/") and mode == "rw"]
+        fs = dict(grants.filesystem)
+        limits = grants.limits
+        return WorkerSpec(
+            plugin=manifest.name, version=manifest.version, profile=manifest.type,
+            entrypoint=manifest.entrypoint, package_dir=package,
+            run_dir=(layout.home / "run" / manifest.name / manifest.version).resolve(),
+            read_paths=(Path(sys.base_prefix), Path(sys.prefix), package, *SYSTEM_READ_PATHS,
+                        *extra_read),
+            write_paths=(Path("/dev/null"), *extra_write), processes=grants.processes,
+            limits={"cpu_seconds": limits.cpu_seconds, "memory_mb": limits.memory_mb,
+                    "wall_seconds": limits.wall_seconds, "open_files": limits.open_files,
+                    "output_bytes": limits.output_bytes},
+            layers=tuple(self.deps.settings.sandbox.layers),
+            with_inputs="$inputs" in fs, with_report="$report" in fs)
+
+    def execute(self, plugin: str, inputs: Any, input_files: dict[str, bytes] | None = None,
+                correlation_id: str | None = None) -> Execution:
+        deps = self.deps
+        cid = correlation_id or uuid.uuid4().hex
+        manifest, grants = self.grants(plugin)
+        spec = self.spec(manifest, grants)
+        now = deps.clock()
+        broker = Broker(grants, deps.settings, deps.meter, self.tools, now=now)
+        started = time.perf_counter()
+        with deps.tracer.start_as_current_span(Span.EXECUTE, attributes={
+                Span.ATTR_PLUGIN: plugin, Span.ATTR_VERSION: manifest.version,
+                Span.ATTR_CORRELATION_ID: cid}) as span:
+            reply, report = self._run(spec, inputs, input_files, cid, broker)
+            latency = time.perf_counter() - started
+            trace_id = format(span.get_span_context().trace_id, "032x")
+            for denial in reply.denials:
+                span.add_event("denied", denial)
+            span.set_attribute(Span.ATTR_OUTCOME, reply.outcome)
+        cost = deps.settings.cost.cost(reply.cpu_s, broker.tokens, broker.tool_calls)
+        execution = Execution(cid, plugin, manifest.version, reply.outcome, reply.output,
+                              reply.error, latency, reply.cpu_s, broker.tokens,
+                              broker.tool_calls, round(cost, 9), reply.denials, trace_id, report)
+        self._record(execution, manifest, now)
+        return execution
+
+    def _run(self, spec: WorkerSpec, inputs: Any, input_files: dict[str, bytes] | None,
+             cid: str, broker: Broker) -> tuple[Reply, Any]:
+        try:
+            worker = self.deps.pool.acquire(spec)
+        except WorkerFailed as failed:
+            denials = list(getattr(failed, "denials", []))
+            outcome = "denied" if denials else "error"
+            if failed.code == "SANDBOX_LAYER_UNAVAILABLE":
+                raise
+            return Reply(outcome, None, {"type": failed.code, "message": failed.message},
+                         denials, 0.0, 0.0), None
+        ws = worker.spec
+        for folder in (ws.scratch, ws.report):
+            if folder is not None:
+                _empty(folder)
+        if ws.inputs is not None:
+            _empty(ws.inputs)
+            for name, data in (input_files or {}).items():
+                target = (ws.inputs / name).resolve()
+                if not target.is_relative_to(ws.inputs.resolve()):
+                    raise OperationFailed("INPUT_NAME_INVALID", f"{name} leaves the inputs",
+                                          where=name, next_step="use plain file names")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data)
+        reply = worker.execute(inputs, cid, broker, float(spec.limits["wall_seconds"]))
+        report = None
+        if ws.report is not None and (ws.report / "report.json").is_file():
+            try:
+                report = json.loads((ws.report / "report.json").read_text())
+            except ValueError:
+                report = None
+        self.deps.pool.release(spec, worker)
+        return reply, report
+
+    def _record(self, ex: Execution, manifest: Manifest, now: float) -> None:
+        """Metrics, audit and metering; a failure here is logged, never raised."""
+        deps = self.deps
+        try:
+            label = deps.metrics.plugin_label(ex.plugin)
+            deps.metrics.counter(PLUGIN_EXECUTIONS).labels(
+                plugin=label, plugin_type=manifest.type, version=ex.version,
+                outcome=ex.outcome).inc()
+            deps.metrics.histogram(PLUGIN_EXECUTION_DURATION).labels(
+                plugin=label, plugin_type=manifest.type).observe(
+                ex.latency_s, exemplar={"trace_id": ex.trace_id})
+            deps.metrics.counter(PLUGIN_EXECUTION_COST).labels(
+                plugin=label, plugin_type=manifest.type).inc(ex.cost_usd)
+            if ex.tokens:
+                deps.metrics.counter(PLUGIN_TOKENS).labels(plugin=label).inc(ex.tokens)
+            for denial in ex.denials:
+                deps.metrics.counter(POLICY_DENIALS).labels(
+                    plugin=label, profile=manifest.type, operation=denial["operation"]).inc()
+        except Exception:  # telemetry never takes an execution down
+            log.exception("recording metrics for %s failed", ex.correlation_id)
+        try:
+            for denial in ex.denials:
+                deps.audit.append({
+                    "kind": "denial", "time": time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                                            time.gmtime(now)),
+                    "plugin": ex.plugin, "version": ex.version, "profile": manifest.type,
+                    "operation": denial["operation"], "target": denial["target"],
+                    "rule": denial["rule"], "correlation_id": ex.correlation_id})
+            deps.meter.add(ex.plugin, now, ex.tokens, ex.cost_usd)
+        except Exception:
+            log.exception("recording the audit trail for %s failed", ex.correlation_id)
+
+
+def _empty(folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for child in folder.iterdir():
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child, ignore_errors=True)
+        else:
+            child.unlink(missing_ok=True)

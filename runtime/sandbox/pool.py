@@ -1,0 +1,56 @@
+"""Warm workers, one pool per plugin version and grant set: an execution takes an idle worker or
+starts one, and gives it back unless it died, timed out or has used half its CPU allowance."""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import asdict
+
+from runtime.sandbox.worker import Worker, WorkerSpec
+from runtime.sandbox.worker_main import CPU_BUDGET_EXECUTIONS
+
+
+def _key(spec: WorkerSpec) -> str:
+    return json.dumps(asdict(spec), default=str, sort_keys=True)
+
+
+class WorkerPool:
+    def __init__(self, max_idle: int = 1) -> None:
+        self.max_idle = max_idle
+        self._idle: dict[str, list[Worker]] = {}
+        self._lock = threading.Lock()
+        self._serial = 0
+
+    def acquire(self, spec: WorkerSpec) -> Worker:
+        key = _key(spec)
+        with self._lock:
+            idle = self._idle.get(key, [])
+            while idle:
+                worker = idle.pop()
+                if worker.alive:
+                    return worker
+                worker.kill()
+            self._serial += 1
+            serial = self._serial
+        run_dir = spec.run_dir / f"w{serial}"
+        return Worker(WorkerSpec(**{**asdict(spec), "run_dir": run_dir}))
+
+    def release(self, spec: WorkerSpec, worker: Worker) -> None:
+        cpu_cap = float(spec.limits["cpu_seconds"]) * CPU_BUDGET_EXECUTIONS
+        if not worker.alive or worker.cpu_total_s > cpu_cap / 2:
+            worker.stop()
+            return
+        with self._lock:
+            idle = self._idle.setdefault(_key(spec), [])
+            if len(idle) < self.max_idle:
+                idle.append(worker)
+                return
+        worker.stop()
+
+    def close(self) -> None:
+        with self._lock:
+            workers = [w for ws in self._idle.values() for w in ws]
+            self._idle.clear()
+        for worker in workers:
+            worker.stop()

@@ -1,0 +1,86 @@
+"""Runtime settings for executions (`<home>/runtime.yaml`, versioned): which sandbox layers are
+required, the egress broker's name resolution, the model and tool back-ends, the cost model.
+
+    version: 1
+    sandbox: {layers: [rlimits, landlock, seccomp, audit]}
+    egress: {resolve: {status.example.com: "127.0.0.1:8081"}, timeout_s: 10}
+    model: {base_url: "http://127.0.0.1:8000", model: "local"}
+    tools: {web_search: {url: "http://127.0.0.1:8082/search"}}
+    cost: {usd_per_cpu_second: 0.00005, usd_per_1k_tokens: 0.002, usd_per_tool_call: 0.0001}
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from pluginops.errors import PluginopsError
+
+SETTINGS_FILE = "runtime.yaml"
+Layer = Literal["rlimits", "landlock", "seccomp", "audit"]
+ALL_LAYERS: tuple[Layer, ...] = ("rlimits", "landlock", "seccomp", "audit")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SandboxSettings(_Strict):
+    layers: list[Layer] = Field(default_factory=lambda: list(ALL_LAYERS))
+    warm_workers: int = Field(default=1, ge=0, le=16)
+
+
+class EgressSettings(_Strict):
+    resolve: dict[str, str] = Field(default_factory=dict)
+    timeout_s: float = Field(default=10.0, gt=0, le=120)
+    max_body_bytes: int = Field(default=1024 * 1024, gt=0)
+
+
+class ModelSettings(_Strict):
+    base_url: str
+    model: str = "default"
+    api_key_env: str | None = None
+    timeout_s: float = Field(default=60.0, gt=0)
+
+
+class WebSearchSettings(_Strict):
+    url: str
+
+
+class ToolSettings(_Strict):
+    web_search: WebSearchSettings | None = None
+
+
+class CostModel(_Strict):
+    usd_per_cpu_second: float = Field(default=0.00005, ge=0)
+    usd_per_1k_tokens: float = Field(default=0.002, ge=0)
+    usd_per_tool_call: float = Field(default=0.0001, ge=0)
+
+    def cost(self, cpu_s: float, tokens: int, tool_calls: int) -> float:
+        return (cpu_s * self.usd_per_cpu_second + tokens / 1000 * self.usd_per_1k_tokens
+                + tool_calls * self.usd_per_tool_call)
+
+
+class RuntimeSettings(_Strict):
+    version: Literal[1] = 1
+    sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
+    egress: EgressSettings = Field(default_factory=EgressSettings)
+    model: ModelSettings | None = None
+    tools: ToolSettings = Field(default_factory=ToolSettings)
+    cost: CostModel = Field(default_factory=CostModel)
+
+
+def load_settings(home: Path) -> RuntimeSettings:
+    path = home / SETTINGS_FILE
+    if not path.exists():
+        return RuntimeSettings()
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        return RuntimeSettings.model_validate(data)
+    except (OSError, yaml.YAMLError, ValidationError) as exc:
+        raise PluginopsError("SETTINGS_INVALID", str(exc).splitlines()[0][:300],
+                             where=str(path),
+                             next_step="see docs/sandbox.md for runtime.yaml") from None

@@ -1,0 +1,205 @@
+"""The executor's side of one worker process: start it locked down, send executions, answer its
+host calls, enforce the wall-clock limit, and kill it when it misbehaves."""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pluginops.errors import OperationFailed
+from runtime.sandbox import protocol
+
+HostCall = Callable[[str, dict[str, Any]], dict[str, Any]]
+SCRUBBED_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1"}
+START_TIMEOUT_S = 20.0
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    plugin: str
+    version: str
+    profile: str
+    entrypoint: str
+    package_dir: Path
+    run_dir: Path
+    read_paths: tuple[Path, ...]  # beyond its own scratch, inputs and report
+    write_paths: tuple[Path, ...]
+    processes: bool
+    limits: dict[str, Any]
+    layers: tuple[str, ...]
+    with_inputs: bool
+    with_report: bool
+
+    @property
+    def scratch(self) -> Path:
+        return self.run_dir / "scratch"
+
+    @property
+    def inputs(self) -> Path | None:
+        return self.run_dir / "inputs" if self.with_inputs else None
+
+    @property
+    def report(self) -> Path | None:
+        return self.run_dir / "report" if self.with_report else None
+
+
+@dataclass
+class Reply:
+    """How an execution ended, from the worker's result or from the executor's watch."""
+
+    outcome: str
+    output: dict[str, Any] | None
+    error: dict[str, str] | None
+    denials: list[dict[str, str]]
+    cpu_s: float
+    cpu_total_s: float
+
+
+class WorkerFailed(OperationFailed):
+    pass
+
+
+class Worker:
+    def __init__(self, spec: WorkerSpec) -> None:
+        self.spec = spec
+        self.executions = 0
+        self.cpu_total_s = 0.0
+        self.layers: list[str] = []
+        self._closed = False
+        for folder in (spec.scratch, spec.inputs, spec.report):
+            if folder is not None:
+                folder.mkdir(parents=True, exist_ok=True)
+        config = {
+            "plugin": spec.plugin, "profile": spec.profile, "entrypoint": spec.entrypoint,
+            "package_dir": str(spec.package_dir), "scratch": str(spec.scratch),
+            "inputs": str(spec.inputs) if spec.inputs else None,
+            "report": str(spec.report) if spec.report else None,
+            "read_paths": [str(p) for p in (*spec.read_paths, spec.scratch, *(
+                [spec.inputs] if spec.inputs else []), *([spec.report] if spec.report else []))],
+            "write_paths": [str(p) for p in (*spec.write_paths, spec.scratch, *(
+                [spec.report] if spec.report else []))],
+            "processes": spec.processes, "limits": spec.limits, "layers": list(spec.layers),
+        }
+        self.stderr_path = spec.run_dir / "worker.log"
+        self._stderr = self.stderr_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-I", "-m", "runtime.sandbox.worker_main", json.dumps(config)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
+            env=SCRUBBED_ENV, cwd=spec.scratch, start_new_session=True)
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self._in = self.process.stdin
+        self._out = self.process.stdout
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(self._out, selectors.EVENT_READ)
+        first = self._read(time.monotonic() + START_TIMEOUT_S)
+        if first is None or first.get("type") != "ready":
+            self.kill()
+            error = (first or {}).get("error", {"code": "WORKER_START_FAILED",
+                                                "message": "the worker exited at start"})
+            failure = WorkerFailed(error["code"], error["message"], where=spec.plugin,
+                                   next_step=f"see {self.stderr_path}")
+            failure.denials = (first or {}).get("denials", [])  # type: ignore[attr-defined]
+            raise failure
+        self.layers = list(first["layers"])
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def _read(self, deadline: float) -> dict[str, Any] | None:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not self._selector.select(left):
+                if time.monotonic() >= deadline:
+                    raise TimeoutError
+                continue
+            line = self._out.readline(protocol.MAX_LINE)
+            if not line:
+                return None
+            if not line.endswith(b"\n"):
+                raise OverflowError
+            return protocol.decode(line)
+
+    def _send(self, message: dict[str, Any]) -> None:
+        self._in.write(protocol.encode(message))
+        self._in.flush()
+
+    def execute(self, inputs: Any, correlation_id: str, host_call: HostCall,
+                wall_seconds: float) -> Reply:
+        self.executions += 1
+        deadline = time.monotonic() + wall_seconds
+        try:
+            self._send({"type": "execute", "id": self.executions, "inputs": inputs,
+                        "correlation_id": correlation_id})
+            while True:
+                message = self._read(deadline)
+                if message is None:
+                    return self._died()
+                if message["type"] == "call":
+                    reply = host_call(str(message.get("api")), dict(message.get("args") or {}))
+                    self._send({"type": "reply", "id": message["id"], **reply})
+                elif message["type"] == "result":
+                    self.cpu_total_s = float(message.get("cpu_total_s", 0.0))
+                    return Reply(message["outcome"], message.get("output"),
+                                 message.get("error"), list(message.get("denials", [])),
+                                 float(message.get("cpu_s", 0.0)), self.cpu_total_s)
+        except TimeoutError:
+            self.kill()
+            return Reply("timeout", None, {"type": "Timeout", "message":
+                                           f"wall-clock limit of {wall_seconds:g} s reached"},
+                         [], 0.0, self.cpu_total_s)
+        except OverflowError:
+            self.kill()
+            return Reply("denied", None, {"type": "OutputTooLarge", "message":
+                                          "the worker's answer exceeded the protocol cap"},
+                         [{"operation": "output", "target": "protocol line",
+                           "rule": "limits.output_bytes"}], 0.0, self.cpu_total_s)
+        except (BrokenPipeError, ValueError):
+            return self._died()
+
+    def _died(self) -> Reply:
+        self.kill()
+        code = self.process.returncode
+        if code is not None and code < 0 and -code in (signal.SIGXCPU, signal.SIGKILL):
+            return Reply("timeout", None, {"type": "CpuLimit", "message":
+                                           f"CPU limit reached (signal {-code})"}, [], 0.0,
+                         self.cpu_total_s)
+        return Reply("error", None, {"type": "WorkerDied",
+                                     "message": f"the worker exited with {code}"}, [], 0.0,
+                     self.cpu_total_s)
+
+    def stop(self) -> None:
+        if self.alive:
+            try:
+                self._send({"type": "stop"})
+                self.process.wait(timeout=2)
+            except (OSError, subprocess.TimeoutExpired, ValueError):
+                pass
+        self.kill()
+
+    def kill(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.process.wait()
+        self._selector.close()
+        for stream in (self._in, self._out):
+            try:
+                stream.close()
+            except OSError:
+                pass
+        self._stderr.close()
