@@ -3,6 +3,7 @@ host calls, enforce the wall-clock limit, and kill it when it misbehaves."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import selectors
@@ -191,15 +192,11 @@ class Worker:
             return
         self._closed = True
         if self.process.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         self.process.wait()
         self._selector.close()
         for stream in (self._in, self._out):
-            try:
+            with contextlib.suppress(OSError):
                 stream.close()
-            except OSError:
-                pass
         self._stderr.close()
