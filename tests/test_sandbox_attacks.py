@@ -106,9 +106,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, example_registry: Path,
                         "    open(inputs['target'], 'a').write('# owned')\n    return {}",
         "signal-host": "    import signal\n"
                        "    os.kill(os.getppid(), signal.SIGKILL)\n    return {}",
-                       "    return {}",
         "raw-socket": "    import ctypes\n"
-                      "    return {'rc': ctypes.CDLL(None).syscall(41, 2, 1, 0)}",
                       "    return {'rc': ctypes.CDLL(None).syscall(41, 2, 1, 0)}",
     }
     for name, body in attacks.items():
@@ -116,7 +114,6 @@ def world(tmp_path_factory: pytest.TempPathFactory, example_registry: Path,
                        hostile(body))
     agent = ("def run(inputs, ctx):\n"
              "    if inputs.get('tool'):\n"
-             "        return {'r': ctx.tools.call(inputs['tool'], {})}\n"
              "        return {'r': ctx.tools.call(inputs['tool'], {})}\n"
              "    return {'t': ctx.llm.complete('hi', max_tokens=inputs['max_tokens']).text}\n")
     publish_plugin(registry, root / "src", signing_key, "evil-agent", "1.0.0", agent,
