@@ -31,6 +31,7 @@ generate: venv
 bench: venv
 	$(BIN)/python bench/preflight_bench.py
 	$(BIN)/python bench/install_bench.py
+	$(BIN)/python bench/executor_bench.py
 
 system-deps:
 	@bash scripts/install-debs.sh $(DEB_PACKAGES)

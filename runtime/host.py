@@ -33,6 +33,7 @@ class HostDescription(BaseModel):
     version: Annotated[str, AfterValidator(_version)]
     api: list[Annotated[str, Field(pattern=r"^\d+\.\d+$")]]
     capabilities: list[str] = Field(default_factory=list)
+    sandbox: dict[str, object] | None = None  # what `pluginops host` reports; ignored by checks
 
     def serves_api(self, wanted: str) -> bool:
         """Same major, and a minor at least as high as the plugin was built against."""

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job on embedded defaults: sign and publish the bundled example plugins into a local
 # registry, preflight the good and the broken examples against this host, then install, update,
-# roll back and fail an update on purpose to show the automatic rollback.
+# roll back and fail an update on purpose to show the automatic rollback, and run plugins in their
+# sandboxes.
 set -uo pipefail
 home=${PLUGINOPS_HOME:-.pluginops}
 export PLUGINOPS_HOME=$home
@@ -11,8 +12,9 @@ step() { printf '\n== %s\n' "$*"; }
 step "This host"
 pluginops host
 
-rm -rf "$home/plugins" "$home/journal.db" "$home/journal.db-wal" "$home/journal.db-shm" \
-  "$home/staging" "$home/locks" "$home/logs"
+rm -rf "$home/plugins" "$home"/journal.db* "$home/staging" "$home/locks" "$home/logs" \
+  "$home/run" "$home"/approvals.db* "$home"/metering.db* "$home/audit.log" "$home/audit.lock" \
+  "$home/registry"
 if [ ! -f "$home/keys/signing.key" ]; then
   step "Creating a signing key"
   pluginops keygen || exit 1
@@ -35,6 +37,9 @@ tail -1 "$home/broken-preflight.txt"
 step "Installing research-agent: its dependency summarizer-agent comes in the same transaction"
 pluginops install research-agent || exit 1
 
+step "Installing coverage-gate"
+pluginops install coverage-gate || exit 1
+
 step "Installing json-transform 1.2.0, then updating it to 2.0.0"
 pluginops install json-transform@1.2.0 || exit 1
 pluginops update json-transform || exit 1
@@ -46,6 +51,13 @@ step "An update whose health check fails (injected): rolled back automatically"
 pluginops update json-transform --inject-failure health-check
 [ $? -eq 1 ] || { echo "expected the injected failure to roll back (exit 1)"; exit 1; }
 
+step "Running plugins in their sandboxes"
+pluginops run json-transform --input '{"record": {"a": {"b": 7}}, "fields": {"x": "a.b"}}' || exit 1
+printf '{"totals": {"covered_lines": 42, "num_statements": 50}}' > "$home/coverage.json"
+pluginops run coverage-gate --input '{"report": "coverage.json", "min": 0.8}' \
+  --input-file "coverage.json=$home/coverage.json" || exit 1
+pluginops host | grep sandbox
+
 step "Status and history"
 pluginops status
 pluginops history json-transform --limit 3
@@ -54,6 +66,7 @@ step "Where to look"
 echo "registry:        $home/registry/index.json"
 echo "journal:         $home/journal.db (pluginops history --format json)"
 echo "logs:            $home/logs/<correlation id>.log"
+echo "audit:           $home/audit.log (pluginops audit verify)"
 echo "broken report:   $home/broken-preflight.txt"
 echo "as JSON:         pluginops preflight examples/broken/* --format json"
 echo "a prerelease host: pluginops preflight examples/broken/host-prerelease --host examples/hosts/prerelease-2.9.json"

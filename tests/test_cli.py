@@ -89,9 +89,24 @@ def test_no_manifest_is_bad_usage(runner: CliRunner) -> None:
     assert "error[USAGE] preflight: no manifest given" in result.stderr
 
 
-def test_host_prints_this_runtime_as_json(runner: CliRunner) -> None:
-    result = runner.invoke(cli, ["host", "--format", "json"])
-    assert json.loads(result.stdout) == this_host().model_dump()
+def test_host_prints_this_runtime_and_its_sandbox_layers(runner: CliRunner,
+                                                         tmp_path: Path) -> None:
+    result = runner.invoke(cli, ["host", "--format", "json", "--home", str(tmp_path)])
+    printed = json.loads(result.stdout)
+    assert {k: printed[k] for k in ("version", "api", "capabilities")} == \
+        this_host().model_dump(exclude={"sandbox"})
+    assert printed["sandbox"]["required"] == ["rlimits", "landlock", "seccomp", "audit"]
+    assert printed["sandbox"]["layers"]["landlock"]["available"] is True
+    assert printed["sandbox"]["ok"] is True
+
+
+def test_host_output_is_a_valid_host_file(runner: CliRunner, tmp_path: Path) -> None:
+    host_file = tmp_path / "host.json"
+    host_file.write_text(runner.invoke(cli, ["host", "--format", "json", "--home",
+                                             str(tmp_path)]).stdout)
+    result = runner.invoke(cli, ["preflight", str(a_plugin_dir(tmp_path)), "--host",
+                                 str(host_file), "--home", str(tmp_path)])
+    assert result.exit_code == 0, result.output
 
 
 def test_examples_hold_two_plugins_of_each_type() -> None:

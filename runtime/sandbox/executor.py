@@ -184,9 +184,10 @@ class Executor:
             deps.metrics.counter(PLUGIN_EXECUTIONS).labels(
                 plugin=label, plugin_type=manifest.type, version=ex.version,
                 outcome=ex.outcome).inc()
+            traced = ex.trace_id.strip("0") != ""
             deps.metrics.histogram(PLUGIN_EXECUTION_DURATION).labels(
                 plugin=label, plugin_type=manifest.type).observe(
-                ex.latency_s, exemplar={"trace_id": ex.trace_id})
+                ex.latency_s, exemplar={"trace_id": ex.trace_id} if traced else None)
             deps.metrics.counter(PLUGIN_EXECUTION_COST).labels(
                 plugin=label, plugin_type=manifest.type).inc(ex.cost_usd)
             if ex.tokens:

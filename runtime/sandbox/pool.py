@@ -3,7 +3,6 @@ starts one, and gives it back unless it died, timed out or has used half its CPU
 
 from __future__ import annotations
 
-import json
 import threading
 from dataclasses import asdict
 
@@ -12,7 +11,8 @@ from runtime.sandbox.worker_main import CPU_BUDGET_EXECUTIONS
 
 
 def _key(spec: WorkerSpec) -> str:
-    return json.dumps(asdict(spec), default=str, sort_keys=True)
+    # A frozen dataclass's repr names every field: the same grants give the same key.
+    return repr(spec)
 
 
 class WorkerPool:

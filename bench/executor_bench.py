@@ -1,0 +1,127 @@
+"""Warm-worker execution against calling the same plugin function in-process, in the same run.
+
+Three rows: the function called in-process (the baseline), one round trip to a warm sandboxed
+worker (rlimits, Landlock, seccomp, audit hooks all on), and the whole `Executor.execute` (grants,
+worker, metering, metrics, audit). Goal: at most 300 us added at p50 by the warm worker.
+
+    .venv/bin/python bench/executor_bench.py [--n 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from opentelemetry.trace import NoOpTracerProvider
+from prometheus_client import CollectorRegistry
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from runtime.host import this_host  # noqa: E402
+from runtime.install.context import Env  # noqa: E402
+from runtime.install.journal import Journal  # noqa: E402
+from runtime.install.layout import Layout  # noqa: E402
+from runtime.install.service import Installer  # noqa: E402
+from runtime.registry.index import load_registry  # noqa: E402
+from runtime.registry.publish import publish  # noqa: E402
+from runtime.registry.signing import key_id  # noqa: E402
+from runtime.sandbox.approvals import Approvals  # noqa: E402
+from runtime.sandbox.audit import AuditLog  # noqa: E402
+from runtime.sandbox.executor import Executor, ExecutorDeps  # noqa: E402
+from runtime.sandbox.metering import DailyMeter  # noqa: E402
+from runtime.sandbox.plugin_api import Context  # noqa: E402
+from runtime.sandbox.policy import OrgPolicy  # noqa: E402
+from runtime.sandbox.settings import RuntimeSettings  # noqa: E402
+from runtime.telemetry.metrics import Metrics  # noqa: E402
+
+INPUTS = {"record": {"a": {"b": 1}, "c": 2}, "fields": {"x": "a.b", "y": "c"}}
+
+
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    return statistics.median(ordered), ordered[int(len(ordered) * 0.99)]
+
+
+def timed(n: int, work: Any) -> list[float]:
+    out = []
+    for _ in range(n):
+        start = time.perf_counter()
+        work()
+        out.append(time.perf_counter() - start)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--n", type=int, default=2000)
+    args = parser.parse_args()
+    key = Ed25519PrivateKey.generate()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        publish(ROOT / "examples" / "plugins" / "json-transform", root / "registry", this_host(),
+                key)
+        home = root / "home"
+        metrics = Metrics(CollectorRegistry())
+        tracer = NoOpTracerProvider().get_tracer("bench")
+        env = Env(Layout(home), Journal(home / "journal.db"), this_host(), metrics, tracer,
+                  registry=load_registry(root / "registry"),
+                  trusted_keys={key_id(key.public_key()): key.public_key()})
+        assert Installer(env).install("json-transform").state == "committed"
+        package = env.layout.version_dir("json-transform", "1.2.0")
+
+        sys.path.insert(0, str(package))
+        module = importlib.import_module("transform")
+        scratch = root / "scratch"
+        scratch.mkdir()
+        ctx = Context("json-transform", scratch, None, None, lambda api, a: None)
+        ctx.log.info = lambda *a: None  # type: ignore[method-assign]
+        baseline = timed(args.n * 5, lambda: module.run(INPUTS, ctx))
+
+        deps = ExecutorDeps(env.layout, env.journal, Approvals(home / "approvals.db"),
+                            OrgPolicy(), RuntimeSettings(), metrics, tracer,
+                            AuditLog(home / "audit.log"), DailyMeter(home / "metering.db"))
+        executor = Executor(deps)
+        manifest, grants = executor.grants("json-transform")
+        spec = executor.spec(manifest, grants)
+        worker = deps.pool.acquire(spec)
+
+        def round_trip() -> None:
+            reply = worker.execute(INPUTS, "bench", lambda api, a: {"result": None}, 10.0)
+            assert reply.outcome == "success", reply.error
+
+        round_trip()
+        warm = timed(args.n, round_trip)
+        deps.pool.release(spec, worker)
+
+        def full() -> None:
+            assert executor.execute("json-transform", INPUTS).outcome == "success"
+
+        full()
+        whole = timed(args.n // 2, full)
+        deps.pool.close()
+        shutil.rmtree(home / "run", ignore_errors=True)
+
+    b50, b99 = percentiles(baseline)
+    w50, w99 = percentiles(warm)
+    e50, e99 = percentiles(whole)
+    us = 1e6
+    print(f"{'':<34}{'p50':>10}{'p99':>10}")
+    print(f"{'in-process call (baseline)':<34}{b50 * us:>8.1f}us{b99 * us:>8.1f}us")
+    print(f"{'warm sandboxed worker':<34}{w50 * us:>8.1f}us{w99 * us:>8.1f}us")
+    print(f"{'Executor.execute (all of it)':<34}{e50 * us:>8.1f}us{e99 * us:>8.1f}us")
+    print(f"added by the worker at p50: {(w50 - b50) * us:.0f} us "
+          f"(goal <= 300 us: {'met' if (w50 - b50) * us <= 300 else 'NOT met'}); "
+          f"by the executor: {(e50 - b50) * us:.0f} us")
+
+
+if __name__ == "__main__":
+    main()

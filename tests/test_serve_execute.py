@@ -1,0 +1,118 @@
+"""`pluginops serve` under load: a real server process, real HTTP, and /metrics that add up."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from prometheus_client.openmetrics.parser import text_string_to_metric_families
+
+from pluginops.catalogue import PLUGIN_EXECUTION_COST, PLUGIN_EXECUTION_DURATION, PLUGIN_EXECUTIONS
+from tests.install_support import an_installer, publish_plugin
+
+pytestmark = pytest.mark.slow
+PLUGINOPS = str(Path(sys.executable).parent / "pluginops")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def call(url: str, body: Any = None, accept: str = "") -> tuple[int, Any]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method="POST" if data else "GET",
+                                     headers={"Content-Type": "application/json",
+                                              **({"Accept": accept} if accept else {})})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            raw = response.read().decode()
+            return response.status, json.loads(raw) if "json" in response.headers.get(
+                "Content-Type", "") else raw
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read().decode())
+
+
+@pytest.fixture
+def server(tmp_path: Path, writable_registry: Path, signing_key: Ed25519PrivateKey) -> Any:
+    home = tmp_path / "home"
+    publish_plugin(writable_registry, tmp_path / "src", signing_key, "flaky", "1.0.0",
+                   "def run(inputs, ctx):\n    if inputs.get('fail'):\n"
+                   "        raise ValueError('asked to fail')\n    return {'ok': True}\n")
+    installer = an_installer(home, writable_registry, signing_key)
+    for name in ("json-transform@1.2.0", "flaky"):
+        assert installer.install(name).state == "committed"
+    installer.env.journal.close()
+    port = free_port()
+    process = subprocess.Popen([PLUGINOPS, "serve", "--port", str(port), "--home", str(home)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               env={**os.environ, "OTEL_TRACES_EXPORTER": "console"})
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if call(f"{base}/readyz")[0] == 200:
+                break
+        except OSError:
+            time.sleep(0.05)
+    else:
+        process.kill()
+        raise AssertionError(process.stderr.read().decode() if process.stderr else "")
+    yield base
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=10)
+    shutil.rmtree(home / "run", ignore_errors=True)
+
+
+def test_serve_under_load_exposes_correct_execution_latency_and_cost_metrics(
+        server: str) -> None:
+    jobs = [("json-transform", {"inputs": {"record": {"n": i}}}) for i in range(120)]
+    jobs += [("flaky", {"inputs": {"fail": True}}) for _ in range(30)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        replies = list(pool.map(lambda job: call(f"{server}/v1/plugins/{job[0]}/execute",
+                                                 job[1]), jobs))
+    statuses = Counter(status for status, _ in replies)
+    assert statuses == {200: 120, 422: 30}
+    assert {body["output"]["record"]["n"] for status, body in replies if status == 200} == \
+        set(range(120))
+    status, text = call(f"{server}/metrics", accept="application/openmetrics-text")
+    assert status == 200
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    executions = {(s.labels["plugin"], s.labels["outcome"]): s.value
+                  for s in families[PLUGIN_EXECUTIONS.name.removesuffix("_total")].samples
+                  if s.name.endswith("_total")}
+    assert executions[("json-transform", "success")] == 120
+    assert executions[("flaky", "error")] == 30
+    latency = families[PLUGIN_EXECUTION_DURATION.name]
+    counts = {s.labels["plugin"]: s.value for s in latency.samples if s.name.endswith("_count")}
+    assert counts == {"json-transform": 120, "flaky": 30}
+    exemplars = [s.exemplar for s in latency.samples if s.exemplar is not None]
+    assert exemplars
+    assert all(len(e.labels["trace_id"]) == 32 and e.labels["trace_id"].strip("0")
+               for e in exemplars), "exemplars carry the real trace ids"
+    cost = {s.labels["plugin"]: s.value
+            for s in families[PLUGIN_EXECUTION_COST.name.removesuffix("_total")].samples
+            if s.name.endswith("_total")}
+    assert cost["json-transform"] > 0
+
+
+def test_execute_errors_are_structured(server: str) -> None:
+    status, body = call(f"{server}/v1/plugins/not-there/execute", {"inputs": {}})
+    assert (status, body["error"]["code"]) == (404, "NOT_INSTALLED")
+    status, body = call(f"{server}/v1/plugins/json-transform/execute", {"input": {}})
+    assert (status, body["error"]["code"]) == (400, "BAD_REQUEST")
