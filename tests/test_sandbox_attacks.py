@@ -287,3 +287,27 @@ def test_example_plugins_run_under_their_profiles_with_no_denial(
         assert result.report == expected
     if plugin == "research-agent":
         assert result.tokens > 0 and result.tool_calls == 1 and result.cost_usd > 0
+
+
+def test_a_broken_telemetry_pipeline_never_fails_an_execution(world: dict[str, Any]) -> None:
+    executor = executor_for(world)
+
+    def broken(*args: Any) -> Any:
+        raise RuntimeError("metrics backend exploded")
+
+    executor.deps.metrics.counter = broken  # type: ignore[method-assign]
+    executor.deps.metrics.histogram = broken  # type: ignore[method-assign]
+    try:
+        result = executor.execute("json-transform", {"record": {"a": 1}})
+    finally:
+        executor.deps.pool.close()
+    assert (result.outcome, result.output) == ("success", {"record": {"a": 1}})
+
+
+def test_the_host_report_names_a_missing_required_layer(monkeypatch: pytest.MonkeyPatch) -> None:
+    from runtime.sandbox import landlock, layers
+
+    monkeypatch.setattr(landlock, "abi_version", lambda: 0)
+    report = layers.report(["rlimits", "landlock", "seccomp", "audit"])
+    assert (report["ok"], report["missing"]) == (False, ["landlock"])
+    assert report["layers"]["landlock"]["detail"] == "not in this kernel"
