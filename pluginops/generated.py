@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
+from alerts.generated_files import alertmanager_yaml, rules_yaml
 from runtime.manifest.model import Manifest
 from runtime.preflight.codes import render_markdown
 
@@ -27,4 +28,6 @@ def manifest_schema() -> str:
 GENERATED: dict[str, Callable[[], str]] = {
     "schemas/plugin-manifest.schema.json": manifest_schema,
     "docs/preflight-codes.md": render_markdown,
+    "alerts/generated/rules.yml": rules_yaml,
+    "alerts/generated/alertmanager.yml": alertmanager_yaml,
 }

@@ -1,0 +1,69 @@
+"""The one home of every recording-rule, alert, group and label name the rules use (as Sloth keeps
+one conventions file). Metric names come from `pluginops.catalogue`."""
+
+from __future__ import annotations
+
+from pluginops.catalogue import Label
+
+PREFIX = "pluginops"
+
+# Recording rules (level:metric:operations, the Prometheus naming convention).
+BAD_RATE = f"{PREFIX}:slo_bad_events:rate5m"
+TOTAL_RATE = f"{PREFIX}:slo_total_events:rate5m"
+OBJECTIVE = f"{PREFIX}:slo_objective:ratio"
+COST_PER_SUCCESS = f"{PREFIX}:plugin_cost_per_success_usd:ratio_rate5m"
+LATENCY_P95 = f"{PREFIX}:plugin_latency_seconds:p95_rate30m"
+LATENCY_P99 = f"{PREFIX}:plugin_latency_seconds:p99_rate30m"
+
+
+def error_ratio(window: str) -> str:
+    return f"{PREFIX}:slo_error_ratio:rate{window}"
+
+
+def burn_rate(window: str) -> str:
+    return f"{PREFIX}:slo_burn_rate:rate{window}"
+
+
+PERIOD_ERROR_RATIO = f"{PREFIX}:slo_error_ratio:period"
+BUDGET_REMAINING = f"{PREFIX}:slo_error_budget_remaining:ratio"
+
+# Labels the rules add.
+SLO = "slo"
+SEVERITY = "severity"
+WINDOW = "window"
+PLUGIN = Label.PLUGIN
+PLUGIN_TYPE = Label.PLUGIN_TYPE
+
+# Alert names (DESIGN.md, "SLOs and alerts").
+AVAILABILITY_BURN = "PluginAvailabilityBudgetBurn"
+LATENCY_BURN = "PluginLatencyBudgetBurn"
+LATENCY_REGRESSION = "PluginLatencyRegression"
+COST_ANOMALY = "PluginCostAnomaly"
+INSTALL_ROLLBACKS = "PluginInstallRollbacks"
+DENIAL_SPIKE = "PluginPolicyDenialSpike"
+TELEMETRY_ABSENT = "PluginopsTelemetryAbsent"
+WATCHDOG = "Watchdog"
+ALERTS = (AVAILABILITY_BURN, LATENCY_BURN, LATENCY_REGRESSION, COST_ANOMALY, INSTALL_ROLLBACKS,
+          DENIAL_SPIKE, TELEMETRY_ABSENT, WATCHDOG)
+
+BURN_ALERT_FOR_SLO = {"availability": AVAILABILITY_BURN, "latency": LATENCY_BURN}
+
+# Severities and the Alertmanager receivers they route to.
+PAGE, TICKET, NONE = "page", "ticket", "none"
+RECEIVER_PAGER, RECEIVER_TICKETS, RECEIVER_WATCHDOG = "pager", "tickets", "watchdog"
+
+# Evaluator metrics the rules read (issue 6 exports them).
+COST_ANOMALY_SCORE = f"{PREFIX}_cost_anomaly_score"
+
+# Scrape job of the runtime, for absence and staleness.
+RUNTIME_JOB = "pluginops-runtime"
+
+RUNBOOK_BASE = "https://github.com/pluginops/pluginops/blob/main/docs/runbooks"
+
+
+def runbook(alert: str) -> str:
+    return f"{RUNBOOK_BASE}/{alert}.md"
+
+
+def group(name: str) -> str:
+    return f"{PREFIX}-{name}"
