@@ -243,10 +243,19 @@ def cost_group() -> dict[str, Any]:
     ]}
 
 
+def born_or_increased(counter: str, window: str) -> str:
+    """Events in `window`, counting a series born within it (its first scrape already above
+    zero, as a counter whose labels are only known when the first event happens). The born
+    series comes first: `or` keeps the left side where both have the same labels, and a new
+    series' value is all its events, where `increase` would miss those before its first
+    scrape."""
+    return f"({counter} unless {counter} offset {window})\n  or\n  increase({counter}[{window}])"
+
+
 def operations_group(settings: Settings) -> dict[str, Any]:
     return {"name": c.group("operations"), "rules": [
         {"alert": c.INSTALL_ROLLBACKS,
-         "expr": f"sum by ({c.PLUGIN}) (increase({ROLLBACKS.name}[15m])) > 0",
+         "expr": f"sum by ({c.PLUGIN}) (\n  {born_or_increased(ROLLBACKS.name, '15m')}\n) > 0",
          "for": "0s", "labels": {c.SEVERITY: c.TICKET},
          "annotations": {
              "summary": "{{ $labels.plugin }}: an install, update or rollback was rolled back",
@@ -254,8 +263,8 @@ def operations_group(settings: Settings) -> dict[str, Any]:
                             "history {{ $labels.plugin }}` shows the phase and the reason.",
              "runbook_url": c.runbook(c.INSTALL_ROLLBACKS)}},
         {"alert": c.DENIAL_SPIKE,
-         "expr": f"sum by ({c.PLUGIN}, profile) (increase({POLICY_DENIALS.name}[5m])) > "
-                 f"{DENIAL_BURST}",
+         "expr": f"sum by ({c.PLUGIN}, profile) (\n  "
+                 f"{born_or_increased(POLICY_DENIALS.name, '5m')}\n) > {DENIAL_BURST}",
          "for": "0s", "labels": {c.SEVERITY: c.TICKET},
          "annotations": {
              "summary": "{{ $labels.plugin }} is being denied by its sandbox repeatedly",

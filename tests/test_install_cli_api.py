@@ -88,7 +88,8 @@ def test_cli_refusal_before_any_transaction_is_a_structured_error(
 def client(tmp_path: Path, writable_registry: Path,
            signing_key: Ed25519PrivateKey) -> FlaskClient:
     env = an_env(tmp_path / "home", writable_registry, signing_key)
-    app = create_app(ApiConfig(installer=lambda: Installer(env), metrics=env.metrics.registry))
+    app = create_app(ApiConfig(installer=lambda inject_failure=None: Installer(env),
+                               metrics=env.metrics.registry))
     return app.test_client()
 
 
@@ -158,7 +159,7 @@ def test_api_update_that_fails_health_is_409_and_names_the_version_restored(
     an_installer(home, writable_registry, signing_key).install("json-transform@1.2.0")
     failing = an_env(home, writable_registry, signing_key,
                      injector=Injector(fail_phase="health-check"))
-    app = create_app(ApiConfig(installer=lambda: Installer(failing)))
+    app = create_app(ApiConfig(installer=lambda inject_failure=None: Installer(failing)))
     response = app.test_client().post("/v1/plugins/json-transform/update")
     assert response.status_code == 409
     body = response.get_json()

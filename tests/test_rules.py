@@ -266,6 +266,14 @@ def test_cost_anomaly_falls_back_to_promql_when_the_evaluator_is_silent(
     pytest.param(c.INSTALL_ROLLBACKS,
                  {'pluginops_rollbacks_total{plugin="p", phase="verify", reason="X"}':
                   "0+0x10 1+0x10"}, ("10m", "11m"), "ticket", id="an install rolled back"),
+    pytest.param(c.INSTALL_ROLLBACKS,
+                 {'pluginops_rollbacks_total{plugin="p", phase="verify", reason="X"}':
+                  "_x10 1+0x10"}, ("9m", "10m"), "ticket",
+                 id="the first rollback ever, a counter born at 1"),
+    pytest.param(c.DENIAL_SPIKE,
+                 {'pluginops_policy_denials_total{plugin="p", profile="node", '
+                  'operation="file.read"}': "_x10 15+0x10"}, ("9m", "10m"), "ticket",
+                 id="a burst before the first scrape"),
     pytest.param(c.DENIAL_SPIKE,
                  {'pluginops_policy_denials_total{plugin="p", profile="node", '
                   'operation="network"}': "0+0x10 0+6x10"}, ("11m", "13m"), "ticket",

@@ -7,9 +7,11 @@ import click
 from pluginops import __version__
 from pluginops.cli.generate_cmd import generate
 from pluginops.cli.host_cmd import host
+from pluginops.cli.inject_cmd import inject
 from pluginops.cli.install_cmd import history, install, rollback, status, uninstall, update
 from pluginops.cli.preflight_cmd import preflight
 from pluginops.cli.publish_cmd import keygen, publish
+from pluginops.cli.rules_cmd import rules
 from pluginops.cli.sandbox_cmd import approvals, approve, audit, deny, policy, run
 from pluginops.cli.serve_cmd import serve
 
@@ -21,7 +23,8 @@ def cli() -> None:
 
 
 for command in (preflight, publish, keygen, host, install, update, rollback, uninstall, status,
-                history, run, approve, deny, approvals, audit, policy, serve, generate):
+                history, run, approve, deny, approvals, audit, policy, serve, rules, inject,
+                generate):
     cli.add_command(command)
 
 

@@ -21,21 +21,26 @@ from runtime.sandbox.executor import Executor
 @click.option("--trust", type=click.Path(path_type=Path, dir_okay=False, exists=True),
               multiple=True)
 @click.option("--allow-unsigned", is_flag=True)
+@click.option("--allow-fault-injection", is_flag=True,
+              help="Let install and update requests ask a phase to fail (fault injection).")
 @home_option
 @handles_errors
 def serve(listen: str, port: int, registry: Path | None, trust: tuple[Path, ...],
-          allow_unsigned: bool, home: Path) -> None:
+          allow_unsigned: bool, allow_fault_injection: bool, home: Path) -> None:
     """Serve the JSON API (installs, status, history) and /metrics."""
     host = resolve_host(None, None)
     reg = registry_dir(registry, home)
 
-    def installer() -> Installer:
-        return Installer(wiring.installer_env(home, reg, host, trust, allow_unsigned))
+    def installer(inject_failure: str | None = None) -> Installer:
+        return Installer(wiring.installer_env(home, reg, host, trust, allow_unsigned,
+                                              inject_failure))
 
     installer()  # recover and fail fast on a bad home or registry before binding
     deps = wiring.executor_deps(home)
+    executor = Executor(deps)
+    executor.prime_metrics()
     app = create_app(ApiConfig(installer=installer, metrics=wiring.metrics().registry,
-                               executor=Executor(deps)))
+                               executor=executor, allow_fault_injection=allow_fault_injection))
     try:
         app.run(host=listen, port=port, threaded=True)
     finally:

@@ -3,6 +3,7 @@ the real ones, tests pass their own.
 
     POST   /v1/plugins/<name>/install   {"version": "^1.4"}      install (201, or 409 rolled back)
     POST   /v1/plugins/<name>/update    {"version": "2.0.0"}     update
+           (with `serve --allow-fault-injection`, both also take {"inject_failure": PHASE})
     POST   /v1/plugins/<name>/rollback  {"to": "1.3.2"}          rollback
     DELETE /v1/plugins/<name>                                    uninstall
     GET    /v1/plugins[/<name>]                                  status and operations in flight
@@ -15,15 +16,15 @@ the real ones, tests pass their own.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from flask import Flask, Response, jsonify, request
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 from werkzeug.exceptions import HTTPException
 
+from pluginops.catalogue import INSTALL_PHASES
 from pluginops.errors import PluginopsError
 from runtime.install.service import Installer
 from runtime.install.transaction import Outcome
@@ -31,11 +32,16 @@ from runtime.install.views import outcome_view, status_view
 from runtime.sandbox.executor import Executor
 
 
+class InstallerFactory(Protocol):
+    def __call__(self, inject_failure: str | None = None) -> Installer: ...
+
+
 @dataclass
 class ApiConfig:
-    installer: Callable[[], Installer]
+    installer: InstallerFactory
     metrics: CollectorRegistry | None = None
     executor: Executor | None = None
+    allow_fault_injection: bool = False
 
 
 EXECUTION_STATUS = {"success": 200, "denied": 403, "error": 422, "timeout": 504}
@@ -101,16 +107,26 @@ def create_app(config: ApiConfig) -> Flask:
         encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
         return Response(encoder(config.metrics), content_type=content_type)
 
+    def _operation_body() -> tuple[str | None, str | None]:
+        allowed = {"version", "inject_failure"} if config.allow_fault_injection else {"version"}
+        body = _body(allowed)
+        inject = body.get("inject_failure")
+        if inject is not None and inject not in INSTALL_PHASES:
+            raise PluginopsError("BAD_REQUEST", f"no phase {inject!r}", where="inject_failure",
+                                 next_step=f"one of {', '.join(INSTALL_PHASES)}")
+        return body.get("version"), inject
+
     @app.post("/v1/plugins/<name>/install")
     def install(name: str) -> tuple[Response, int]:
-        version = _body({"version"}).get("version")
-        return _outcome(config.installer().install(f"{name}@{version}" if version else name),
-                        created=True)
+        version, inject = _operation_body()
+        return _outcome(config.installer(inject_failure=inject).install(
+            f"{name}@{version}" if version else name), created=True)
 
     @app.post("/v1/plugins/<name>/update")
     def update(name: str) -> tuple[Response, int]:
-        version = _body({"version"}).get("version")
-        return _outcome(config.installer().update(f"{name}@{version}" if version else name))
+        version, inject = _operation_body()
+        return _outcome(config.installer(inject_failure=inject).update(
+            f"{name}@{version}" if version else name))
 
     @app.post("/v1/plugins/<name>/rollback")
     def rollback(name: str) -> tuple[Response, int]:

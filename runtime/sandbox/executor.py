@@ -18,6 +18,7 @@ from typing import Any
 from opentelemetry import trace
 
 from pluginops.catalogue import (
+    EXECUTION_OUTCOMES,
     PLUGIN_EXECUTION_COST,
     PLUGIN_EXECUTION_DURATION,
     PLUGIN_EXECUTIONS,
@@ -86,6 +87,19 @@ class Executor:
     def __init__(self, deps: ExecutorDeps) -> None:
         self.deps = deps
         self.tools = ToolBox(deps.settings.tools)
+
+    def prime_metrics(self) -> None:
+        """Create every installed plugin's series at zero, so `rate()` has a baseline before
+        the first error (NOTES.md: pre-create label children)."""
+        metrics = self.deps.metrics
+        for row in self.deps.journal.installed():
+            label = metrics.plugin_label(row.plugin)
+            for outcome in EXECUTION_OUTCOMES:
+                metrics.counter(PLUGIN_EXECUTIONS).labels(
+                    plugin=label, plugin_type=row.type, version=row.version, outcome=outcome)
+            metrics.histogram(PLUGIN_EXECUTION_DURATION).labels(plugin=label,
+                                                                plugin_type=row.type)
+            metrics.counter(PLUGIN_EXECUTION_COST).labels(plugin=label, plugin_type=row.type)
 
     def grants(self, plugin: str) -> tuple[Manifest, Grants]:
         rows = self.deps.journal.installed(plugin)

@@ -1,0 +1,46 @@
+"""History the live alerts need, written as OpenMetrics with a timestamp per sample and turned
+into TSDB blocks by `promtool tsdb create-blocks-from openmetrics` (never faked in the rules)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+from alerts.live.processes import require
+
+# Hidden from --help; without it a block of 1 M samples takes 83 s instead of 1.8 s (NOTES.md).
+MAX_BLOCK = "--max-block-duration=240h"
+
+
+def counter_samples(name: str, labels: dict[str, str], start: float, end: float, step: float,
+                    per_second: float) -> Iterable[str]:
+    text = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    t, value = start, 0.0
+    while t <= end:
+        yield f"{name}{{{text}}} {value:g} {t:.3f}"
+        t += step
+        value += per_second * step
+
+
+def write_blocks(families: dict[str, tuple[str, list[str]]], tsdb: Path) -> None:
+    """families: metric family name -> (type, sample lines)."""
+    lines = []
+    for family, (kind, samples) in families.items():
+        lines.append(f"# TYPE {family} {kind}")
+        lines.extend(samples)
+    lines.append("# EOF")
+    with tempfile.TemporaryDirectory() as tmp:
+        source = Path(tmp) / "history.om"
+        source.write_text("\n".join(lines) + "\n")
+        out = Path(tmp) / "blocks"
+        done = subprocess.run([require("promtool"), "tsdb", "create-blocks-from", "openmetrics",
+                               MAX_BLOCK, str(source), str(out)], capture_output=True, text=True,
+                              timeout=600)
+        if done.returncode != 0:
+            raise RuntimeError(f"promtool backfill failed: {done.stderr[-2000:]}")
+        tsdb.mkdir(parents=True, exist_ok=True)
+        for block in out.iterdir():
+            shutil.move(str(block), tsdb / block.name)

@@ -1,0 +1,122 @@
+"""Starting and stopping Prometheus and Alertmanager (Debian's binaries) on loopback, with their
+configs in a folder of ours, waiting on readiness with a deadline."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from pluginops.errors import PluginopsError
+
+PROMETHEUS = "prometheus"
+ALERTMANAGER = "prometheus-alertmanager"  # Debian's name for the binary
+READY_TIMEOUT_S = 30.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def require(binary: str) -> str:
+    path = shutil.which(binary)
+    if path is None:
+        raise PluginopsError("BINARY_MISSING", f"{binary} is not installed", where=binary,
+                             next_step="run `make test` once (it installs the Debian packages "
+                                       "prometheus and prometheus-alertmanager)")
+    return path
+
+
+def get_json(url: str, timeout: float = 10.0) -> Any:
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        return json.loads(response.read())
+
+
+def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path,
+               timeout: float = READY_TIMEOUT_S) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise PluginopsError("PROCESS_EXITED", f"exited with {process.returncode}",
+                                 where=url, next_step=f"see {log}")
+        try:
+            with urllib.request.urlopen(f"{url}/-/ready", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.05)
+    raise PluginopsError("NOT_READY", f"not ready within {timeout:g} s", where=url,
+                         next_step=f"see {log}")
+
+
+@contextmanager
+def child(command: list[str], log: Path, url: str | None) -> Iterator[subprocess.Popen[bytes]]:
+    with log.open("ab") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        if url is not None:
+            wait_ready(url, process, log)
+        yield process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@contextmanager
+def alertmanager(folder: Path, config_text: str, port: int | None = None) -> Iterator[str]:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "alertmanager.yml").write_text(config_text)
+    port = port or free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = [require(ALERTMANAGER), f"--config.file={folder / 'alertmanager.yml'}",
+               f"--storage.path={folder / 'am-data'}", f"--web.listen-address=127.0.0.1:{port}",
+               f"--web.external-url={url}", "--cluster.listen-address="]
+    with child(command, folder / "alertmanager.log", url):
+        yield url
+
+
+@contextmanager
+def prometheus(folder: Path, config_text: str, rules: list[Path],
+               port: int | None = None) -> Iterator[str]:
+    folder.mkdir(parents=True, exist_ok=True)
+    for rule in rules:
+        shutil.copy(rule, folder / rule.name)
+    (folder / "prometheus.yml").write_text(config_text)
+    port = port or free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = [require(PROMETHEUS), f"--config.file={folder / 'prometheus.yml'}",
+               f"--storage.tsdb.path={folder / 'tsdb'}", "--storage.tsdb.retention.time=90d",
+               f"--web.listen-address=127.0.0.1:{port}", "--web.enable-lifecycle",
+               f"--web.external-url={url}", "--enable-feature=exemplar-storage"]
+    with child(command, folder / "prometheus.log", url):
+        yield url
+
+
+def post_alerts(url: str, alerts: list[dict[str, str]]) -> None:
+    body = json.dumps([{"labels": labels} for labels in alerts]).encode()
+    request = urllib.request.Request(f"{url}/api/v2/alerts", data=body, method="POST",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10):
+        pass
+
+
+def alert_states(url: str) -> list[dict[str, Any]]:
+    query = "active=true&silenced=true&inhibited=true&unprocessed=true"
+    return list(get_json(f"{url}/api/v2/alerts?{query}"))

@@ -1,0 +1,169 @@
+"""Fault-injection scenarios: each drives real executions or operations against the runtime,
+then waits at Alertmanager's API, with a deadline, for the alerts it expects, and lists any
+other alert that fired. Pure of process management: it needs only the stack's URLs."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from alerts import conventions as c
+from alerts.live.processes import get_json
+from alerts.live.stack import DENIED_PLUGIN, FAULT_PLUGIN, HISTORY_S, Stack
+from alerts.live.traffic import Traffic, post
+from alerts.windows import TIERS
+
+POLL_S = 0.2
+WARMUP_S = 5.0
+
+
+@dataclass(frozen=True)
+class Expected:
+    alert: str
+    labels: dict[str, str]
+
+    def matches(self, labels: dict[str, str]) -> bool:
+        return labels.get("alertname") == self.alert and all(
+            labels.get(k) == v for k, v in self.labels.items())
+
+
+@dataclass
+class Result:
+    scenario: str
+    expected: list[dict[str, Any]] = field(default_factory=list)
+    unexpected: list[dict[str, str]] = field(default_factory=list)
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        missing = any(not e["fired"] for e in self.expected)
+        paging = any(u.get(c.SEVERITY) == c.PAGE for u in self.unexpected)
+        return not missing and not paging
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"scenario": self.scenario, "ok": self.ok, "expected": self.expected,
+                "unexpected": self.unexpected, "notes": self.notes}
+
+
+def firing(alertmanager: str) -> list[dict[str, str]]:
+    alerts = get_json(f"{alertmanager}/api/v2/alerts?active=true&inhibited=true&silenced=true")
+    return [dict(a["labels"]) for a in alerts]
+
+
+def wait_for(stack: Stack, expected: list[Expected], started: float, deadline_s: float,
+             result: Result) -> None:
+    pending = list(expected)
+    seen_at: dict[int, float] = {}
+    deadline = time.monotonic() + deadline_s
+    while pending and time.monotonic() < deadline:
+        current = firing(stack.alertmanager)
+        for item in list(pending):
+            if any(item.matches(labels) for labels in current):
+                seen_at[id(item)] = time.time() - started
+                pending.remove(item)
+        time.sleep(POLL_S)
+    for item in expected:
+        detect = seen_at.get(id(item))
+        delivered = [d.received_at - started for d in stack.sink.received()
+                     if d.status == "firing" and item.matches(d.labels)]
+        result.expected.append({
+            "alert": item.alert, "labels": item.labels, "fired": detect is not None,
+            "time_to_detect_s": round(detect, 2) if detect is not None else None,
+            "time_to_webhook_s": round(min(delivered), 2) if delivered else None})
+
+
+def collect_unexpected(stack: Stack, expected: list[Expected], before: list[dict[str, str]],
+                       result: Result) -> None:
+    for labels in firing(stack.alertmanager):
+        if labels.get("alertname") == c.WATCHDOG or labels in before:
+            continue
+        if not any(e.matches(labels) for e in expected):
+            result.unexpected.append(labels)
+
+
+def theoretical_page_s(objective: float = 0.999) -> float:
+    """First crossing of the fastest page tier by a total outage after a clean long window."""
+    tier = TIERS[0]
+    from alerts.windows import seconds
+
+    return tier.factor(30 * 86400) * (1 - objective) * seconds(tier.long)
+
+
+def error_spike(stack: Stack, result: Result) -> list[Expected]:
+    expected = [Expected(c.AVAILABILITY_BURN, {"plugin": FAULT_PLUGIN, c.SEVERITY: c.PAGE})]
+    traffic = Traffic(stack.runtime, FAULT_PLUGIN, stack.rate).start()
+    try:
+        time.sleep(WARMUP_S)  # clean traffic continues the backfilled history first
+        started = time.time()
+        traffic.inputs = {"fail": True}
+        wait_for(stack, expected, started, 180.0, result)
+    finally:
+        traffic.stop()
+    minimum = theoretical_page_s()
+    result.notes.update({"theoretical_minimum_s": round(minimum, 2),
+                         "goal_s": round(minimum + 2 * 2.0, 2),
+                         "history_s": HISTORY_S, "executions": dict(traffic.outcomes)})
+    return expected
+
+
+def clean(stack: Stack, result: Result, duration_s: float = 60.0) -> list[Expected]:
+    traffic = Traffic(stack.runtime, FAULT_PLUGIN, stack.rate).start()
+    time.sleep(duration_s)
+    traffic.stop()
+    watchdog = [d for d in stack.sink.received(c.RECEIVER_WATCHDOG) if d.status == "firing"]
+    result.notes.update({"duration_s": duration_s, "executions": dict(traffic.outcomes),
+                         "watchdog_delivered": bool(watchdog)})
+    return []
+
+
+def install_failure(stack: Stack, result: Result) -> list[Expected]:
+    expected = [Expected(c.INSTALL_ROLLBACKS, {"plugin": "json-transform"})]
+    started = time.time()
+    status, body = post(f"{stack.runtime}/v1/plugins/json-transform/update",
+                        {"inject_failure": "health-check"})
+    result.notes["operation"] = {"status": status, "message": (body or {}).get("error", {})
+                                 .get("message")}
+    wait_for(stack, expected, started, 60.0, result)
+    return expected
+
+
+def policy_violation_burst(stack: Stack, result: Result) -> list[Expected]:
+    expected = [Expected(c.DENIAL_SPIKE, {"plugin": DENIED_PLUGIN})]
+    started = time.time()
+    outcomes = [post(f"{stack.runtime}/v1/plugins/{DENIED_PLUGIN}/execute", {"inputs": {}})[1]
+                .get("outcome") for _ in range(15)]
+    result.notes["outcomes"] = outcomes
+    wait_for(stack, expected, started, 60.0, result)
+    return expected
+
+
+def telemetry_outage(stack: Stack, result: Result) -> list[Expected]:
+    expected = [Expected(c.TELEMETRY_ABSENT, {c.SEVERITY: c.PAGE})]
+    started = time.time()
+    os.kill(stack.runtime_process.pid, signal.SIGSTOP)
+    try:
+        wait_for(stack, expected, started, 150.0, result)
+    finally:
+        os.kill(stack.runtime_process.pid, signal.SIGCONT)
+    return expected
+
+
+SCENARIOS: dict[str, Callable[[Stack, Result], list[Expected]]] = {
+    "error-spike": error_spike,
+    "install-failure": install_failure,
+    "policy-violation-burst": policy_violation_burst,
+    "telemetry-outage": telemetry_outage,
+    "clean": clean,
+}
+
+
+def run(stack: Stack, name: str) -> Result:
+    result = Result(name)
+    before = firing(stack.alertmanager)
+    expected = SCENARIOS[name](stack, result)
+    collect_unexpected(stack, expected, before, result)
+    return result

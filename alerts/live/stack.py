@@ -1,0 +1,151 @@
+"""The whole stack on loopback: a runtime (`pluginops serve`) with the example and fault plugins
+installed, Prometheus scraping it with the generated rules, Alertmanager routing to a webhook sink.
+
+This is the *fast* profile, for demos, CI and the fault injector: scrape and rule evaluation every
+second and Alertmanager's group wait at zero. The SLO windows themselves are the real ones; an
+hour of clean history is backfilled so the 1-hour window behaves as in production.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from alerts import conventions as c
+from alerts.alertmanager import Routing, config
+from alerts.generated_files import HERE as ALERTS_DIR
+from alerts.live.backfill import counter_samples, write_blocks
+from alerts.live.processes import alertmanager, free_port, prometheus
+from alerts.live.sink import Sink, webhook_sink
+from alerts.render import to_yaml
+from pluginops.catalogue import PLUGIN_EXECUTIONS
+from pluginops.errors import PluginopsError
+
+REPO = ALERTS_DIR.parent
+FAULT_PLUGIN = "chaos-monkey"
+DENIED_PLUGIN = "snoop"
+INSTALLED = ("json-transform@1.2.0", FAULT_PLUGIN, DENIED_PLUGIN)
+SCRAPE_S = 1.0
+EVAL_S = 1.0
+HISTORY_S = 3600.0
+
+
+@dataclass
+class Stack:
+    folder: Path
+    home: Path
+    runtime: str
+    prometheus: str
+    alertmanager: str
+    sink: Sink
+    runtime_process: subprocess.Popen[bytes]
+    rate: float
+
+
+def _pluginops(*args: str) -> None:
+    exe = Path(sys.executable).parent / "pluginops"
+    done = subprocess.run([str(exe), *args], capture_output=True, text=True, timeout=300)
+    if done.returncode != 0:
+        raise PluginopsError("STACK_SETUP_FAILED", f"pluginops {' '.join(args)}: "
+                             f"{(done.stderr or done.stdout).strip()[-500:]}", where="stack",
+                             next_step="run the same command by hand to see why")
+
+
+def prepare_home(home: Path) -> None:
+    _pluginops("keygen", "--home", str(home))
+    plugins = sorted(str(p) for p in (REPO / "examples" / "plugins").iterdir())
+    faults = sorted(str(p) for p in (REPO / "examples" / "faults").iterdir())
+    _pluginops("publish", *plugins, *faults, "--home", str(home))
+    for target in INSTALLED:
+        _pluginops("install", target, "--home", str(home))
+
+
+def _wait_http(url: str, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise PluginopsError("RUNTIME_EXITED", f"pluginops serve exited with "
+                                 f"{process.returncode}", where=url, next_step="see its log")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.05)
+    raise PluginopsError("RUNTIME_NOT_READY", "not ready in time", where=url,
+                         next_step="see the runtime log")
+
+
+def _history(tsdb: Path, runtime_port: int, rate: float) -> None:
+    now = time.time()
+    base = {"plugin": FAULT_PLUGIN, "plugin_type": "node", "version": "1.0.0",
+            "job": c.RUNTIME_JOB, "instance": f"127.0.0.1:{runtime_port}"}
+    name = PLUGIN_EXECUTIONS.name
+    samples = [*counter_samples(name, {**base, "outcome": "success"}, now - HISTORY_S, now - 5,
+                                5.0, rate),
+               *counter_samples(name, {**base, "outcome": "error"}, now - HISTORY_S, now - 5,
+                                5.0, 0.0)]
+    write_blocks({name.removesuffix("_total"): ("counter", samples)}, tsdb)
+
+
+def prometheus_config(runtime_port: int, alertmanager_url: str) -> str:
+    return yaml.safe_dump({
+        "global": {"scrape_interval": f"{SCRAPE_S:g}s", "evaluation_interval": f"{EVAL_S:g}s"},
+        "rule_files": ["rules.yml"],
+        "alerting": {"alertmanagers": [{"static_configs": [
+            {"targets": [alertmanager_url.removeprefix("http://")]}]}]},
+        "scrape_configs": [{"job_name": c.RUNTIME_JOB, "static_configs": [
+            {"targets": [f"127.0.0.1:{runtime_port}"]}]}],
+    }, sort_keys=False)
+
+
+@contextmanager
+def local_stack(folder: Path, rate: float = 20.0, history: bool = True) -> Iterator[Stack]:
+    folder.mkdir(parents=True, exist_ok=True)
+    home = folder / "home"
+    prepare_home(home)
+    runtime_port = free_port()
+    if history:
+        _history(folder / "prometheus" / "tsdb", runtime_port, rate)
+    with ExitStack() as stack:
+        sink = stack.enter_context(webhook_sink())
+        routing = Routing(pager_url=f"{sink.url}/{c.RECEIVER_PAGER}",
+                          tickets_url=f"{sink.url}/{c.RECEIVER_TICKETS}",
+                          watchdog_url=f"{sink.url}/{c.RECEIVER_WATCHDOG}",
+                          group_wait="0s", group_interval="1s", repeat_interval="1h")
+        am_url = stack.enter_context(alertmanager(folder / "alertmanager",
+                                                  to_yaml(config(routing))))
+        log = (folder / "runtime.log").open("ab")
+        stack.callback(log.close)
+        exe = Path(sys.executable).parent / "pluginops"
+        runtime = subprocess.Popen([str(exe), "serve", "--port", str(runtime_port), "--home",
+                                    str(home), "--allow-fault-injection"], stdout=log,
+                                   stderr=subprocess.STDOUT)
+        stack.callback(_stop, runtime)
+        runtime_url = f"http://127.0.0.1:{runtime_port}"
+        _wait_http(f"{runtime_url}/readyz", runtime)
+        prom_url = stack.enter_context(prometheus(
+            folder / "prometheus", prometheus_config(runtime_port, am_url),
+            [ALERTS_DIR / "generated" / "rules.yml"]))
+        yield Stack(folder, home, runtime_url, prom_url, am_url, sink, runtime, rate)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    import signal
+
+    if process.poll() is None:
+        process.send_signal(signal.SIGCONT)
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

@@ -1,0 +1,67 @@
+"""`pluginops inject`: drive faults into the live stack and prove the right alerts fire."""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+
+from pluginops.cli.common import emit_json, format_option, handles_errors, note
+from pluginops.errors import EXIT_FAILED, PluginopsError
+
+
+@click.command()
+@click.option("--scenario", "scenarios", multiple=True, required=True,
+              type=click.Choice(["error-spike", "install-failure", "policy-violation-burst",
+                                 "telemetry-outage", "clean", "all"]))
+@click.option("--local", is_flag=True,
+              help="Start the whole stack here (runtime, Prometheus, Alertmanager, a webhook "
+                   "sink) in the fast profile, and stop it after.")
+@click.option("--rate", type=click.FloatRange(1, 200), default=20.0, show_default=True,
+              help="Executions per second of background traffic.")
+@click.option("--keep", type=click.Path(path_type=Path, file_okay=False),
+              help="Keep the local stack's files (logs, TSDB) in this folder.")
+@format_option
+@handles_errors
+def inject(scenarios: tuple[str, ...], local: bool, rate: float, keep: Path | None,
+           fmt: str) -> None:
+    """Inject faults and report, per scenario, the expected alert, whether it fired, the time
+    to detect, and any unexpected alert. Exit 1 when one is missing or an unexpected one pages.
+
+    Each scenario runs on a fresh local stack. A remote stack (--runtime/--prometheus/
+    --alertmanager) is not supported yet: use --local.
+    """
+    if not local:
+        raise PluginopsError("USAGE", "only --local is supported in this version",
+                             where="inject", next_step="pass --local")
+    from alerts.live import scenarios as library
+    from alerts.live.stack import local_stack
+
+    names = list(library.SCENARIOS) if "all" in scenarios else list(dict.fromkeys(scenarios))
+    results = []
+    for name in names:
+        folder = (keep / name) if keep else Path(tempfile.mkdtemp(prefix=f"inject-{name}-"))
+        note(f"{name}: starting the local stack in {folder}")
+        with local_stack(folder, rate=rate) as stack:
+            note(f"{name}: runtime {stack.runtime}, Prometheus {stack.prometheus}, "
+                 f"Alertmanager {stack.alertmanager}")
+            result = library.run(stack, name)
+        results.append(result)
+        note(f"{name}: {'ok' if result.ok else 'FAILED'}")
+    if fmt == "json":
+        emit_json({"results": [r.to_dict() for r in results]})
+    else:
+        for result in results:
+            click.echo(f"{result.scenario}: {'ok' if result.ok else 'FAILED'}")
+            for item in result.expected:
+                when = (f"fired after {item['time_to_detect_s']} s (webhook "
+                        f"{item['time_to_webhook_s']} s)" if item["fired"] else "DID NOT FIRE")
+                click.echo(f"  expected {item['alert']} {item['labels']}: {when}")
+            for labels in result.unexpected:
+                click.echo(f"  unexpected {labels.get('alertname')} {labels}")
+            for key, value in result.notes.items():
+                click.echo(f"  {key}: {value}")
+    if not all(r.ok for r in results):
+        sys.exit(EXIT_FAILED)
