@@ -14,7 +14,7 @@ pluginops host
 
 rm -rf "$home/plugins" "$home"/journal.db* "$home/staging" "$home/locks" "$home/logs" \
   "$home/run" "$home"/approvals.db* "$home"/metering.db* "$home/audit.log" "$home/audit.lock" \
-  "$home/registry"
+  "$home/registry" "$home/inject"
 if [ ! -f "$home/keys/signing.key" ]; then
   step "Creating a signing key"
   pluginops keygen || exit 1
@@ -62,11 +62,19 @@ step "Status and history"
 pluginops status
 pluginops history json-transform --limit 3
 
+step "Fault injection on a live stack: an error spike pages within a minute"
+echo "(starting Prometheus, Alertmanager, a webhook sink and the runtime on loopback; ~90 s)"
+pluginops inject --local --scenario error-spike --keep "$home/inject" || exit 1
+
 step "Where to look"
 echo "registry:        $home/registry/index.json"
 echo "journal:         $home/journal.db (pluginops history --format json)"
 echo "logs:            $home/logs/<correlation id>.log"
 echo "audit:           $home/audit.log (pluginops audit verify)"
+echo "live stack:      $home/inject/error-spike/ (Prometheus and Alertmanager logs and TSDB,"
+echo "                 runtime.log); rerun with: pluginops inject --local --scenario all"
+echo "rules:           alerts/generated/rules.yml, alerts/generated/alertmanager.yml"
+echo "metrics:         pluginops serve, then http://127.0.0.1:8080/metrics"
 echo "broken report:   $home/broken-preflight.txt"
 echo "as JSON:         pluginops preflight examples/broken/* --format json"
 echo "a prerelease host: pluginops preflight examples/broken/host-prerelease --host examples/hosts/prerelease-2.9.json"

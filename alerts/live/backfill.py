@@ -25,6 +25,15 @@ def counter_samples(name: str, labels: dict[str, str], start: float, end: float,
         value += per_second * step
 
 
+def gauge_samples(name: str, labels: dict[str, str], start: float, end: float, step: float,
+                  value: float) -> Iterable[str]:
+    text = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    t = start
+    while t <= end:
+        yield f"{name}{{{text}}} {value:g} {t:.3f}"
+        t += step
+
+
 def write_blocks(families: dict[str, tuple[str, list[str]]], tsdb: Path) -> None:
     """families: metric family name -> (type, sample lines)."""
     lines = []

@@ -94,7 +94,7 @@ def alertmanager(folder: Path, config_text: str, port: int | None = None) -> Ite
 
 @contextmanager
 def prometheus(folder: Path, config_text: str, rules: list[Path],
-               port: int | None = None) -> Iterator[str]:
+               port: int | None = None, extra_args: tuple[str, ...] = ()) -> Iterator[str]:
     folder.mkdir(parents=True, exist_ok=True)
     for rule in rules:
         shutil.copy(rule, folder / rule.name)
@@ -104,9 +104,21 @@ def prometheus(folder: Path, config_text: str, rules: list[Path],
     command = [require(PROMETHEUS), f"--config.file={folder / 'prometheus.yml'}",
                f"--storage.tsdb.path={folder / 'tsdb'}", "--storage.tsdb.retention.time=90d",
                f"--web.listen-address=127.0.0.1:{port}", "--web.enable-lifecycle",
-               f"--web.external-url={url}", "--enable-feature=exemplar-storage"]
+               f"--web.external-url={url}", "--enable-feature=exemplar-storage", *extra_args]
     with child(command, folder / "prometheus.log", url):
         yield url
+
+
+def wait_for_alertmanager(prometheus_url: str, timeout: float = READY_TIMEOUT_S) -> None:
+    """Prometheus finds its Alertmanagers a few seconds after start; alerts sent before that
+    are dropped until the resend delay, so wait until it lists one."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if get_json(f"{prometheus_url}/api/v1/alertmanagers")["data"]["activeAlertmanagers"]:
+            return
+        time.sleep(0.1)
+    raise PluginopsError("ALERTMANAGER_NOT_DISCOVERED", "Prometheus lists no Alertmanager",
+                         where=prometheus_url, next_step="check the alerting section")
 
 
 def post_alerts(url: str, alerts: list[dict[str, str]]) -> None:

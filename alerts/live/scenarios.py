@@ -13,7 +13,7 @@ from typing import Any
 
 from alerts import conventions as c
 from alerts.live.processes import get_json
-from alerts.live.stack import DENIED_PLUGIN, FAULT_PLUGIN, HISTORY_S, Stack
+from alerts.live.stack import DENIED_PLUGIN, FAULT_PLUGIN, RAW_HISTORY_S, Stack
 from alerts.live.traffic import Traffic, post
 from alerts.windows import TIERS
 
@@ -106,7 +106,7 @@ def error_spike(stack: Stack, result: Result) -> list[Expected]:
     minimum = theoretical_page_s()
     result.notes.update({"theoretical_minimum_s": round(minimum, 2),
                          "goal_s": round(minimum + 2 * 2.0, 2),
-                         "history_s": HISTORY_S, "executions": dict(traffic.outcomes)})
+                         "history_s": RAW_HISTORY_S, "executions": dict(traffic.outcomes)})
     return expected
 
 

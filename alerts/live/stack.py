@@ -23,8 +23,8 @@ import yaml
 from alerts import conventions as c
 from alerts.alertmanager import Routing, config
 from alerts.generated_files import HERE as ALERTS_DIR
-from alerts.live.backfill import counter_samples, write_blocks
-from alerts.live.processes import alertmanager, free_port, prometheus
+from alerts.live.backfill import counter_samples, gauge_samples, write_blocks
+from alerts.live.processes import alertmanager, free_port, prometheus, wait_for_alertmanager
 from alerts.live.sink import Sink, webhook_sink
 from alerts.render import to_yaml
 from pluginops.catalogue import PLUGIN_EXECUTIONS
@@ -36,7 +36,12 @@ DENIED_PLUGIN = "snoop"
 INSTALLED = ("json-transform@1.2.0", FAULT_PLUGIN, DENIED_PLUGIN)
 SCRAPE_S = 1.0
 EVAL_S = 1.0
-HISTORY_S = 3600.0
+# Six hours of raw history fill every page window; three days of the recorded 5-minute rates
+# fill the ticket windows (1d, 3d), which are computed from them.
+RAW_HISTORY_S = 6 * 3600.0
+RECORDED_HISTORY_S = 3 * 86400.0
+# Prometheus resends firing alerts every minute by default; the fast profile every 2 s.
+RESEND_DELAY = "--rules.alert.resend-delay=2s"
 
 
 @dataclass
@@ -85,15 +90,22 @@ def _wait_http(url: str, process: subprocess.Popen[bytes], timeout: float = 30.0
 
 
 def _history(tsdb: Path, runtime_port: int, rate: float) -> None:
+    """Clean traffic of the fault plugin before the stack started, as production would have."""
     now = time.time()
     base = {"plugin": FAULT_PLUGIN, "plugin_type": "node", "version": "1.0.0",
             "job": c.RUNTIME_JOB, "instance": f"127.0.0.1:{runtime_port}"}
     name = PLUGIN_EXECUTIONS.name
-    samples = [*counter_samples(name, {**base, "outcome": "success"}, now - HISTORY_S, now - 5,
-                                5.0, rate),
-               *counter_samples(name, {**base, "outcome": "error"}, now - HISTORY_S, now - 5,
-                                5.0, 0.0)]
-    write_blocks({name.removesuffix("_total"): ("counter", samples)}, tsdb)
+    raw = [*counter_samples(name, {**base, "outcome": "success"}, now - RAW_HISTORY_S,
+                            now - 5, 5.0, rate),
+           *counter_samples(name, {**base, "outcome": "error"}, now - RAW_HISTORY_S, now - 5,
+                            5.0, 0.0)]
+    families = {name.removesuffix("_total"): ("counter", raw)}
+    recorded = {"plugin": FAULT_PLUGIN, "plugin_type": "node"}
+    for rule, value in ((c.TOTAL_RATE, rate), (c.BAD_RATE, 0.0)):
+        samples = [line for slo in ("availability", "latency") for line in gauge_samples(
+            rule, {**recorded, c.SLO: slo}, now - RECORDED_HISTORY_S, now - 5, EVAL_S, value)]
+        families[rule] = ("gauge", samples)
+    write_blocks(families, tsdb)
 
 
 def prometheus_config(runtime_port: int, alertmanager_url: str) -> str:
@@ -134,7 +146,8 @@ def local_stack(folder: Path, rate: float = 20.0, history: bool = True) -> Itera
         _wait_http(f"{runtime_url}/readyz", runtime)
         prom_url = stack.enter_context(prometheus(
             folder / "prometheus", prometheus_config(runtime_port, am_url),
-            [ALERTS_DIR / "generated" / "rules.yml"]))
+            [ALERTS_DIR / "generated" / "rules.yml"], extra_args=(RESEND_DELAY,)))
+        wait_for_alertmanager(prom_url)
         yield Stack(folder, home, runtime_url, prom_url, am_url, sink, runtime, rate)
 
 

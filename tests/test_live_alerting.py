@@ -1,0 +1,54 @@
+"""End to end on this machine: a real `pluginops serve` scraped by a real Prometheus running the
+generated rules, a real Alertmanager delivering to a webhook. Each scenario gets a fresh stack."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from alerts import conventions as c
+from alerts.live import scenarios
+from alerts.live.stack import FAULT_PLUGIN, local_stack
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(shutil.which("prometheus") is None or
+                       shutil.which("prometheus-alertmanager") is None,
+                       reason="Prometheus and Alertmanager come with `make test`"),
+]
+
+
+def test_an_error_spike_pages_within_the_goal_and_the_webhook_gets_the_page(
+        tmp_path: Path) -> None:
+    with local_stack(tmp_path) as stack:
+        result = scenarios.run(stack, "error-spike")
+        pages = [d for d in stack.sink.received(c.RECEIVER_PAGER) if d.status == "firing"]
+    assert result.ok, result.to_dict()
+    (expected,) = result.expected
+    minimum = result.notes["theoretical_minimum_s"]
+    assert minimum <= expected["time_to_detect_s"] <= result.notes["goal_s"], result.to_dict()
+    assert {(d.labels["alertname"], d.labels["plugin"], d.labels["severity"],
+             d.labels["slo"]) for d in pages} == {
+        (c.AVAILABILITY_BURN, FAULT_PLUGIN, c.PAGE, "availability")}
+    assert result.unexpected == []
+
+
+def test_an_install_rolled_back_opens_a_ticket(tmp_path: Path) -> None:
+    with local_stack(tmp_path, history=False) as stack:
+        result = scenarios.run(stack, "install-failure")
+        tickets = [d for d in stack.sink.received(c.RECEIVER_TICKETS)
+                   if d.labels.get("alertname") == c.INSTALL_ROLLBACKS]
+    assert result.ok, result.to_dict()
+    assert tickets and tickets[0].labels["plugin"] == "json-transform"
+    assert tickets[0].labels["severity"] == c.TICKET
+
+
+def test_a_clean_minute_pages_nobody_and_the_watchdog_arrives(tmp_path: Path) -> None:
+    with local_stack(tmp_path) as stack:
+        result = scenarios.run(stack, "clean")
+        pages = stack.sink.received(c.RECEIVER_PAGER)
+    assert result.ok and result.unexpected == [], result.to_dict()
+    assert pages == []
+    assert result.notes["watchdog_delivered"] is True
