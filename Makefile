@@ -12,7 +12,7 @@ DEB_PACKAGES := git:git npm:npm promtool:prometheus amtool:prometheus-alertmanag
 
 .PHONY: demo test lint typecheck unit generate bench system-deps venv clean
 
-demo: venv
+demo: system-deps venv
 	@PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh
 
 test: system-deps venv lint typecheck

@@ -44,10 +44,13 @@ COST_Z = 3
 
 @dataclass(frozen=True)
 class Settings:
-    """Knobs of the generated rules that are not SLO specs."""
+    """Knobs of the generated rules that are not SLO specs. The defaults are production's; the
+    local stack's fast profile (`alerts.live.stack.FAST_RULES`) shortens the waits."""
 
     regression_for: str = "10m"
     telemetry_for: str = "1m"
+    cost_score_for: str = "5m"
+    cost_fallback_for: str = "15m"
 
 
 def le_matcher(threshold: float) -> str:
@@ -217,7 +220,7 @@ def latency_group(settings: Settings) -> dict[str, Any]:
     return {"name": c.group("latency"), "rules": rules}
 
 
-def cost_group() -> dict[str, Any]:
+def cost_group(settings: Settings) -> dict[str, Any]:
     cost = PLUGIN_EXECUTION_COST.name
     success = f'{PLUGIN_EXECUTIONS.name}{{outcome="success"}}'
     per_success = (f"sum by ({BY}) (rate({cost}[5m]))\n/\nclamp_min(sum by ({BY}) "
@@ -235,9 +238,9 @@ def cost_group() -> dict[str, Any]:
         "runbook_url": c.runbook(c.COST_ANOMALY)}
     return {"name": c.group("cost"), "rules": [
         {"record": c.COST_PER_SUCCESS, "expr": per_success},
-        {"alert": c.COST_ANOMALY, "expr": scored, "for": "5m",
+        {"alert": c.COST_ANOMALY, "expr": scored, "for": settings.cost_score_for,
          "labels": {c.SEVERITY: c.TICKET, "source": "evaluator"}, "annotations": annotations},
-        {"alert": c.COST_ANOMALY, "expr": fallback, "for": "15m",
+        {"alert": c.COST_ANOMALY, "expr": fallback, "for": settings.cost_fallback_for,
          "labels": {c.SEVERITY: c.TICKET, "source": "promql-fallback"},
          "annotations": annotations},
     ]}
@@ -296,6 +299,6 @@ def generate(slos: list[Slo], settings: Settings | None = None) -> dict[str, Any
         kinds.setdefault(slo.kind, []).append(slo)
     groups = [slo_group(kind, kinds[kind]) for kind in ("availability", "latency")
               if kind in kinds]
-    groups += [period_group(kinds), latency_group(settings), cost_group(),
+    groups += [period_group(kinds), latency_group(settings), cost_group(settings),
                operations_group(settings)]
     return {"groups": groups}

@@ -25,6 +25,21 @@ def counter_samples(name: str, labels: dict[str, str], start: float, end: float,
         value += per_second * step
 
 
+def noisy_counter_samples(name: str, labels: dict[str, str], start: float, end: float,
+                          step: float, per_second: float, spread: float = 0.2,
+                          seed: int = 7) -> Iterable[str]:
+    """A counter whose increments vary by +-spread, so its rate has a non-zero deviation."""
+    import random
+
+    rng = random.Random(seed)
+    text = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    t, value = start, 0.0
+    while t <= end:
+        yield f"{name}{{{text}}} {value:.12g} {t:.3f}"
+        t += step
+        value += per_second * step * (1 + rng.uniform(-spread, spread))
+
+
 def gauge_samples(name: str, labels: dict[str, str], start: float, end: float, step: float,
                   value: float) -> Iterable[str]:
     text = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))

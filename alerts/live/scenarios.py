@@ -120,6 +120,38 @@ def clean(stack: Stack, result: Result, duration_s: float = 60.0) -> list[Expect
     return []
 
 
+def latency_regression(stack: Stack, result: Result) -> list[Expected]:
+    """Executions that took ~2 ms all week now take ~20 ms: p95 and p99 regress."""
+    expected = [Expected(c.LATENCY_REGRESSION, {"plugin": FAULT_PLUGIN, "quantile": q})
+                for q in ("0.95", "0.99")]
+    traffic = Traffic(stack.runtime, FAULT_PLUGIN, stack.rate).start()
+    try:
+        time.sleep(WARMUP_S)
+        started = time.time()
+        traffic.inputs = {"sleep_s": 0.02}
+        wait_for(stack, expected, started, 300.0, result)
+    finally:
+        traffic.stop()
+    result.notes["executions"] = dict(traffic.outcomes)
+    return expected
+
+
+def cost_spike(stack: Stack, result: Result) -> list[Expected]:
+    """Each execution burns 50 ms of CPU instead of 0.1 ms: cost per success jumps."""
+    expected = [Expected(c.COST_ANOMALY, {"plugin": FAULT_PLUGIN})]
+    traffic = Traffic(stack.runtime, FAULT_PLUGIN, stack.rate).start()
+    try:
+        time.sleep(WARMUP_S)
+        started = time.time()
+        traffic.inputs = {"spin_s": 0.05}
+        wait_for(stack, expected, started, 240.0, result)
+    finally:
+        traffic.stop()
+    result.notes["executions"] = dict(traffic.outcomes)
+    result.notes["source"] = "promql-fallback (no evaluator running)"
+    return expected
+
+
 def install_failure(stack: Stack, result: Result) -> list[Expected]:
     expected = [Expected(c.INSTALL_ROLLBACKS, {"plugin": "json-transform"})]
     started = time.time()
@@ -154,6 +186,8 @@ def telemetry_outage(stack: Stack, result: Result) -> list[Expected]:
 
 SCENARIOS: dict[str, Callable[[Stack, Result], list[Expected]]] = {
     "error-spike": error_spike,
+    "latency-regression": latency_regression,
+    "cost-spike": cost_spike,
     "install-failure": install_failure,
     "policy-violation-burst": policy_violation_burst,
     "telemetry-outage": telemetry_outage,

@@ -8,6 +8,7 @@ hour of clean history is backfilled so the 1-hour window behaves as in productio
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -19,15 +20,28 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+from prometheus_client.utils import floatToGoString
 
 from alerts import conventions as c
 from alerts.alertmanager import Routing, config
 from alerts.generated_files import HERE as ALERTS_DIR
-from alerts.live.backfill import counter_samples, gauge_samples, write_blocks
+from alerts.live.backfill import (
+    counter_samples,
+    gauge_samples,
+    noisy_counter_samples,
+    write_blocks,
+)
 from alerts.live.processes import alertmanager, free_port, prometheus, wait_for_alertmanager
 from alerts.live.sink import Sink, webhook_sink
 from alerts.render import to_yaml
-from pluginops.catalogue import PLUGIN_EXECUTIONS
+from alerts.rules import Settings, generate
+from alerts.spec import load_slos
+from pluginops.catalogue import (
+    LATENCY_BUCKETS,
+    PLUGIN_EXECUTION_COST,
+    PLUGIN_EXECUTION_DURATION,
+    PLUGIN_EXECUTIONS,
+)
 from pluginops.errors import PluginopsError
 
 REPO = ALERTS_DIR.parent
@@ -42,6 +56,9 @@ RAW_HISTORY_S = 6 * 3600.0
 RECORDED_HISTORY_S = 3 * 86400.0
 # Prometheus resends firing alerts every minute by default; the fast profile every 2 s.
 RESEND_DELAY = "--rules.alert.resend-delay=2s"
+# The fast profile's rules: the same SLO windows and factors, shorter `for` waits.
+FAST_RULES = Settings(regression_for="30s", cost_score_for="30s", cost_fallback_for="30s")
+LATENCY_HISTORY_S = 7 * 86400.0 + 3600.0
 
 
 @dataclass
@@ -56,13 +73,23 @@ class Stack:
     rate: float
 
 
-def _pluginops(*args: str) -> None:
+def _pluginops(*args: str) -> str:
     exe = Path(sys.executable).parent / "pluginops"
     done = subprocess.run([str(exe), *args], capture_output=True, text=True, timeout=300)
     if done.returncode != 0:
         raise PluginopsError("STACK_SETUP_FAILED", f"pluginops {' '.join(args)}: "
                              f"{(done.stderr or done.stdout).strip()[-500:]}", where="stack",
                              next_step="run the same command by hand to see why")
+    return done.stdout
+
+
+def clean_cost(home: Path, runs: int = 300) -> float:
+    """What one clean execution of the fault plugin costs here, on a warm worker as the
+    runtime runs it: the backfilled cost history must match live traffic, or the cost
+    detector would rightly call the difference an anomaly."""
+    out = json.loads(_pluginops("run", FAULT_PLUGIN, "--repeat", str(runs), "--format", "json",
+                                "--home", str(home)))
+    return max(float(out["summary"]["mean_cost_usd"]), 1e-12)
 
 
 def prepare_home(home: Path) -> None:
@@ -89,7 +116,7 @@ def _wait_http(url: str, process: subprocess.Popen[bytes], timeout: float = 30.0
                          next_step="see the runtime log")
 
 
-def _history(tsdb: Path, runtime_port: int, rate: float) -> None:
+def _history(tsdb: Path, runtime_port: int, rate: float, cost_usd: float) -> None:
     """Clean traffic of the fault plugin before the stack started, as production would have."""
     now = time.time()
     base = {"plugin": FAULT_PLUGIN, "plugin_type": "node", "version": "1.0.0",
@@ -105,6 +132,22 @@ def _history(tsdb: Path, runtime_port: int, rate: float) -> None:
         samples = [line for slo in ("availability", "latency") for line in gauge_samples(
             rule, {**recorded, c.SLO: slo}, now - RECORDED_HISTORY_S, now - 5, EVAL_S, value)]
         families[rule] = ("gauge", samples)
+    cost = PLUGIN_EXECUTION_COST.name
+    families[cost.removesuffix("_total")] = ("counter", list(noisy_counter_samples(
+        cost, {**recorded, "job": c.RUNTIME_JOB, "instance": base["instance"]},
+        now - RAW_HISTORY_S, now - 5, 5.0, rate * cost_usd, spread=0.9)))
+    hist = PLUGIN_EXECUTION_DURATION.name
+    lines: list[str] = []
+    labels = {**recorded, "job": c.RUNTIME_JOB, "instance": base["instance"]}
+    for bound in (*LATENCY_BUCKETS, float("inf")):
+        le = floatToGoString(bound)  # type: ignore[no-untyped-call]
+        lines += counter_samples(f"{hist}_bucket", {**labels, "le": le},
+                                 now - LATENCY_HISTORY_S, now - 5, 30.0, rate)
+    lines += counter_samples(f"{hist}_count", labels, now - LATENCY_HISTORY_S, now - 5, 30.0,
+                             rate)
+    lines += counter_samples(f"{hist}_sum", labels, now - LATENCY_HISTORY_S, now - 5, 30.0,
+                             rate * 0.002)
+    families[hist] = ("histogram", lines)
     write_blocks(families, tsdb)
 
 
@@ -126,7 +169,7 @@ def local_stack(folder: Path, rate: float = 20.0, history: bool = True) -> Itera
     prepare_home(home)
     runtime_port = free_port()
     if history:
-        _history(folder / "prometheus" / "tsdb", runtime_port, rate)
+        _history(folder / "prometheus" / "tsdb", runtime_port, rate, clean_cost(home))
     with ExitStack() as stack:
         sink = stack.enter_context(webhook_sink())
         routing = Routing(pager_url=f"{sink.url}/{c.RECEIVER_PAGER}",
@@ -144,9 +187,11 @@ def local_stack(folder: Path, rate: float = 20.0, history: bool = True) -> Itera
         stack.callback(_stop, runtime)
         runtime_url = f"http://127.0.0.1:{runtime_port}"
         _wait_http(f"{runtime_url}/readyz", runtime)
+        rules = folder / "rules.yml"
+        rules.write_text(to_yaml(generate(load_slos(ALERTS_DIR / "slos"), FAST_RULES)))
         prom_url = stack.enter_context(prometheus(
-            folder / "prometheus", prometheus_config(runtime_port, am_url),
-            [ALERTS_DIR / "generated" / "rules.yml"], extra_args=(RESEND_DELAY,)))
+            folder / "prometheus", prometheus_config(runtime_port, am_url), [rules],
+            extra_args=(RESEND_DELAY,)))
         wait_for_alertmanager(prom_url)
         yield Stack(folder, home, runtime_url, prom_url, am_url, sink, runtime, rate)
 

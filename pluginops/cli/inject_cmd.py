@@ -14,7 +14,8 @@ from pluginops.errors import EXIT_FAILED, PluginopsError
 
 @click.command()
 @click.option("--scenario", "scenarios", multiple=True, required=True,
-              type=click.Choice(["error-spike", "install-failure", "policy-violation-burst",
+              type=click.Choice(["error-spike", "latency-regression", "cost-spike",
+                                 "install-failure", "policy-violation-burst",
                                  "telemetry-outage", "clean", "all"]))
 @click.option("--local", is_flag=True,
               help="Start the whole stack here (runtime, Prometheus, Alertmanager, a webhook "

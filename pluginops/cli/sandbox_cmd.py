@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections import Counter
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -35,11 +36,15 @@ def _json_arg(text: str, where: str) -> Any:
               help="The execution's JSON input.")
 @click.option("--input-file", "input_files", multiple=True, metavar="NAME=PATH",
               help="A file given to a quality gate as one of its inputs.")
+@click.option("--repeat", type=click.IntRange(1, 100_000), default=1, show_default=True,
+              help="Run it this many times on a warm worker; prints the last result and a "
+                   "summary (outcomes, mean latency, mean cost).")
 @format_option
 @home_option
 @handles_errors
-def run(name: str, input_text: str, input_files: tuple[str, ...], fmt: str, home: Path) -> None:
-    """Execute an installed plugin once, in its sandbox."""
+def run(name: str, input_text: str, input_files: tuple[str, ...], repeat: int, fmt: str,
+        home: Path) -> None:
+    """Execute an installed plugin in its sandbox."""
     inputs = _json_arg(input_text, "--input")
     files: dict[str, bytes] = {}
     for item in input_files:
@@ -53,13 +58,19 @@ def run(name: str, input_text: str, input_files: tuple[str, ...], fmt: str, home
             raise PluginopsError("INPUT_FILE_UNREADABLE", str(exc), where=path,
                                  next_step="pass a readable file") from None
     deps = wiring.executor_deps(home)
+    executor = Executor(deps)
     try:
-        result = Executor(deps).execute(name, inputs, files)
+        results = [executor.execute(name, inputs, files) for _ in range(repeat)]
     finally:
         deps.pool.close()
         wiring.shutdown()
+    result = results[-1]
+    mean_latency = sum(r.latency_s for r in results) / repeat
+    mean_cost = sum(r.cost_usd for r in results) / repeat
+    summary = {"runs": repeat, "outcomes": dict(Counter(r.outcome for r in results)),
+               "mean_latency_s": mean_latency, "mean_cost_usd": mean_cost}
     if fmt == "json":
-        emit_json(result.to_dict())
+        emit_json({**result.to_dict(), **({"summary": summary} if repeat > 1 else {})})
     else:
         click.echo(f"{result.outcome}: {name} {result.version} in "
                    f"{result.latency_s * 1000:.1f} ms, cpu {result.cpu_s * 1000:.1f} ms, "
@@ -72,6 +83,9 @@ def run(name: str, input_text: str, input_files: tuple[str, ...], fmt: str, home
         for denial in result.denials:
             click.echo(f"  denied: {denial['operation']} {denial['target']} "
                        f"(rule {denial['rule']})")
+        if repeat > 1:
+            click.echo(f"{repeat} runs: {summary['outcomes']}, mean "
+                       f"{mean_latency * 1000:.2f} ms, mean cost ${mean_cost:.9f}")
     if result.outcome != "success":
         sys.exit(EXIT_FAILED)
 
