@@ -52,3 +52,23 @@ def test_a_clean_minute_pages_nobody_and_the_watchdog_arrives(tmp_path: Path) ->
     assert result.ok and result.unexpected == [], result.to_dict()
     assert pages == []
     assert result.notes["watchdog_delivered"] is True
+
+
+@pytest.mark.parametrize(("scenario", "alert", "labels"), [
+    pytest.param("cost-spike", c.COST_ANOMALY, {"plugin": FAULT_PLUGIN},
+                 id="50 ms of CPU per execution is a cost anomaly (PromQL fallback)"),
+    pytest.param("latency-regression", c.LATENCY_REGRESSION, {"plugin": FAULT_PLUGIN},
+                 id="20 ms executions after a week at 2 ms are a latency regression"),
+    pytest.param("policy-violation-burst", c.DENIAL_SPIKE, {"plugin": "snoop"},
+                 id="15 denials in a few seconds are a denial spike"),
+])
+def test_fault_scenarios_raise_their_alert_and_nothing_pages(
+        tmp_path: Path, scenario: str, alert: str, labels: dict[str, str]) -> None:
+    with local_stack(tmp_path, history=scenario != "policy-violation-burst") as stack:
+        result = scenarios.run(stack, scenario)
+        delivered = [d for d in stack.sink.received(c.RECEIVER_TICKETS)
+                     if d.labels.get("alertname") == alert]
+    assert result.ok, result.to_dict()
+    assert all(e["fired"] for e in result.expected)
+    assert delivered and all(d.labels[k] == v for d in delivered for k, v in labels.items())
+    assert not any(u.get("severity") == c.PAGE for u in result.unexpected)
