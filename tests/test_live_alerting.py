@@ -36,7 +36,7 @@ def test_an_error_spike_pages_within_the_goal_and_the_webhook_gets_the_page(
 
 
 def test_an_install_rolled_back_opens_a_ticket(tmp_path: Path) -> None:
-    with local_stack(tmp_path, history=False) as stack:
+    with local_stack(tmp_path, history=scenarios.HISTORY["install-failure"]) as stack:
         result = scenarios.run(stack, "install-failure")
         tickets = [d for d in stack.sink.received(c.RECEIVER_TICKETS)
                    if d.labels.get("alertname") == c.INSTALL_ROLLBACKS]
@@ -64,7 +64,7 @@ def test_a_clean_minute_pages_nobody_and_the_watchdog_arrives(tmp_path: Path) ->
 ])
 def test_fault_scenarios_raise_their_alert_and_nothing_pages(
         tmp_path: Path, scenario: str, alert: str, labels: dict[str, str]) -> None:
-    with local_stack(tmp_path, history=scenario != "policy-violation-burst") as stack:
+    with local_stack(tmp_path, history=scenarios.HISTORY[scenario]) as stack:
         result = scenarios.run(stack, scenario)
         delivered = [d for d in stack.sink.received(c.RECEIVER_TICKETS)
                      if d.labels.get("alertname") == alert]

@@ -195,6 +195,14 @@ SCENARIOS: dict[str, Callable[[Stack, Result], list[Expected]]] = {
 }
 
 
+# What history each scenario's alert reads (see alerts.live.stack._history).
+HISTORY: dict[str, tuple[str, ...]] = {
+    "error-spike": ("slo",), "clean": ("slo",), "latency-regression": ("slo", "latency"),
+    "cost-spike": ("slo", "cost"), "install-failure": (), "policy-violation-burst": (),
+    "telemetry-outage": (),
+}
+
+
 def run(stack: Stack, name: str) -> Result:
     result = Result(name)
     before = firing(stack.alertmanager)

@@ -116,8 +116,12 @@ def _wait_http(url: str, process: subprocess.Popen[bytes], timeout: float = 30.0
                          next_step="see the runtime log")
 
 
-def _history(tsdb: Path, runtime_port: int, rate: float, cost_usd: float) -> None:
-    """Clean traffic of the fault plugin before the stack started, as production would have."""
+def _history(tsdb: Path, runtime_port: int, rate: float, kinds: tuple[str, ...],
+             cost_usd: float) -> None:
+    """Clean traffic of the fault plugin before the stack started, as production would have:
+    `slo` (6 h of executions, 3 d of recorded rates), `cost` (6 h of cost), `latency` (a week
+    of the latency histogram). Each scenario asks only for what its alert reads, so machine
+    noise against synthetic history cannot raise another alert."""
     now = time.time()
     base = {"plugin": FAULT_PLUGIN, "plugin_type": "node", "version": "1.0.0",
             "job": c.RUNTIME_JOB, "instance": f"127.0.0.1:{runtime_port}"}
@@ -126,29 +130,34 @@ def _history(tsdb: Path, runtime_port: int, rate: float, cost_usd: float) -> Non
                             now - 5, 5.0, rate),
            *counter_samples(name, {**base, "outcome": "error"}, now - RAW_HISTORY_S, now - 5,
                             5.0, 0.0)]
-    families = {name.removesuffix("_total"): ("counter", raw)}
+    families: dict[str, tuple[str, list[str]]] = {}
     recorded = {"plugin": FAULT_PLUGIN, "plugin_type": "node"}
-    for rule, value in ((c.TOTAL_RATE, rate), (c.BAD_RATE, 0.0)):
-        samples = [line for slo in ("availability", "latency") for line in gauge_samples(
-            rule, {**recorded, c.SLO: slo}, now - RECORDED_HISTORY_S, now - 5, EVAL_S, value)]
-        families[rule] = ("gauge", samples)
-    cost = PLUGIN_EXECUTION_COST.name
-    families[cost.removesuffix("_total")] = ("counter", list(noisy_counter_samples(
-        cost, {**recorded, "job": c.RUNTIME_JOB, "instance": base["instance"]},
-        now - RAW_HISTORY_S, now - 5, 5.0, rate * cost_usd, spread=0.9)))
-    hist = PLUGIN_EXECUTION_DURATION.name
-    lines: list[str] = []
     labels = {**recorded, "job": c.RUNTIME_JOB, "instance": base["instance"]}
-    for bound in (*LATENCY_BUCKETS, float("inf")):
-        le = floatToGoString(bound)  # type: ignore[no-untyped-call]
-        lines += counter_samples(f"{hist}_bucket", {**labels, "le": le},
-                                 now - LATENCY_HISTORY_S, now - 5, 30.0, rate)
-    lines += counter_samples(f"{hist}_count", labels, now - LATENCY_HISTORY_S, now - 5, 30.0,
-                             rate)
-    lines += counter_samples(f"{hist}_sum", labels, now - LATENCY_HISTORY_S, now - 5, 30.0,
-                             rate * 0.002)
-    families[hist] = ("histogram", lines)
-    write_blocks(families, tsdb)
+    if "slo" in kinds:
+        families[name.removesuffix("_total")] = ("counter", raw)
+        for rule, value in ((c.TOTAL_RATE, rate), (c.BAD_RATE, 0.0)):
+            families[rule] = ("gauge", [
+                line for slo in ("availability", "latency") for line in gauge_samples(
+                    rule, {**recorded, c.SLO: slo}, now - RECORDED_HISTORY_S, now - 5,
+                    EVAL_S, value)])
+    if "cost" in kinds:
+        cost = PLUGIN_EXECUTION_COST.name
+        families[cost.removesuffix("_total")] = ("counter", list(noisy_counter_samples(
+            cost, labels, now - RAW_HISTORY_S, now - 5, 5.0, rate * cost_usd, spread=0.9)))
+    if "latency" in kinds:
+        hist = PLUGIN_EXECUTION_DURATION.name
+        lines: list[str] = []
+        for bound in (*LATENCY_BUCKETS, float("inf")):
+            le = floatToGoString(bound)  # type: ignore[no-untyped-call]
+            lines += counter_samples(f"{hist}_bucket", {**labels, "le": le},
+                                     now - LATENCY_HISTORY_S, now - 5, 30.0, rate)
+        lines += counter_samples(f"{hist}_count", labels, now - LATENCY_HISTORY_S, now - 5,
+                                 30.0, rate)
+        lines += counter_samples(f"{hist}_sum", labels, now - LATENCY_HISTORY_S, now - 5,
+                                 30.0, rate * 0.002)
+        families[hist] = ("histogram", lines)
+    if families:
+        write_blocks(families, tsdb)
 
 
 def prometheus_config(runtime_port: int, alertmanager_url: str) -> str:
@@ -163,13 +172,15 @@ def prometheus_config(runtime_port: int, alertmanager_url: str) -> str:
 
 
 @contextmanager
-def local_stack(folder: Path, rate: float = 20.0, history: bool = True) -> Iterator[Stack]:
+def local_stack(folder: Path, rate: float = 20.0,
+                history: tuple[str, ...] = ("slo",)) -> Iterator[Stack]:
     folder.mkdir(parents=True, exist_ok=True)
     home = folder / "home"
     prepare_home(home)
     runtime_port = free_port()
     if history:
-        _history(folder / "prometheus" / "tsdb", runtime_port, rate, clean_cost(home))
+        cost = clean_cost(home) if "cost" in history else 0.0
+        _history(folder / "prometheus" / "tsdb", runtime_port, rate, history, cost)
     with ExitStack() as stack:
         sink = stack.enter_context(webhook_sink())
         routing = Routing(pager_url=f"{sink.url}/{c.RECEIVER_PAGER}",

@@ -45,7 +45,7 @@ def inject(scenarios: tuple[str, ...], local: bool, rate: float, keep: Path | No
     for name in names:
         folder = (keep / name) if keep else Path(tempfile.mkdtemp(prefix=f"inject-{name}-"))
         note(f"{name}: starting the local stack in {folder}")
-        with local_stack(folder, rate=rate) as stack:
+        with local_stack(folder, rate=rate, history=library.HISTORY[name]) as stack:
             note(f"{name}: runtime {stack.runtime}, Prometheus {stack.prometheus}, "
                  f"Alertmanager {stack.alertmanager}")
             result = library.run(stack, name)

@@ -10,6 +10,7 @@ from alerts.alertmanager import config, load_routing
 from alerts.generated_files import ROUTING, SLO_DIR
 from alerts.render import to_yaml
 from alerts.rules import generate as generate_rules
+from alerts.sloth_import import import_sloth
 from alerts.spec import load_slos
 from pluginops.cli.common import handles_errors
 from runtime.fsutil import atomic_write_bytes
@@ -29,6 +30,18 @@ def rules() -> None:
 def rules_generate(slos: Path, out: Path) -> None:
     """Write the recording and alerting rules."""
     atomic_write_bytes(out, to_yaml(generate_rules(load_slos(slos))).encode())
+    click.echo(f"wrote {out}")
+
+
+@rules.command("import-sloth")
+@click.argument("spec", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.option("--period", default="30d", show_default=True, help="The SLO period.")
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), required=True)
+@handles_errors
+def rules_import_sloth(spec: Path, period: str, out: Path) -> None:
+    """Generate rules from a Sloth `prometheus/v1` spec (event-weighted, NaN-free)."""
+    atomic_write_bytes(out, to_yaml(import_sloth(spec.read_text(encoding="utf-8"), period))
+                       .encode())
     click.echo(f"wrote {out}")
 
 
