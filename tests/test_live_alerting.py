@@ -72,3 +72,30 @@ def test_fault_scenarios_raise_their_alert_and_nothing_pages(
     assert all(e["fired"] for e in result.expected)
     assert delivered and all(d.labels[k] == v for d in delivered for k, v in labels.items())
     assert not any(u.get("severity") == c.PAGE for u in result.unexpected)
+
+
+def test_inject_against_a_running_stack_by_its_urls(tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    exe = str(Path(sys.executable).parent / "pluginops")
+    with local_stack(tmp_path, history=()) as stack:
+        done = subprocess.run(
+            [exe, "inject", "--scenario", "policy-violation-burst", "--runtime", stack.runtime,
+             "--prometheus", stack.prometheus, "--alertmanager", stack.alertmanager,
+             "--format", "json"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    (result,) = json.loads(done.stdout)["results"]
+    assert result["ok"] and result["expected"][0]["fired"]
+    assert result["expected"][0]["time_to_webhook_s"] is None, "no sink of ours to time"
+
+
+def test_inject_needs_a_stack() -> None:
+    from click.testing import CliRunner
+
+    from pluginops.cli import cli
+
+    result = CliRunner().invoke(cli, ["inject", "--scenario", "clean", "--runtime", "http://x"])
+    assert result.exit_code == 2
+    assert "error[USAGE] inject: give --local, or all of --runtime" in result.stderr

@@ -16,6 +16,7 @@ from alerts.live.processes import get_json
 from alerts.live.stack import DENIED_PLUGIN, FAULT_PLUGIN, RAW_HISTORY_S, Stack
 from alerts.live.traffic import Traffic, post
 from alerts.windows import TIERS
+from pluginops.errors import PluginopsError
 
 POLL_S = 0.2
 WARMUP_S = 5.0
@@ -68,7 +69,8 @@ def wait_for(stack: Stack, expected: list[Expected], started: float, deadline_s:
         time.sleep(POLL_S)
     for item in expected:
         detect = seen_at.get(id(item))
-        delivered = [d.received_at - started for d in stack.sink.received()
+        delivered = [d.received_at - started for d in
+                     (stack.sink.received() if stack.sink else [])
                      if d.status == "firing" and item.matches(d.labels)]
         result.expected.append({
             "alert": item.alert, "labels": item.labels, "fired": detect is not None,
@@ -114,9 +116,10 @@ def clean(stack: Stack, result: Result, duration_s: float = 60.0) -> list[Expect
     traffic = Traffic(stack.runtime, FAULT_PLUGIN, stack.rate).start()
     time.sleep(duration_s)
     traffic.stop()
-    watchdog = [d for d in stack.sink.received(c.RECEIVER_WATCHDOG) if d.status == "firing"]
-    result.notes.update({"duration_s": duration_s, "executions": dict(traffic.outcomes),
-                         "watchdog_delivered": bool(watchdog)})
+    result.notes.update({"duration_s": duration_s, "executions": dict(traffic.outcomes)})
+    if stack.sink is not None:
+        result.notes["watchdog_delivered"] = any(
+            d.status == "firing" for d in stack.sink.received(c.RECEIVER_WATCHDOG))
     return []
 
 
@@ -175,6 +178,10 @@ def policy_violation_burst(stack: Stack, result: Result) -> list[Expected]:
 
 def telemetry_outage(stack: Stack, result: Result) -> list[Expected]:
     expected = [Expected(c.TELEMETRY_ABSENT, {c.SEVERITY: c.PAGE})]
+    if stack.runtime_process is None:
+        raise PluginopsError("SCENARIO_NEEDS_LOCAL", "telemetry-outage pauses the runtime "
+                             "process, which only a --local stack owns", where="--scenario",
+                             next_step="run it with --local, or stop your runtime by hand")
     started = time.time()
     os.kill(stack.runtime_process.pid, signal.SIGSTOP)
     try:

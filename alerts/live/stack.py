@@ -63,14 +63,16 @@ LATENCY_HISTORY_S = 7 * 86400.0 + 3600.0
 
 @dataclass
 class Stack:
-    folder: Path
-    home: Path
+    """The URLs a scenario drives and watches. A remote stack has no sink and no process of
+    ours: webhook times are then not measured, and the runtime cannot be paused."""
+
     runtime: str
     prometheus: str
     alertmanager: str
-    sink: Sink
-    runtime_process: subprocess.Popen[bytes]
     rate: float
+    sink: Sink | None = None
+    runtime_process: subprocess.Popen[bytes] | None = None
+    folder: Path | None = None
 
 
 def _pluginops(*args: str) -> str:
@@ -204,7 +206,7 @@ def local_stack(folder: Path, rate: float = 20.0,
             folder / "prometheus", prometheus_config(runtime_port, am_url), [rules],
             extra_args=(RESEND_DELAY,)))
         wait_for_alertmanager(prom_url)
-        yield Stack(folder, home, runtime_url, prom_url, am_url, sink, runtime, rate)
+        yield Stack(runtime_url, prom_url, am_url, rate, sink, runtime, folder)
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:

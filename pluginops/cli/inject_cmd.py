@@ -20,29 +20,43 @@ from pluginops.errors import EXIT_FAILED, PluginopsError
 @click.option("--local", is_flag=True,
               help="Start the whole stack here (runtime, Prometheus, Alertmanager, a webhook "
                    "sink) in the fast profile, and stop it after.")
+@click.option("--runtime", "runtime_url", help="A running runtime (`pluginops serve "
+              "--allow-fault-injection` with chaos-monkey, snoop and json-transform installed).")
+@click.option("--prometheus", "prometheus_url", help="The Prometheus scraping it.")
+@click.option("--alertmanager", "alertmanager_url", help="The Alertmanager it alerts.")
 @click.option("--rate", type=click.FloatRange(1, 200), default=20.0, show_default=True,
               help="Executions per second of background traffic.")
 @click.option("--keep", type=click.Path(path_type=Path, file_okay=False),
               help="Keep the local stack's files (logs, TSDB) in this folder.")
 @format_option
 @handles_errors
-def inject(scenarios: tuple[str, ...], local: bool, rate: float, keep: Path | None,
-           fmt: str) -> None:
+def inject(scenarios: tuple[str, ...], local: bool, runtime_url: str | None,
+           prometheus_url: str | None, alertmanager_url: str | None, rate: float,
+           keep: Path | None, fmt: str) -> None:
     """Inject faults and report, per scenario, the expected alert, whether it fired, the time
     to detect, and any unexpected alert. Exit 1 when one is missing or an unexpected one pages.
 
-    Each scenario runs on a fresh local stack. A remote stack (--runtime/--prometheus/
-    --alertmanager) is not supported yet: use --local.
+    With --local each scenario runs on a fresh local stack; otherwise against the stack at
+    --runtime, --prometheus and --alertmanager, one scenario after another.
     """
-    if not local:
-        raise PluginopsError("USAGE", "only --local is supported in this version",
-                             where="inject", next_step="pass --local")
     from alerts.live import scenarios as library
-    from alerts.live.stack import local_stack
+    from alerts.live.stack import Stack, local_stack
 
+    remote = (runtime_url, prometheus_url, alertmanager_url)
+    if local == any(remote) or (not local and not all(remote)):
+        raise PluginopsError("USAGE", "give --local, or all of --runtime, --prometheus and "
+                             "--alertmanager", where="inject",
+                             next_step="e.g. pluginops inject --local --scenario clean")
     names = list(library.SCENARIOS) if "all" in scenarios else list(dict.fromkeys(scenarios))
     results = []
     for name in names:
+        if not local:
+            stack = Stack(str(runtime_url).rstrip("/"), str(prometheus_url).rstrip("/"),
+                          str(alertmanager_url).rstrip("/"), rate)
+            result = library.run(stack, name)
+            results.append(result)
+            note(f"{name}: {'ok' if result.ok else 'FAILED'}")
+            continue
         folder = (keep / name) if keep else Path(tempfile.mkdtemp(prefix=f"inject-{name}-"))
         note(f"{name}: starting the local stack in {folder}")
         with local_stack(folder, rate=rate, history=library.HISTORY[name]) as stack:
