@@ -95,20 +95,27 @@ def theoretical_page_s(objective: float = 0.999) -> float:
     return tier.factor(30 * 86400) * (1 - objective) * seconds(tier.long)
 
 
-def error_spike(stack: Stack, result: Result) -> list[Expected]:
-    expected = [Expected(c.AVAILABILITY_BURN, {"plugin": FAULT_PLUGIN, c.SEVERITY: c.PAGE})]
+def _faulty_traffic(stack: Stack, result: Result, expected: list[Expected],
+                   fault: dict[str, Any], deadline_s: float) -> None:
+    """Clean traffic first (it continues the backfilled history), then every execution faulty,
+    until the expected alerts fire or the deadline passes."""
     traffic = Traffic(stack.runtime, FAULT_PLUGIN, stack.rate).start()
     try:
-        time.sleep(WARMUP_S)  # clean traffic continues the backfilled history first
+        time.sleep(WARMUP_S)
         started = time.time()
-        traffic.inputs = {"fail": True}
-        wait_for(stack, expected, started, 180.0, result)
+        traffic.inputs = fault
+        wait_for(stack, expected, started, deadline_s, result)
     finally:
         traffic.stop()
+    result.notes["executions"] = dict(traffic.outcomes)
+
+
+def error_spike(stack: Stack, result: Result) -> list[Expected]:
+    expected = [Expected(c.AVAILABILITY_BURN, {"plugin": FAULT_PLUGIN, c.SEVERITY: c.PAGE})]
+    _faulty_traffic(stack, result, expected, {"fail": True}, 180.0)
     minimum = theoretical_page_s()
     result.notes.update({"theoretical_minimum_s": round(minimum, 2),
-                         "goal_s": round(minimum + 2 * 2.0, 2),
-                         "history_s": RAW_HISTORY_S, "executions": dict(traffic.outcomes)})
+                         "goal_s": round(minimum + 2 * 2.0, 2), "history_s": RAW_HISTORY_S})
     return expected
 
 
@@ -127,30 +134,14 @@ def latency_regression(stack: Stack, result: Result) -> list[Expected]:
     """Executions that took ~2 ms all week now take ~20 ms: p95 and p99 regress."""
     expected = [Expected(c.LATENCY_REGRESSION, {"plugin": FAULT_PLUGIN, "quantile": q})
                 for q in ("0.95", "0.99")]
-    traffic = Traffic(stack.runtime, FAULT_PLUGIN, stack.rate).start()
-    try:
-        time.sleep(WARMUP_S)
-        started = time.time()
-        traffic.inputs = {"sleep_s": 0.02}
-        wait_for(stack, expected, started, 300.0, result)
-    finally:
-        traffic.stop()
-    result.notes["executions"] = dict(traffic.outcomes)
+    _faulty_traffic(stack, result, expected, {"sleep_s": 0.02}, 300.0)
     return expected
 
 
 def cost_spike(stack: Stack, result: Result) -> list[Expected]:
     """Each execution burns 50 ms of CPU instead of 0.1 ms: cost per success jumps."""
     expected = [Expected(c.COST_ANOMALY, {"plugin": FAULT_PLUGIN})]
-    traffic = Traffic(stack.runtime, FAULT_PLUGIN, stack.rate).start()
-    try:
-        time.sleep(WARMUP_S)
-        started = time.time()
-        traffic.inputs = {"spin_s": 0.05}
-        wait_for(stack, expected, started, 240.0, result)
-    finally:
-        traffic.stop()
-    result.notes["executions"] = dict(traffic.outcomes)
+    _faulty_traffic(stack, result, expected, {"spin_s": 0.05}, 240.0)
     result.notes["source"] = "promql-fallback (no evaluator running)"
     return expected
 

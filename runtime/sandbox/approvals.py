@@ -7,11 +7,11 @@ that asks for nothing new needs nothing new, and one that asks for more waits ag
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
 from pluginops.errors import OperationFailed, PluginopsError
+from runtime.sqlite import open_db
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS approval_requests (
@@ -60,13 +60,7 @@ class Decision:
 
 class Approvals:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(path, timeout=30, isolation_level=None,
-                                  check_same_thread=False)
-        self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=FULL")
-        self.db.executescript(SCHEMA)
+        self.db = open_db(path, SCHEMA)
 
     def close(self) -> None:
         self.db.close()

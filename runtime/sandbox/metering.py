@@ -3,9 +3,10 @@ executions, workers and restarts."""
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from pathlib import Path
+
+from runtime.sqlite import open_db
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS daily_usage (
@@ -22,14 +23,9 @@ def day_of(now: float) -> str:
 
 class DailyMeter:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(path, timeout=30, isolation_level=None,
-                                  check_same_thread=False)
-        self.db.execute("PRAGMA journal_mode=WAL")
         # Counters, not records: a power cut may lose the last few executions' spend, an
         # application crash loses nothing, and no execution pays for an fsync.
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.executescript(SCHEMA)
+        self.db = open_db(path, SCHEMA, synchronous="NORMAL")
 
     def spent(self, plugin: str, now: float) -> tuple[int, float]:
         row = self.db.execute("SELECT tokens, cost_usd FROM daily_usage WHERE plugin = ? AND "
