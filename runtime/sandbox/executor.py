@@ -152,7 +152,7 @@ class Executor:
         cost = deps.settings.cost.cost(reply.cpu_s, broker.tokens, broker.tool_calls)
         execution = Execution(cid, plugin, manifest.version, reply.outcome, reply.output,
                               reply.error, latency, reply.cpu_s, broker.tokens,
-                              broker.tool_calls, round(cost, 9), reply.denials, trace_id, report)
+                              broker.tool_calls, cost, reply.denials, trace_id, report)
         self._record(execution, manifest, now)
         return execution
 
