@@ -46,7 +46,11 @@ WATCHDOG = "Watchdog"
 ALERTS = (AVAILABILITY_BURN, LATENCY_BURN, LATENCY_REGRESSION, COST_ANOMALY, INSTALL_ROLLBACKS,
           DENIAL_SPIKE, TELEMETRY_ABSENT, WATCHDOG)
 
-BURN_ALERT_FOR_SLO = {"availability": AVAILABILITY_BURN, "latency": LATENCY_BURN}
+# SLO kinds, the values of the `slo` label.
+AVAILABILITY = "availability"
+LATENCY = "latency"
+SLO_KINDS = (AVAILABILITY, LATENCY)
+BURN_ALERT_FOR_SLO = {AVAILABILITY: AVAILABILITY_BURN, LATENCY: LATENCY_BURN}
 
 # Severities and the Alertmanager receivers they route to.
 PAGE, TICKET, NONE = "page", "ticket", "none"

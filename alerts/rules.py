@@ -82,7 +82,7 @@ def _union(parts: Iterable[str]) -> str:
 
 def _bad_and_total(kind: str, scoped: list[tuple[Slo, str]], window: str) -> tuple[str, str]:
     executions = PLUGIN_EXECUTIONS.name
-    if kind == "availability":
+    if kind == c.AVAILABILITY:
         bad = _union(f'sum by ({BY}) (rate({executions}{{outcome!="success", {s}}}[{window}]))'
                      for _, s in scoped)
         total = _union(f"sum by ({BY}) (rate({executions}{{{s}}}[{window}]))"
@@ -297,7 +297,7 @@ def generate(slos: list[Slo], settings: Settings | None = None) -> dict[str, Any
     kinds: dict[str, list[Slo]] = {}
     for slo in slos:
         kinds.setdefault(slo.kind, []).append(slo)
-    groups = [slo_group(kind, kinds[kind]) for kind in ("availability", "latency")
+    groups = [slo_group(kind, kinds[kind]) for kind in c.SLO_KINDS
               if kind in kinds]
     groups += [period_group(kinds), latency_group(settings), cost_group(settings),
                operations_group(settings)]

@@ -26,6 +26,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from alerts import conventions as c
 from alerts.windows import seconds
 from pluginops.catalogue import LATENCY_BUCKETS, PLUGIN_EXECUTION_DURATION, PLUGIN_EXECUTIONS
 from pluginops.errors import PluginopsError
@@ -127,7 +128,7 @@ def _classify(doc: OpenSloDocument, source: str) -> tuple[str, float | None]:
         raise _error(source, "a ratio metric needs good or bad, and total")
     query = event.metric_source.spec.query
     if total.startswith(PLUGIN_EXECUTIONS.name) and query.startswith(PLUGIN_EXECUTIONS.name):
-        return "availability", None
+        return c.AVAILABILITY, None
     if total.startswith(f"{PLUGIN_EXECUTION_DURATION.name}_count") and \
             query.startswith(f"{PLUGIN_EXECUTION_DURATION.name}_bucket"):
         match = re.search(r'le="([^"]+)"', query)
@@ -138,7 +139,7 @@ def _classify(doc: OpenSloDocument, source: str) -> tuple[str, float | None]:
             raise _error(source, f"latency threshold {threshold} s is not a bucket bound of "
                                  f"{PLUGIN_EXECUTION_DURATION.name}; use one of "
                                  f"{', '.join(str(b) for b in LATENCY_BUCKETS)}")
-        return "latency", threshold
+        return c.LATENCY, threshold
     raise _error(source, "only availability and latency ratios over the runtime's metrics "
                          "are supported")
 

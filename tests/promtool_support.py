@@ -9,11 +9,12 @@ from typing import Any
 
 import yaml
 
+from alerts import conventions as c
 from pluginops.catalogue import PLUGIN_EXECUTION_DURATION, PLUGIN_EXECUTIONS
 
 REPO = Path(__file__).resolve().parent.parent
 RULES = REPO / "alerts" / "generated" / "rules.yml"
-UP = 'up{job="pluginops-runtime", instance="runtime:8080"}'
+UP = f'up{{job="{c.RUNTIME_JOB}", instance="runtime:8080"}}'
 
 
 def counter(increments: list[int | float], start: float = 0) -> str:
@@ -31,17 +32,17 @@ def constant(value: float, count: int) -> str:
 
 def executions(plugin: str, plugin_type: str, outcome: str) -> str:
     return (f'{PLUGIN_EXECUTIONS.name}{{plugin="{plugin}", plugin_type="{plugin_type}", '
-            f'version="1.0.0", outcome="{outcome}", job="pluginops-runtime"}}')
+            f'version="1.0.0", outcome="{outcome}", job="{c.RUNTIME_JOB}"}}')
 
 
 def bucket(plugin: str, plugin_type: str, le: str) -> str:
     return (f'{PLUGIN_EXECUTION_DURATION.name}_bucket{{plugin="{plugin}", '
-            f'plugin_type="{plugin_type}", le="{le}", job="pluginops-runtime"}}')
+            f'plugin_type="{plugin_type}", le="{le}", job="{c.RUNTIME_JOB}"}}')
 
 
 def hist_count(plugin: str, plugin_type: str) -> str:
     return (f'{PLUGIN_EXECUTION_DURATION.name}_count{{plugin="{plugin}", '
-            f'plugin_type="{plugin_type}", job="pluginops-runtime"}}')
+            f'plugin_type="{plugin_type}", job="{c.RUNTIME_JOB}"}}')
 
 
 def firing(alert: str, at: str, expected: list[dict[str, str]],

@@ -4,7 +4,6 @@ denial. Kernel layers are also shown alone, with the audit hooks switched off.""
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import shutil
@@ -248,8 +247,7 @@ def test_the_kernel_holds_without_the_audit_hooks(world: dict[str, Any]) -> None
     assert secret.outcome == "denied" and secret.denials[0]["rule"] == "landlock/seccomp"
     assert SECRET not in json.dumps(secret.to_dict())
     assert spawn.outcome in ("success", "denied")  # os.system reports failure, or raises
-    assert not world["marker"].exists()
-    assert errno.EPERM == 1
+    assert not world["marker"].exists(), "seccomp refused the fork and exec"
 
 
 EXAMPLES = [

@@ -15,7 +15,8 @@ from alerts import conventions as c
 from alerts.live.processes import get_json
 from alerts.live.stack import DENIED_PLUGIN, FAULT_PLUGIN, RAW_HISTORY_S, Stack
 from alerts.live.traffic import Traffic, post
-from alerts.windows import TIERS
+from alerts.windows import TIERS, seconds
+from pluginops.catalogue import INSTALL_PHASES
 from pluginops.errors import PluginopsError
 
 POLL_S = 0.2
@@ -90,8 +91,6 @@ def collect_unexpected(stack: Stack, expected: list[Expected], before: list[dict
 def theoretical_page_s(objective: float = 0.999) -> float:
     """First crossing of the fastest page tier by a total outage after a clean long window."""
     tier = TIERS[0]
-    from alerts.windows import seconds
-
     return tier.factor(30 * 86400) * (1 - objective) * seconds(tier.long)
 
 
@@ -150,7 +149,7 @@ def install_failure(stack: Stack, result: Result) -> list[Expected]:
     expected = [Expected(c.INSTALL_ROLLBACKS, {"plugin": "json-transform"})]
     started = time.time()
     status, body = post(f"{stack.runtime}/v1/plugins/json-transform/update",
-                        {"inject_failure": "health-check"})
+                        {"inject_failure": INSTALL_PHASES[-1]})
     result.notes["operation"] = {"status": status, "message": (body or {}).get("error", {})
                                  .get("message")}
     wait_for(stack, expected, started, 60.0, result)

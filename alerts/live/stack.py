@@ -9,6 +9,7 @@ hour of clean history is backfilled so the 1-hour window behaves as in productio
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -139,7 +140,7 @@ def _history(tsdb: Path, runtime_port: int, rate: float, kinds: tuple[str, ...],
         families[name.removesuffix("_total")] = ("counter", raw)
         for rule, value in ((c.TOTAL_RATE, rate), (c.BAD_RATE, 0.0)):
             families[rule] = ("gauge", [
-                line for slo in ("availability", "latency") for line in gauge_samples(
+                line for slo in c.SLO_KINDS for line in gauge_samples(
                     rule, {**recorded, c.SLO: slo}, now - RECORDED_HISTORY_S, now - 5,
                     EVAL_S, value)])
     if "cost" in kinds:
@@ -210,8 +211,6 @@ def local_stack(folder: Path, rate: float = 20.0,
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
-    import signal
-
     if process.poll() is None:
         process.send_signal(signal.SIGCONT)
         process.terminate()

@@ -161,12 +161,11 @@ class Executor:
         try:
             worker = self.deps.pool.acquire(spec)
         except WorkerFailed as failed:
-            denials = list(getattr(failed, "denials", []))
-            outcome = "denied" if denials else "error"
             if failed.code == "SANDBOX_LAYER_UNAVAILABLE":
-                raise
+                raise  # never run weaker than configured
+            outcome = "denied" if failed.denials else "error"
             return Reply(outcome, None, {"type": failed.code, "message": failed.message},
-                         denials, 0.0, 0.0), None
+                         failed.denials, 0.0, 0.0), None
         ws = worker.spec
         for folder in (ws.scratch, ws.report):
             if folder is not None:

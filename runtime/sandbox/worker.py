@@ -66,7 +66,12 @@ class Reply:
 
 
 class WorkerFailed(OperationFailed):
-    pass
+    """The worker did not start: a missing layer, an import that failed or was denied."""
+
+    def __init__(self, code: str, message: str, where: str, next_step: str,
+                 denials: list[dict[str, str]]) -> None:
+        super().__init__(code, message, where=where, next_step=next_step)
+        self.denials = denials
 
 
 class Worker:
@@ -106,10 +111,8 @@ class Worker:
             self.kill()
             error = (first or {}).get("error", {"code": "WORKER_START_FAILED",
                                                 "message": "the worker exited at start"})
-            failure = WorkerFailed(error["code"], error["message"], where=spec.plugin,
-                                   next_step=f"see {self.stderr_path}")
-            failure.denials = (first or {}).get("denials", [])  # type: ignore[attr-defined]
-            raise failure
+            raise WorkerFailed(error["code"], error["message"], spec.plugin,
+                               f"see {self.stderr_path}", (first or {}).get("denials", []))
         self.layers = list(first["layers"])
 
     @property
