@@ -3,6 +3,7 @@ one conventions file). Metric names come from `pluginops.catalogue`."""
 
 from __future__ import annotations
 
+from pluginops.catalogue import COST_ANOMALY_SCORE as _SCORE
 from pluginops.catalogue import Label
 
 PREFIX = "pluginops"
@@ -28,9 +29,9 @@ PERIOD_ERROR_RATIO = f"{PREFIX}:slo_error_ratio:period"
 BUDGET_REMAINING = f"{PREFIX}:slo_error_budget_remaining:ratio"
 
 # Labels the rules add.
-SLO = "slo"
+SLO = Label.SLO
 SEVERITY = "severity"
-WINDOW = "window"
+WINDOW = Label.WINDOW
 PLUGIN = Label.PLUGIN
 PLUGIN_TYPE = Label.PLUGIN_TYPE
 
@@ -57,7 +58,7 @@ PAGE, TICKET, NONE = "page", "ticket", "none"
 RECEIVER_PAGER, RECEIVER_TICKETS, RECEIVER_WATCHDOG = "pager", "tickets", "watchdog"
 
 # Evaluator metrics the rules read (issue 6 exports them).
-COST_ANOMALY_SCORE = f"{PREFIX}_cost_anomaly_score"
+COST_ANOMALY_SCORE = _SCORE.name
 
 # Scrape job of the runtime, for absence and staleness.
 RUNTIME_JOB = "pluginops-runtime"

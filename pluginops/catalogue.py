@@ -31,6 +31,9 @@ class Label:
     REASON = "reason"
     PROFILE = "profile"
     CODE = "code"
+    SLO = "slo"
+    WINDOW = "window"
+    QUANTILE = "quantile"
 
 
 PLUGIN_TYPES = ("node", "integration", "agent", "quality_gate")
@@ -121,6 +124,32 @@ PREFLIGHT_FINDINGS = MetricSpec(
     (Label.CODE,),
 )
 
+# Exported by the evaluator (`pluginops evaluate --serve`), read by alerts and dashboards.
+SLO_BUDGET_REMAINING = MetricSpec(
+    f"{NAMESPACE}_slo_error_budget_remaining_ratio", MetricType.GAUGE,
+    "Share of the SLO period's error budget left (1 untouched, 0 spent, below 0 overspent).",
+    (Label.PLUGIN, Label.PLUGIN_TYPE, Label.SLO),
+)
+SLO_BURN_RATE = MetricSpec(
+    f"{NAMESPACE}_slo_burn_rate", MetricType.GAUGE,
+    "Error ratio over a window divided by the error budget ratio (1 spends it exactly).",
+    (Label.PLUGIN, Label.PLUGIN_TYPE, Label.SLO, Label.WINDOW),
+)
+COST_ANOMALY_SCORE = MetricSpec(
+    f"{NAMESPACE}_cost_anomaly_score", MetricType.GAUGE,
+    "Robust seasonal z-score of the latest hour's cost per successful execution.",
+    (Label.PLUGIN, Label.PLUGIN_TYPE),
+)
+LATENCY_REGRESSION_RATIO = MetricSpec(
+    f"{NAMESPACE}_latency_regression_ratio", MetricType.GAUGE,
+    "Latency quantile of the current window divided by the previous window's.",
+    (Label.PLUGIN, Label.PLUGIN_TYPE, Label.QUANTILE),
+)
+EVALUATOR_METRICS: tuple[MetricSpec, ...] = (
+    SLO_BUDGET_REMAINING, SLO_BURN_RATE, COST_ANOMALY_SCORE, LATENCY_REGRESSION_RATIO,
+)
+
+# What the runtime exports (the evaluator exports EVALUATOR_METRICS from its own registry).
 ALL_METRICS: tuple[MetricSpec, ...] = (
     PLUGIN_EXECUTIONS,
     PLUGIN_EXECUTION_DURATION,

@@ -1,0 +1,129 @@
+"""The collector's cache: a folder with `executions.parquet` (one row group per plugin, so the
+evaluator can read plugin by plugin), `operations.parquet` and `meta.json`. Written into a temporary
+folder and renamed into place, so a reader sees a whole cache or none."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from collector import schema as s
+from pluginops.errors import PluginopsError
+
+EXECUTIONS = "executions.parquet"
+OPERATIONS = "operations.parquet"
+META = "meta.json"
+FORMAT = 1
+
+
+def _arrow_schema() -> pa.Schema:
+    fields = [pa.field(s.TIMESTAMP, pa.int64()), pa.field(s.PLUGIN, pa.string()),
+              pa.field(s.PLUGIN_TYPE, pa.string())]
+    fields += [pa.field(c, pa.float64()) for c in s.VALUE_COLUMNS]
+    return pa.schema(fields)
+
+
+def _not_a_cache(folder: Path, why: str) -> PluginopsError:
+    return PluginopsError("PARQUET_CACHE_INVALID", f"{folder} is not a Pluginops Parquet cache: "
+                          f"{why}", where=str(folder),
+                          next_step="create one with `pluginops collect --out DIR`")
+
+
+class CacheWriter:
+    """Streams plugin frames into a new cache; `close()` publishes it atomically."""
+
+    def __init__(self, folder: Path, meta: dict[str, Any]) -> None:
+        self.folder = folder
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        self._tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+        self._meta = {"format": FORMAT, **meta}
+        self._writer = pq.ParquetWriter(self._tmp / EXECUTIONS, _arrow_schema(),
+                                        compression="zstd")
+
+    def add_executions(self, frame: pd.DataFrame) -> None:
+        """Append one or more plugins' rows; each plugin becomes one row group."""
+        frame = s.normalise_executions(frame.copy())
+        for _, group in frame.groupby(s.PLUGIN, sort=True):
+            table = pa.Table.from_pandas(group, schema=_arrow_schema(), preserve_index=False)
+            self._writer.write_table(table, row_group_size=max(len(group), 1))
+
+    def close(self, operations: pd.DataFrame) -> None:
+        self._writer.close()
+        operations.to_parquet(self._tmp / OPERATIONS, index=False, compression="zstd")
+        (self._tmp / META).write_text(json.dumps(self._meta, indent=2, sort_keys=True) + "\n")
+        if self.folder.exists():
+            old = self.folder.with_name(f".{self.folder.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            self.folder.rename(old)
+            self._tmp.rename(self.folder)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            self._tmp.rename(self.folder)
+
+    def abort(self) -> None:
+        self._writer.close()
+        shutil.rmtree(self._tmp, ignore_errors=True)
+
+
+def write(telemetry: s.Telemetry, folder: Path, meta: dict[str, Any] | None = None) -> None:
+    writer = CacheWriter(folder, meta or {})
+    try:
+        writer.add_executions(telemetry.executions)
+        writer.close(telemetry.operations)
+    except BaseException:
+        writer.abort()
+        raise
+
+
+def read_meta(folder: Path) -> dict[str, Any]:
+    try:
+        meta: dict[str, Any] = json.loads((folder / META).read_text())
+    except FileNotFoundError:
+        raise _not_a_cache(folder, f"{META} is missing") from None
+    except (OSError, ValueError) as exc:
+        raise _not_a_cache(folder, f"{META} is unreadable: {exc}") from None
+    if meta.get("format") != FORMAT:
+        raise _not_a_cache(folder, f"format {meta.get('format')!r}, this version reads {FORMAT}")
+    return meta
+
+
+def plugin_groups(folder: Path) -> Iterator[pd.DataFrame]:
+    """Each row group of the executions file (one plugin each), in order."""
+    read_meta(folder)
+    try:
+        handle = pq.ParquetFile(folder / EXECUTIONS)
+    except (OSError, pa.ArrowException) as exc:
+        raise _not_a_cache(folder, f"{EXECUTIONS}: {exc}") from None
+    with handle:
+        for index in range(handle.num_row_groups):
+            yield handle.read_row_group(index).to_pandas()
+
+
+def row_group_count(folder: Path) -> int:
+    read_meta(folder)
+    with pq.ParquetFile(folder / EXECUTIONS) as handle:
+        return int(handle.num_row_groups)
+
+
+def read_row_groups(folder: Path, indices: list[int]) -> pd.DataFrame:
+    with pq.ParquetFile(folder / EXECUTIONS) as handle:
+        return handle.read_row_groups(indices).to_pandas()
+
+
+def read(folder: Path) -> s.Telemetry:
+    groups = list(plugin_groups(folder))
+    executions = (pd.concat(groups, ignore_index=True) if groups else s.empty_executions())
+    return s.Telemetry(s.normalise_executions(executions), read_operations(folder))
+
+
+def read_operations(folder: Path) -> pd.DataFrame:
+    path = folder / OPERATIONS
+    return pd.read_parquet(path) if path.exists() else s.empty_operations()

@@ -1,0 +1,152 @@
+"""The Prometheus HTTP API (also Thanos and Mimir): range queries split under the server's
+11,000-points-per-series limit, a timeout per request, retries with exponential backoff on
+connection errors, 429 and 5xx, and an optional Authorization header."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from collector import schema as s
+from collector.assemble import Assembler
+from pluginops.catalogue import (
+    PLUGIN_EXECUTION_COST,
+    PLUGIN_EXECUTION_DURATION,
+    PLUGIN_EXECUTIONS,
+    PLUGIN_TOKENS,
+    Label,
+)
+from pluginops.errors import PluginopsError
+
+MAX_POINTS = 11_000  # Prometheus refuses a range query resolving more points per series
+CHUNK_POINTS = 10_000
+RETRYABLE = {429, 500, 502, 503, 504}
+
+Series = tuple[dict[str, str], np.ndarray, np.ndarray]  # labels, timestamps (ms), values
+
+
+def chunks(start: float, end: float, step: float, points: int = CHUNK_POINTS
+           ) -> list[tuple[float, float]]:
+    """[start, end] at `step` as consecutive sub-ranges of at most `points` points each, with no
+    point in two sub-ranges."""
+    if step <= 0 or end < start:
+        raise PluginopsError("RANGE_INVALID", f"range {start}..{end} step {step}",
+                             where="--start/--end/--step",
+                             next_step="give an end after the start and a positive step")
+    total = int(math.floor((end - start) / step + 1e-9)) + 1
+    out = []
+    for first in range(0, total, points):
+        last = min(first + points, total) - 1
+        out.append((start + first * step, start + last * step))
+    return out
+
+
+@dataclass
+class PrometheusClient:
+    url: str
+    timeout_s: float = 30.0
+    retries: int = 4
+    backoff_s: float = 0.5
+    authorization: str | None = None
+    sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
+    requests: int = 0
+
+    def _get(self, path: str, params: dict[str, str]) -> Any:
+        query = urllib.parse.urlencode(params)
+        request = urllib.request.Request(f"{self.url.rstrip('/')}{path}?{query}")
+        if self.authorization:
+            request.add_header("Authorization", self.authorization)
+        last = ""
+        for attempt in range(self.retries + 1):
+            if attempt:
+                self.sleep(self.backoff_s * 2 ** (attempt - 1) * (1 + random.random() / 4))
+            self.requests += 1
+            try:
+                with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
+                    body = json.loads(response.read())
+                return body["data"]
+            except urllib.error.HTTPError as exc:
+                detail = _error_text(exc)
+                if exc.code not in RETRYABLE:
+                    raise PluginopsError(
+                        "PROMETHEUS_QUERY_FAILED", f"HTTP {exc.code} for {params.get('query')!r}:"
+                        f" {detail}", where=self.url,
+                        next_step="check the query, the URL and the Authorization header"
+                    ) from None
+                last = f"HTTP {exc.code}: {detail}"
+            except (urllib.error.URLError, TimeoutError, OSError) as exc:
+                last = str(getattr(exc, "reason", exc))
+            except (ValueError, KeyError) as exc:
+                last = f"not a Prometheus API answer: {exc}"
+        raise PluginopsError("PROMETHEUS_UNREACHABLE", f"{self.url}: {last} (after "
+                             f"{self.retries + 1} attempts)", where=self.url,
+                             next_step="check that Prometheus is up and reachable, or raise "
+                                       "--timeout")
+
+    def query(self, expr: str, at: float) -> list[tuple[dict[str, str], float]]:
+        data = self._get("/api/v1/query", {"query": expr, "time": f"{at:.3f}"})
+        if data["resultType"] == "scalar":
+            return [({}, float(data["result"][1]))]
+        return [(item["metric"], float(item["value"][1])) for item in data["result"]]
+
+    def query_range(self, expr: str, start: float, end: float, step: float) -> list[Series]:
+        merged: dict[tuple[tuple[str, str], ...], tuple[list[int], list[float]]] = {}
+        for lo, hi in chunks(start, end, step):
+            data = self._get("/api/v1/query_range", {
+                "query": expr, "start": f"{lo:.3f}", "end": f"{hi:.3f}", "step": f"{step:g}"})
+            for item in data["result"]:
+                key = tuple(sorted(item["metric"].items()))
+                ts, vs = merged.setdefault(key, ([], []))
+                for t, v in item["values"]:
+                    ts.append(int(round(float(t) * 1000)))
+                    vs.append(float(v))
+        return [(dict(k), np.asarray(ts, dtype="int64"), np.asarray(vs, dtype="float64"))
+                for k, (ts, vs) in merged.items()]
+
+
+def _error_text(exc: urllib.error.HTTPError) -> str:
+    try:
+        return str(json.loads(exc.read()).get("error", exc.reason))
+    except (ValueError, OSError):
+        return str(exc.reason)
+
+
+BY = f"{Label.PLUGIN}, {Label.PLUGIN_TYPE}"
+HIST = PLUGIN_EXECUTION_DURATION.name
+
+# What the collector asks for: (query, the series name its results are filed under).
+QUERIES: tuple[tuple[str, str], ...] = (
+    (f"sum by ({BY}, {Label.OUTCOME}) ({PLUGIN_EXECUTIONS.name})", PLUGIN_EXECUTIONS.name),
+    (f"sum by ({BY}, le) ({HIST}_bucket)", f"{HIST}_bucket"),
+    (f"sum by ({BY}) ({HIST}_count)", f"{HIST}_count"),
+    (f"sum by ({BY}) ({HIST}_sum)", f"{HIST}_sum"),
+    (f"sum by ({BY}) ({PLUGIN_EXECUTION_COST.name})", PLUGIN_EXECUTION_COST.name),
+    (f"sum by ({Label.PLUGIN}) ({PLUGIN_TOKENS.name})", PLUGIN_TOKENS.name),
+    *((f"sum by ({Label.PLUGIN}, {a}, {b}) ({s.OPERATION_METRIC_NAMES[metric]})",
+       s.OPERATION_METRIC_NAMES[metric])
+      for metric, a, b in ((s.INSTALLS, Label.OPERATION, Label.OUTCOME),
+                           (s.ROLLBACK_EVENTS, Label.PHASE, Label.REASON),
+                           (s.DENIALS, Label.PROFILE, Label.OPERATION))),
+)
+
+
+def collect(client: PrometheusClient, start: float, end: float, step: float,
+            progress: Callable[[str], None] | None = None) -> s.Telemetry:
+    """Every series the evaluator reads, sampled at `step` over [start, end]."""
+    assembler = Assembler()
+    for query, name in QUERIES:
+        if progress:
+            progress(name)
+        for labels, ts, values in client.query_range(query, start, end, step):
+            assembler.add(name, labels, ts.tolist(), values.tolist())
+    return assembler.telemetry()

@@ -1,0 +1,177 @@
+"""A synthetic fleet with known incidents: counters as the runtime would export them, sampled
+every `step` seconds, with Poisson traffic, a daily cycle, and incidents injected where the
+caller says. The ground truth comes back with the data, so detectors can be scored against it,
+and the same data can be written as OpenMetrics (for a real Prometheus) or Parquet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from collector import schema as s
+from pluginops.catalogue import LATENCY_BUCKETS, PLUGIN_TYPES
+
+COST_PLUGIN_TYPES = ("agent", "integration")
+
+
+@dataclass(frozen=True)
+class Incident:
+    plugin: str
+    kind: str  # cost | errors | latency_tail | outage
+    start_s: float
+    end_s: float
+    magnitude: float  # cost: multiplier; errors: error ratio; latency_tail: share moved to 5-10 s
+
+
+@dataclass(frozen=True)
+class PluginProfile:
+    name: str
+    plugin_type: str
+    rate: float  # executions per second at the daily mean
+    error_ratio: float
+    latency_median_s: float
+    latency_sigma: float
+    cost_per_success: float
+    tokens_per_success: float
+
+
+@dataclass(frozen=True)
+class Fleet:
+    start_s: float
+    end_s: float
+    step_s: float
+    plugins: tuple[PluginProfile, ...]
+    incidents: tuple[Incident, ...] = ()
+    seed: int = 1
+    daily_amplitude: float = 0.4
+    operations: bool = True
+
+    @property
+    def timestamps_ms(self) -> np.ndarray:
+        count = int((self.end_s - self.start_s) // self.step_s) + 1
+        return (np.arange(count, dtype="int64") * int(self.step_s * 1000)
+                + int(self.start_s * 1000))
+
+
+def profiles(count: int, seed: int = 1) -> tuple[PluginProfile, ...]:
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(count):
+        kind = PLUGIN_TYPES[i % len(PLUGIN_TYPES)]
+        paid = kind in COST_PLUGIN_TYPES
+        out.append(PluginProfile(
+            name=f"{kind.replace('_', '-')}-{i:04d}", plugin_type=kind,
+            rate=float(rng.uniform(0.2, 3.0)), error_ratio=float(rng.uniform(0.0001, 0.0008)),
+            latency_median_s=float(rng.uniform(0.02, 0.3)), latency_sigma=0.5,
+            cost_per_success=float(rng.uniform(0.0005, 0.01)) if paid else 0.0,
+            tokens_per_success=float(rng.uniform(200, 2000)) if kind == "agent" else 0.0))
+    return tuple(out)
+
+
+def _bucket_probabilities(median: float, sigma: float) -> np.ndarray:
+    """P(duration <= bound) for each finite bound, for a log-normal duration."""
+    from scipy import stats
+
+    return stats.lognorm(sigma, scale=median).cdf(np.asarray(LATENCY_BUCKETS))
+
+
+def _active(ts_s: np.ndarray, incidents: list[Incident], kind: str) -> np.ndarray:
+    out = np.zeros(len(ts_s))
+    for incident in incidents:
+        if incident.kind == kind:
+            inside = (ts_s > incident.start_s) & (ts_s <= incident.end_s)
+            out[inside] = incident.magnitude
+    return out
+
+
+def plugin_frame(fleet: Fleet, profile: PluginProfile, index: int) -> pd.DataFrame:
+    rng = np.random.default_rng([fleet.seed, index])
+    ts = fleet.timestamps_ms
+    ts_s = ts / 1000.0
+    mine = [i for i in fleet.incidents if i.plugin == profile.name]
+    cycle = 1 + fleet.daily_amplitude * np.sin(2 * np.pi * (ts_s % 86400) / 86400)
+    executions = rng.poisson(profile.rate * fleet.step_s * cycle)
+    executions[0] = 0
+    outage = _active(ts_s, mine, "outage") > 0
+    error_ratio = np.where(_active(ts_s, mine, "errors") > 0, _active(ts_s, mine, "errors"),
+                           profile.error_ratio)
+    error_ratio = np.where(outage, 1.0, error_ratio)
+    bad = rng.binomial(executions, error_ratio)
+    errors = rng.binomial(bad, 0.7)
+    timeouts = rng.binomial(bad - errors, 0.8)
+    denied = bad - errors - timeouts
+    success = executions - bad
+
+    cdf = _bucket_probabilities(profile.latency_median_s, profile.latency_sigma)
+    probs = np.diff(np.concatenate([[0.0], cdf, [1.0]]))
+    per_bucket = rng.multinomial(executions, probs)
+    tail = _active(ts_s, mine, "latency_tail")
+    if tail.any():
+        slow_bucket = LATENCY_BUCKETS.index(10.0)
+        moved = rng.binomial(per_bucket[:, :slow_bucket].sum(axis=1), tail)
+        # take the moved executions from the fastest buckets first, keep counts non-negative
+        remaining = moved.copy()
+        for b in range(slow_bucket):
+            take = np.minimum(per_bucket[:, b], remaining)
+            per_bucket[:, b] -= take
+            remaining -= take
+        per_bucket[:, slow_bucket] += moved
+    centres = np.concatenate([[LATENCY_BUCKETS[0] / 2],
+                              (np.asarray(LATENCY_BUCKETS[1:]) + LATENCY_BUCKETS[:-1]) / 2,
+                              [LATENCY_BUCKETS[-1] * 1.5]])
+    duration = per_bucket @ centres
+
+    multiplier = np.where(_active(ts_s, mine, "cost") > 0, _active(ts_s, mine, "cost"), 1.0)
+    cost = success * profile.cost_per_success * multiplier * rng.lognormal(0, 0.05, len(ts))
+    tokens = rng.poisson(success * profile.tokens_per_success) if profile.tokens_per_success \
+        else np.zeros(len(ts))
+
+    frame = {s.TIMESTAMP: ts, s.PLUGIN: profile.name, s.PLUGIN_TYPE: profile.plugin_type,
+             s.outcome_column("success"): np.cumsum(success).astype("float64"),
+             s.outcome_column("error"): np.cumsum(errors).astype("float64"),
+             s.outcome_column("timeout"): np.cumsum(timeouts).astype("float64"),
+             s.outcome_column("denied"): np.cumsum(denied).astype("float64")}
+    cumulative = np.cumsum(np.cumsum(per_bucket, axis=1), axis=0).astype("float64")
+    for i, column in enumerate(s.BUCKET_COLUMNS):
+        frame[column] = cumulative[:, i]
+    frame[s.LATENCY_COUNT] = cumulative[:, -1]
+    frame[s.LATENCY_SUM] = np.cumsum(duration)
+    frame[s.COST] = np.cumsum(cost)
+    frame[s.TOKENS] = np.cumsum(tokens).astype("float64")
+    return pd.DataFrame(frame)
+
+
+def plugin_frames(fleet: Fleet) -> Iterator[pd.DataFrame]:
+    for index, profile in enumerate(fleet.plugins):
+        yield plugin_frame(fleet, profile, index)
+
+
+def operations(fleet: Fleet) -> pd.DataFrame:
+    """A week's worth of installs, a rollback and denials for the first plugins: counters sampled
+    at the fleet's start and end (enough for the report's increases)."""
+    if not fleet.operations or not fleet.plugins:
+        return s.empty_operations()
+    rows = []
+    start, end = int(fleet.start_s * 1000), int(fleet.end_s * 1000)
+    for i, profile in enumerate(fleet.plugins[:10]):
+        series = [(s.INSTALLS, "operation=install,outcome=committed", 1 + i % 2),
+                  (s.INSTALLS, "operation=update,outcome=committed", i % 3),
+                  (s.DENIALS, f"operation=network,profile={profile.plugin_type}", 5 * (i % 4))]
+        if i % 5 == 0:
+            series += [(s.INSTALLS, "operation=update,outcome=rolled_back", 1),
+                       (s.ROLLBACK_EVENTS, "phase=health-check,reason=HEALTH_CHECK_FAILED", 1)]
+        for metric, labels, count in series:
+            rows += [(start, profile.name, metric, labels, 0.0),
+                     (end, profile.name, metric, labels, float(count))]
+    return pd.DataFrame(rows, columns=list(s.OPERATION_COLUMNS))
+
+
+def telemetry(fleet: Fleet) -> s.Telemetry:
+    frames = list(plugin_frames(fleet))
+    executions = pd.concat(frames, ignore_index=True) if frames else s.empty_executions()
+    return s.Telemetry(s.normalise_executions(executions), operations(fleet))
+

@@ -1,0 +1,134 @@
+"""Evaluate a fleet from a source: plugin by plugin (in worker processes for a Parquet cache, one
+row group per plugin), then the fleet roll-up."""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from alerts.spec import Slo
+from alerts.windows import seconds
+from collector import parquet
+from collector import schema as s
+from collector.source import Source, load, plugin_frames
+from evaluator.fleet import roll_up
+from evaluator.plugin import PluginOutcome, Settings, evaluate_plugin, iso
+from evaluator.results import Evaluation
+from evaluator.series import PluginSeries
+from pluginops.errors import PluginopsError
+
+Progress = Callable[[int, int], None]
+MARGIN_S = 600
+
+
+@dataclass
+class Run:
+    evaluation: Evaluation
+    outcomes: list[PluginOutcome]
+    operations: pd.DataFrame
+
+
+def lookback_s(slos: list[Slo], settings: Settings) -> float:
+    """How far back an evaluation reads."""
+    spans = [seconds(x.period) for x in slos]
+    spans += [2 * seconds(w) for w in (*settings.trend_windows, settings.window)]
+    spans.append(seconds(settings.window) + settings.history_hours * 3600)
+    return max(spans) + MARGIN_S
+
+
+def _evaluate_frame(frame: pd.DataFrame, slos: list[Slo], at_ms: int, settings: Settings
+                    ) -> PluginOutcome:
+    return evaluate_plugin(PluginSeries.from_frame(frame), slos, at_ms, settings)
+
+
+def _evaluate_groups(folder: str, indices: list[int], slos: list[Slo], at_ms: int,
+                     settings: Settings) -> list[PluginOutcome]:
+    out = []
+    for index in indices:
+        frame = parquet.read_row_groups(Path(folder), [index])
+        if len(frame):
+            out.append(_evaluate_frame(frame, slos, at_ms, settings))
+    return out
+
+
+def _at_ms(at_s: float | None, telemetry_end_ms: int | None) -> int:
+    if at_s is not None:
+        return int(at_s * 1000)
+    now = int(time.time() * 1000)
+    return min(now, telemetry_end_ms) if telemetry_end_ms is not None else now
+
+
+def _no_data(source: Source) -> PluginopsError:
+    return PluginopsError("NO_TELEMETRY", f"{source.describe()} holds no plugin executions in "
+                          "the evaluated range", where=source.describe(),
+                          next_step="check --at and the source; the runtime exports "
+                                    "pluginops_plugin_executions_total once a plugin runs")
+
+
+def evaluate_source(source: Source, slos: list[Slo], settings: Settings, at_s: float | None,
+                    progress: Progress | None = None, workers: int = 2) -> Run:
+    if source.kind == "parquet":
+        return _evaluate_parquet(source, slos, settings, at_s, progress, workers)
+    end_s = at_s if at_s is not None else time.time()
+    start_s = end_s - lookback_s(slos, settings)
+    if source.kind == "openmetrics":
+        start_s, end_s = 0, float("inf")
+    telemetry = load(source, start_s, min(end_s, 1e12))
+    if telemetry.executions.empty:
+        raise _no_data(source)
+    span = telemetry.span_ms()
+    at_ms = _at_ms(at_s, span[1] if span and source.kind != "prometheus" else None)
+    frames = list(plugin_frames(telemetry))
+    outcomes = []
+    for done, frame in enumerate(frames, 1):
+        outcomes.append(_evaluate_frame(frame, slos, at_ms, settings))
+        if progress:
+            progress(done, len(frames))
+    return _finish(source, settings, at_ms, outcomes, telemetry.operations)
+
+
+def _evaluate_parquet(source: Source, slos: list[Slo], settings: Settings, at_s: float | None,
+                      progress: Progress | None, workers: int) -> Run:
+    folder = Path(source.location)
+    meta = parquet.read_meta(folder)
+    at_ms = _at_ms(at_s, int(meta["end"] * 1000) if "end" in meta else None)
+    groups = parquet.row_group_count(folder)
+    if not groups:
+        raise _no_data(source)
+    outcomes: list[PluginOutcome] = []
+    if workers <= 1 or groups < 2 * workers:
+        for index in range(groups):
+            outcomes += _evaluate_groups(str(folder), [index], slos, at_ms, settings)
+            if progress:
+                progress(index + 1, groups)
+        return _finish(source, settings, at_ms, outcomes, parquet.read_operations(folder))
+    batches = [list(range(i, groups, workers * 8)) for i in range(workers * 8)]
+    batches = [b for b in batches if b]
+    done = 0
+    context = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        futures = [pool.submit(_evaluate_groups, str(folder), batch, slos, at_ms, settings)
+                   for batch in batches]
+        for future in futures:
+            batch = future.result()
+            outcomes += batch
+            done += len(batch)
+            if progress:
+                progress(done, groups)
+    outcomes.sort(key=lambda o: o.result.plugin)
+    return _finish(source, settings, at_ms, outcomes, parquet.read_operations(folder))
+
+
+def _finish(source: Source, settings: Settings, at_ms: int, outcomes: list[PluginOutcome],
+            operations: pd.DataFrame) -> Run:
+    evaluation = Evaluation(at=iso(at_ms), window=settings.window, source=source.describe(),
+                            step_seconds=settings.step_s, fleet=roll_up(outcomes),
+                            plugins=[o.result for o in outcomes])
+    ops = operations[operations[s.TIMESTAMP] <= at_ms]
+    return Run(evaluation, outcomes, ops)
