@@ -1,12 +1,12 @@
 """The collector's cache: a folder with `executions.parquet` (one row group per plugin, so the
-evaluator can read plugin by plugin), `operations.parquet` and `meta.json`. Written into a temporary
-folder and renamed into place, so a reader sees a whole cache or none."""
+evaluator can read plugin by plugin), `operations.parquet` and `meta.json` (format, source,
+start and end in unix seconds). Written into a temporary folder and renamed into place, so a
+reader sees a whole cache or none."""
 
 from __future__ import annotations
 
+import contextlib
 import json
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 
 from collector import schema as s
 from pluginops.errors import PluginopsError
+from runtime.fsutil import atomic_directory
 
 EXECUTIONS = "executions.parquet"
 OPERATIONS = "operations.parquet"
@@ -38,14 +39,12 @@ def _not_a_cache(folder: Path, why: str) -> PluginopsError:
 
 
 class CacheWriter:
-    """Streams plugin frames into a new cache; `close()` publishes it atomically."""
+    """Streams plugin frames into a folder (a temporary one: see `write`)."""
 
     def __init__(self, folder: Path, meta: dict[str, Any]) -> None:
         self.folder = folder
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        self._tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
         self._meta = {"format": FORMAT, **meta}
-        self._writer = pq.ParquetWriter(self._tmp / EXECUTIONS, _arrow_schema(),
+        self._writer = pq.ParquetWriter(folder / EXECUTIONS, _arrow_schema(),
                                         compression="zstd")
 
     def add_executions(self, frame: pd.DataFrame) -> None:
@@ -57,30 +56,31 @@ class CacheWriter:
 
     def close(self, operations: pd.DataFrame) -> None:
         self._writer.close()
-        operations.to_parquet(self._tmp / OPERATIONS, index=False, compression="zstd")
-        (self._tmp / META).write_text(json.dumps(self._meta, indent=2, sort_keys=True) + "\n")
-        if self.folder.exists():
-            old = self.folder.with_name(f".{self.folder.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            self.folder.rename(old)
-            self._tmp.rename(self.folder)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            self._tmp.rename(self.folder)
+        operations.to_parquet(self.folder / OPERATIONS, index=False, compression="zstd")
+        (self.folder / META).write_text(json.dumps(self._meta, indent=2, sort_keys=True) + "\n")
 
     def abort(self) -> None:
-        self._writer.close()
-        shutil.rmtree(self._tmp, ignore_errors=True)
+        with contextlib.suppress(Exception):  # closing a closed writer raises; nothing to keep
+            self._writer.close()
+
+
+@contextlib.contextmanager
+def writing(folder: Path, meta: dict[str, Any]) -> Iterator[CacheWriter]:
+    """A new cache at `folder`, published whole when the block ends (a reader sees the old
+    cache or the new one), discarded on error."""
+    with atomic_directory(folder) as tmp:
+        writer = CacheWriter(tmp, meta)
+        try:
+            yield writer
+        except BaseException:
+            writer.abort()
+            raise
 
 
 def write(telemetry: s.Telemetry, folder: Path, meta: dict[str, Any] | None = None) -> None:
-    writer = CacheWriter(folder, meta or {})
-    try:
+    with writing(folder, meta or {}) as writer:
         writer.add_executions(telemetry.executions)
         writer.close(telemetry.operations)
-    except BaseException:
-        writer.abort()
-        raise
 
 
 def read_meta(folder: Path) -> dict[str, Any]:

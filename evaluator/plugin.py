@@ -54,7 +54,7 @@ class PluginOutcome:
     result: PluginResult
     buckets_current: np.ndarray
     buckets_previous: np.ndarray
-    daily: dict[str, np.ndarray]  # per-day executions, errors, cost over the window (charts)
+    daily: dict[str, np.ndarray]  # per day over the previous and current windows (charts)
 
 
 def iso(ms: int) -> str:
@@ -164,7 +164,7 @@ def evaluate_plugin(series: PluginSeries, slos: list[Slo], at_ms: int, settings:
             trend_map[name] = trends(window_summary(series, at_ms - span, at_ms),
                                      window_summary(series, at_ms - 2 * span, at_ms - span))
     days = max(window_ms // (24 * HOUR_MS), 1)
-    day_grid = at_ms - np.arange(days, -1, -1, dtype="int64") * 24 * HOUR_MS
+    day_grid = at_ms - np.arange(2 * days, -1, -1, dtype="int64") * 24 * HOUR_MS
     daily = hourly(series, day_grid)
     daily["errors"] = daily["executions"] - np.nan_to_num(daily["successes"])
     result = PluginResult(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from pluginops import __version__
+from pluginops.cli.evaluate_cmd import collect, evaluate, report
 from pluginops.cli.generate_cmd import generate
 from pluginops.cli.host_cmd import host
 from pluginops.cli.inject_cmd import inject
@@ -24,7 +25,7 @@ def cli() -> None:
 
 for command in (preflight, publish, keygen, host, install, update, rollback, uninstall, status,
                 history, run, approve, deny, approvals, audit, policy, serve, rules, inject,
-                generate):
+                generate, collect, evaluate, report):
     cli.add_command(command)
 
 

@@ -1,0 +1,235 @@
+"""`pluginops collect`, `pluginops evaluate [--serve]` and `pluginops report weekly`: telemetry
+from one source (DESIGN.md, "Telemetry sources") through the evaluator."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+from alerts.generated_files import SLO_DIR
+from alerts.spec import load_slos
+from alerts.windows import seconds
+from collector import parquet
+from collector.source import Source, choose, load
+from evaluator.plugin import Settings
+from evaluator.run import Run, evaluate_source
+from pluginops.cli.common import emit_json, format_option, handles_errors, note
+from pluginops.errors import PluginopsError
+
+F = TypeVar("F", bound=Callable[..., Any])
+ENV_AUTHORIZATION = "PLUGINOPS_PROMETHEUS_AUTHORIZATION"
+
+
+def parse_time(value: str, option: str) -> float:
+    """RFC 3339 or unix seconds."""
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise PluginopsError("TIME_INVALID", f"{value!r} is neither RFC 3339 nor unix seconds",
+                             where=option, next_step="write e.g. 2026-11-25T12:00:00Z or "
+                                                     "1795608000") from None
+    if parsed.tzinfo is None:
+        raise PluginopsError("TIME_INVALID", f"{value!r} has no time zone", where=option,
+                             next_step="add Z or an offset, e.g. 2026-11-25T12:00:00Z")
+    return parsed.timestamp()
+
+
+def parse_window(value: str, option: str) -> str:
+    try:
+        seconds(value)
+    except ValueError:
+        raise PluginopsError("WINDOW_INVALID", f"{value!r} is not a duration", where=option,
+                             next_step="write a duration of one unit, e.g. 7d or 30d") from None
+    return value
+
+
+def source_options(func: F) -> F:
+    options = [
+        click.option("--prometheus", metavar="URL", help="Prometheus (or Thanos, Mimir) URL."),
+        click.option("--openmetrics", "openmetrics_file", metavar="FILE",
+                     help="OpenMetrics text with a timestamp per sample."),
+        click.option("--parquet", "parquet_dir", metavar="DIR",
+                     help="A cache written by `pluginops collect`."),
+        click.option("--authorization", envvar=ENV_AUTHORIZATION, show_envvar=True,
+                     metavar="VALUE", help="Authorization header for --prometheus."),
+        click.option("--timeout", "timeout_s", type=float, default=30.0, show_default=True,
+                     help="Seconds per Prometheus request."),
+        click.option("--step", "step_s", type=int, default=60, show_default=True,
+                     help="Resolution of collected series, and the rule evaluation interval "
+                          "the 5m rates are recorded at (seconds)."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _source(prometheus: str | None, openmetrics_file: str | None, parquet_dir: str | None,
+            authorization: str | None, timeout_s: float, step_s: int) -> Source:
+    if step_s <= 0:
+        raise PluginopsError("STEP_INVALID", f"step {step_s}", where="--step",
+                             next_step="give a positive number of seconds")
+    return choose(prometheus, openmetrics_file, parquet_dir, authorization=authorization,
+                  timeout_s=timeout_s, step_s=float(step_s))
+
+
+class _Bar:
+    """A progress bar on stderr (only when it is a terminal), and nothing else on stdout."""
+
+    def __init__(self, label: str) -> None:
+        self.console = Console(stderr=True)
+        self.progress = Progress(label, BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                                 console=self.console, transient=True,
+                                 disable=not self.console.is_terminal)
+        self.task = self.progress.add_task(label, total=None)
+
+    def __enter__(self) -> _Bar:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def __call__(self, done: int, total: int) -> None:
+        self.progress.update(self.task, completed=done, total=total)
+
+
+def _run(source: Source, at: str | None, window: str, workers: int) -> Run:
+    at_s = parse_time(at, "--at") if at else None
+    settings = Settings(step_s=int(source.step_s), window=parse_window(window, "--window"))
+    slos = load_slos(SLO_DIR)
+    started = time.monotonic()
+    note(f"evaluating {source.describe()}")
+    with _Bar("plugins") as bar:
+        run = evaluate_source(source, slos, settings, at_s, bar, workers)
+    note(f"evaluated {len(run.evaluation.plugins)} plugins at {run.evaluation.at} in "
+         f"{time.monotonic() - started:.1f} s")
+    return run
+
+
+@click.command()
+@source_options
+@click.option("--start", required=True, help="RFC 3339 or unix seconds.")
+@click.option("--end", default=None, help="RFC 3339 or unix seconds (default: now).")
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False), required=True,
+              help="The Parquet cache folder to write (replaced whole).")
+@handles_errors
+def collect(prometheus: str | None, openmetrics_file: str | None, parquet_dir: str | None,
+            authorization: str | None, timeout_s: float, step_s: int, start: str,
+            end: str | None, out: Path) -> None:
+    """Copy telemetry from a source into a Parquet cache for offline evaluation."""
+    source = _source(prometheus, openmetrics_file, parquet_dir, authorization, timeout_s, step_s)
+    start_s = parse_time(start, "--start")
+    end_s = parse_time(end, "--end") if end else time.time()
+    if end_s <= start_s:
+        raise PluginopsError("RANGE_INVALID", "--end is not after --start", where="--end",
+                             next_step="give an end after the start")
+    telemetry = load(source, start_s, end_s, lambda name: note(f"collecting {name}"))
+    parquet.write(telemetry, out, {"source": source.describe(), "start": start_s,
+                                   "end": end_s, "step_seconds": step_s})
+    note(f"wrote {len(telemetry.executions)} rows for {len(telemetry.plugins)} plugins to {out}")
+
+
+def _text(run: Run) -> None:
+    ev = run.evaluation
+    fleet = ev.fleet.current_window
+    click.echo(f"at {ev.at}, window {ev.window}: {ev.fleet.plugins} plugins, availability "
+               f"{(fleet.availability or 0) * 100:.3f}%, {ev.fleet.slo_breached} breaching")
+    click.echo(f"{'plugin':<28} {'type':<12} {'avail. budget':>13} {'burn 1h':>8} "
+               f"{'p95':>9} {'p99':>9} {'$/success':>10} {'anomalies':>9}")
+    for p in ev.plugins:
+        budget = next((s.budget_remaining for s in p.slos if s.slo == "availability"), None)
+        burn = next((s.windows["1h"].burn_rate for s in p.slos if s.slo == "availability"),
+                    None)
+        def fmt(value: float | None, spec: str) -> str:
+            return "-" if value is None else format(value, spec)
+        click.echo(f"{p.plugin:<28} {p.plugin_type:<12} {fmt(budget, '>13.1%')} "
+                   f"{fmt(burn, '>8.2f')} {fmt(p.latency.p95, '>9.4f')} "
+                   f"{fmt(p.latency.p99, '>9.4f')} {fmt(p.cost_per_success_usd, '>10.5f')} "
+                   f"{len(p.anomalies):>9}")
+
+
+@click.command()
+@source_options
+@click.option("--at", default=None, help="The instant evaluated (RFC 3339 or unix seconds; "
+              "default now, or the end of a file source's data).")
+@click.option("--window", default="7d", show_default=True,
+              help="Window for trends, anomalies and latency regressions.")
+@click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True)
+@click.option("--serve", is_flag=True, help="Keep evaluating and export the results as "
+              "Prometheus metrics.")
+@click.option("--listen", default="127.0.0.1:9464", show_default=True, help="HOST:PORT for "
+              "--serve.")
+@click.option("--interval", "interval_s", type=float, default=60.0, show_default=True,
+              help="Seconds between evaluations with --serve.")
+@format_option
+@handles_errors
+def evaluate(prometheus: str | None, openmetrics_file: str | None, parquet_dir: str | None,
+             authorization: str | None, timeout_s: float, step_s: int, at: str | None,
+             window: str, workers: int, serve: bool, listen: str, interval_s: float,
+             fmt: str) -> None:
+    """SLO budgets and burn rates, latency, cost, anomalies and trends, per plugin and fleet."""
+    source = _source(prometheus, openmetrics_file, parquet_dir, authorization, timeout_s, step_s)
+    if not serve:
+        run = _run(source, at, window, workers)
+        if fmt == "json":
+            emit_json(run.evaluation.model_dump(mode="json"))
+        else:
+            _text(run)
+        return
+    from evaluator.service import serve as serve_forever
+
+    host, _, port = listen.rpartition(":")
+    if not host or not port.isdigit():
+        raise PluginopsError("LISTEN_INVALID", f"{listen!r} is not HOST:PORT", where="--listen",
+                             next_step="write e.g. 127.0.0.1:9464")
+    serve_forever(lambda: _run(source, at, window, workers).evaluation, host, int(port),
+                  interval_s, note)
+
+
+@click.group()
+def report() -> None:
+    """Reports built from telemetry."""
+
+
+@report.command("weekly")
+@source_options
+@click.option("--at", default=None, help="End of the reported week (default now, or the end "
+              "of a file source's data).")
+@click.option("--window", default="7d", show_default=True)
+@click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True)
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False), required=True,
+              help="Folder for report.json, report.md and the charts (replaced whole).")
+@format_option
+@handles_errors
+def weekly(prometheus: str | None, openmetrics_file: str | None, parquet_dir: str | None,
+           authorization: str | None, timeout_s: float, step_s: int, at: str | None,
+           window: str, workers: int, out: Path, fmt: str) -> None:
+    """The weekly review: report.json (schemas/weekly-report.schema.json) and report.md."""
+    from evaluator import charts, markdown
+    from evaluator import report as weekly_report
+    from runtime.fsutil import atomic_directory
+
+    source = _source(prometheus, openmetrics_file, parquet_dir, authorization, timeout_s, step_s)
+    run = _run(source, at, window, workers)
+    note("drawing charts")
+    with atomic_directory(out) as folder:
+        drawn = charts.draw_all(run.evaluation, run.outcomes, folder)
+        built = weekly_report.build(run, drawn)
+        (folder / "report.json").write_text(built.model_dump_json(indent=2) + "\n")
+        (folder / "report.md").write_text(markdown.render(built))
+    if fmt == "json":
+        emit_json({"out": str(out), "files": ["report.json", "report.md", *drawn.values()]})
+    else:
+        click.echo(f"wrote {out}/report.md and {out}/report.json ({len(drawn)} charts)")
+
