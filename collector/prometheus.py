@@ -142,7 +142,11 @@ QUERIES: tuple[tuple[str, str], ...] = (
 
 def collect(client: PrometheusClient, start: float, end: float, step: float,
             progress: Callable[[str], None] | None = None) -> s.Telemetry:
-    """Every series the evaluator reads, sampled at `step` over [start, end]."""
+    """Every series the evaluator reads, sampled at `step` over [start, end]. The instants are
+    multiples of `step` (as Grafana aligns them), so samples scraped on that grid come back with
+    their own timestamps and values, and repeated collections line up."""
+    start = math.ceil(start / step) * step
+    end = math.floor(end / step) * step
     assembler = Assembler()
     for query, name in QUERIES:
         if progress:
