@@ -48,6 +48,7 @@ class Fleet:
     incidents: tuple[Incident, ...] = ()
     seed: int = 1
     daily_amplitude: float = 0.4
+    cost_cycle: float = 0.0  # daily swing of the cost per success (peak-hour pricing)
     operations: bool = True
 
     @property
@@ -126,6 +127,7 @@ def plugin_frame(fleet: Fleet, profile: PluginProfile, index: int) -> pd.DataFra
     duration = per_bucket @ centres
 
     multiplier = np.where(_active(ts_s, mine, "cost") > 0, _active(ts_s, mine, "cost"), 1.0)
+    multiplier = multiplier * (1 + fleet.cost_cycle * np.sin(2 * np.pi * (ts_s % 86400) / 86400))
     cost = success * profile.cost_per_success * multiplier * rng.lognormal(0, 0.05, len(ts))
     tokens = rng.poisson(success * profile.tokens_per_success) if profile.tokens_per_success \
         else np.zeros(len(ts))

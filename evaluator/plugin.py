@@ -3,10 +3,12 @@ evaluated in any order, in parallel, or on other machines)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import numpy as np
+import pandas as pd
+from scipy import stats
 
 from alerts import conventions as c
 from alerts.spec import Slo
@@ -39,6 +41,7 @@ class Settings:
     min_hourly_successes: float = 5.0
     min_hourly_executions: float = 20.0
     min_error_excess: float = 10.0  # failed executions above expectation in one episode
+    error_threshold: float = 5.0  # tested every hour of every plugin: p = 3e-7 per test
     regression_threshold: float = 1.2
     regression_alpha: float = 0.01
     regression_min_executions: int = 200
@@ -83,13 +86,35 @@ def hourly(series: PluginSeries, grid: np.ndarray) -> dict[str, np.ndarray]:
             "cost": series.deltas(s.COST, grid)}
 
 
+def poisson_score(ratio: np.ndarray, expected: np.ndarray, events: np.ndarray, window: int
+                  ) -> np.ndarray:
+    """How improbable each point's bad events are under Poisson, as a normal score (the
+    one-sided z with the same tail probability). The rate is the larger of the expected ratio
+    and the event-weighted ratio of the previous `window` points: with few failures the median
+    hour has none, and zero would make every failure a surprise."""
+    bad = pd.Series(np.nan_to_num(ratio) * np.nan_to_num(events))
+    total = pd.Series(np.nan_to_num(events))
+    baseline = (bad.rolling(window, min_periods=1).sum().shift(1)
+                / total.rolling(window, min_periods=1).sum().shift(1)).to_numpy()
+    with np.errstate(invalid="ignore"):
+        observed = np.round(bad.to_numpy())
+        mean = np.fmax(np.nan_to_num(expected), np.nan_to_num(baseline)) * total.to_numpy()
+        tail = stats.poisson.sf(observed - 1, np.maximum(mean, 1e-9))
+        score = stats.norm.isf(np.clip(tail, 1e-300, 1.0))
+    return np.where(np.isnan(ratio) | np.isnan(expected), np.nan, score)
+
+
 def _anomalies(kind: str, cells: np.ndarray, values: np.ndarray, weights: np.ndarray,
                settings: Settings, first_reported: int, direction: str | None,
-               noise: np.ndarray | None = None, material: float = 0.0
+               poisson_of: np.ndarray | None = None, material: float = 0.0
                ) -> tuple[list[Anomaly], float | None]:
     """Episodes ending inside the reported window whose impact reaches `material`, and the
-    latest point's score."""
-    expected, _, score = settings.detector.score(values, noise)
+    latest point's score. `poisson_of`: the event counts behind a ratio, whose Poisson
+    improbability caps the score."""
+    expected, _, score = settings.detector.score(values)
+    if poisson_of is not None:
+        score = np.fmin(score, poisson_score(values, expected, poisson_of,
+                                             settings.detector.window))
     found: list[Episode] = [e for e in episodes(values, expected, score, weights,
                                                  settings.detector, direction)
                             if e.end >= first_reported and abs(e.impact) >= material]
@@ -130,16 +155,17 @@ def evaluate_plugin(series: PluginSeries, slos: list[Slo], at_ms: int, settings:
                                (executions - np.nan_to_num(successes)) / executions, np.nan)
     cost_anomalies, cost_score = _anomalies("cost", grid, cost_per_success, successes,
                                             settings, first_reported, None)
-    # A ratio of few events is noisy: its binomial deviation floors the scale, and an episode
-    # must cost `min_error_excess` failed executions and exceed the SLO's budget ratio to count.
+    # Failures are few and Poisson-distributed: an hour counts only when it is improbable under
+    # Poisson at the expected ratio too (its score is the smaller of the two), at a threshold
+    # that survives testing every hour of every plugin; and an episode must cost
+    # `min_error_excess` failures and exceed the SLO's budget ratio.
     availability = slo_math.governing(slos, c.AVAILABILITY, series.plugin, series.plugin_type)
     budget_ratio = 1 - availability.objective if availability else 0.0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        typical = np.maximum(np.nan_to_num(settings.detector.expected(error_ratio)),
-                             0.5 / executions)
-        noise = np.sqrt(typical * (1 - typical) / executions)
-    error_anomalies, _ = _anomalies("error_ratio", grid, error_ratio, executions, settings,
-                                    first_reported, "up", noise, settings.min_error_excess)
+    error_detector = replace(settings.detector, threshold=settings.error_threshold)
+    error_anomalies, _ = _anomalies("error_ratio", grid, error_ratio, executions,
+                                    replace(settings, detector=error_detector), first_reported,
+                                    "up", poisson_of=executions,
+                                    material=settings.min_error_excess)
     error_anomalies = [a for a in error_anomalies if a.observed > budget_ratio]
 
     regressions = []
