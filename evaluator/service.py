@@ -44,7 +44,8 @@ def families(evaluation: Evaluation) -> list[GaugeMetricFamily]:
             score.add_metric([p.plugin, p.plugin_type], p.cost_anomaly_score)
         for r in p.latency_regressions:
             if r.ratio is not None:
-                regression.add_metric([p.plugin, p.plugin_type, f"{r.quantile}"], r.ratio)
+                regression.add_metric([p.plugin, p.plugin_type, f"p{round(r.quantile * 100)}"],
+                                      r.ratio)
     return [budget, burn, score, regression]
 
 

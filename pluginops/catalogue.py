@@ -33,7 +33,8 @@ class Label:
     CODE = "code"
     SLO = "slo"
     WINDOW = "window"
-    QUANTILE = "quantile"
+    # Not `quantile`: Prometheus reserves that label for summaries (promtool check metrics).
+    PERCENTILE = "percentile"
 
 
 PLUGIN_TYPES = ("node", "integration", "agent", "quality_gate")
@@ -143,7 +144,7 @@ COST_ANOMALY_SCORE = MetricSpec(
 LATENCY_REGRESSION_RATIO = MetricSpec(
     f"{NAMESPACE}_latency_regression_ratio", MetricType.GAUGE,
     "Latency quantile of the current window divided by the previous window's.",
-    (Label.PLUGIN, Label.PLUGIN_TYPE, Label.QUANTILE),
+    (Label.PLUGIN, Label.PLUGIN_TYPE, Label.PERCENTILE),
 )
 EVALUATOR_METRICS: tuple[MetricSpec, ...] = (
     SLO_BUDGET_REMAINING, SLO_BURN_RATE, COST_ANOMALY_SCORE, LATENCY_REGRESSION_RATIO,

@@ -65,6 +65,8 @@ def source_options(func: F) -> F:
                      metavar="VALUE", help="Authorization header for --prometheus."),
         click.option("--timeout", "timeout_s", type=float, default=30.0, show_default=True,
                      help="Seconds per Prometheus request."),
+        click.option("--retries", type=click.IntRange(0, 10), default=4, show_default=True,
+                     help="Retries of a failed Prometheus request, with exponential backoff."),
         click.option("--step", "step_s", type=int, default=60, show_default=True,
                      help="Resolution of collected series, and the rule evaluation interval "
                           "the 5m rates are recorded at (seconds)."),
@@ -75,12 +77,12 @@ def source_options(func: F) -> F:
 
 
 def _source(prometheus: str | None, openmetrics_file: str | None, parquet_dir: str | None,
-            authorization: str | None, timeout_s: float, step_s: int) -> Source:
+            authorization: str | None, timeout_s: float, retries: int, step_s: int) -> Source:
     if step_s <= 0:
         raise PluginopsError("STEP_INVALID", f"step {step_s}", where="--step",
                              next_step="give a positive number of seconds")
     return choose(prometheus, openmetrics_file, parquet_dir, authorization=authorization,
-                  timeout_s=timeout_s, step_s=float(step_s))
+                  timeout_s=timeout_s, retries=retries, step_s=float(step_s))
 
 
 class _Bar:
@@ -125,10 +127,11 @@ def _run(source: Source, at: str | None, window: str, workers: int) -> Run:
               help="The Parquet cache folder to write (replaced whole).")
 @handles_errors
 def collect(prometheus: str | None, openmetrics_file: str | None, parquet_dir: str | None,
-            authorization: str | None, timeout_s: float, step_s: int, start: str,
+            authorization: str | None, timeout_s: float, retries: int, step_s: int, start: str,
             end: str | None, out: Path) -> None:
     """Copy telemetry from a source into a Parquet cache for offline evaluation."""
-    source = _source(prometheus, openmetrics_file, parquet_dir, authorization, timeout_s, step_s)
+    source = _source(prometheus, openmetrics_file, parquet_dir, authorization, timeout_s, retries,
+                     step_s)
     start_s = parse_time(start, "--start")
     end_s = parse_time(end, "--end") if end else time.time()
     if end_s <= start_s:
@@ -175,11 +178,12 @@ def _text(run: Run) -> None:
 @format_option
 @handles_errors
 def evaluate(prometheus: str | None, openmetrics_file: str | None, parquet_dir: str | None,
-             authorization: str | None, timeout_s: float, step_s: int, at: str | None,
+             authorization: str | None, timeout_s: float, retries: int, step_s: int, at: str | None,
              window: str, workers: int, serve: bool, listen: str, interval_s: float,
              fmt: str) -> None:
     """SLO budgets and burn rates, latency, cost, anomalies and trends, per plugin and fleet."""
-    source = _source(prometheus, openmetrics_file, parquet_dir, authorization, timeout_s, step_s)
+    source = _source(prometheus, openmetrics_file, parquet_dir, authorization, timeout_s, retries,
+                     step_s)
     if not serve:
         run = _run(source, at, window, workers)
         if fmt == "json":
@@ -213,14 +217,15 @@ def report() -> None:
 @format_option
 @handles_errors
 def weekly(prometheus: str | None, openmetrics_file: str | None, parquet_dir: str | None,
-           authorization: str | None, timeout_s: float, step_s: int, at: str | None,
+           authorization: str | None, timeout_s: float, retries: int, step_s: int, at: str | None,
            window: str, workers: int, out: Path, fmt: str) -> None:
     """The weekly review: report.json (schemas/weekly-report.schema.json) and report.md."""
     from evaluator import charts, markdown
     from evaluator import report as weekly_report
     from runtime.fsutil import atomic_directory
 
-    source = _source(prometheus, openmetrics_file, parquet_dir, authorization, timeout_s, step_s)
+    source = _source(prometheus, openmetrics_file, parquet_dir, authorization, timeout_s, retries,
+                     step_s)
     run = _run(source, at, window, workers)
     note("drawing charts")
     with atomic_directory(out) as folder:

@@ -1,0 +1,188 @@
+"""`pluginops collect`, `evaluate` and `report weekly` as users run them: one source, JSON on
+stdout, progress on stderr, a report that matches its published schema, charts that are PNGs,
+and structured errors that leave nothing behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import jsonschema
+import pytest
+from click.testing import CliRunner
+
+from collector import openmetrics, parquet
+from collector import synthetic as syn
+from pluginops.cli import cli
+from tests.conftest import REPO
+
+AT = 1_790_006_400
+PLUGINOPS = str(Path(sys.executable).parent / "pluginops")
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def _fleet() -> syn.Fleet:
+    plugins = syn.profiles(6, seed=3)
+    return syn.Fleet(AT - 15 * 86400, AT, 60, plugins, (
+        syn.Incident(plugins[1].name, "cost", AT - 30 * 3600, AT - 26 * 3600, 3.0),
+        syn.Incident(plugins[0].name, "errors", AT - 50 * 3600, AT - 48 * 3600, 0.1),
+    ), seed=8)
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("cache") / "fleet"
+    parquet.write(syn.telemetry(_fleet()), folder, {"start": AT - 15 * 86400, "end": AT})
+    return folder
+
+
+@pytest.fixture(scope="module")
+def om_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    fleet = _fleet()
+    small = syn.Fleet(AT - 2 * 86400, AT, 60, fleet.plugins[:2], seed=8)
+    path = tmp_path_factory.mktemp("om") / "fleet.om"
+    openmetrics.write_file(syn.telemetry(small), path)
+    return path
+
+
+def test_evaluate_prints_one_json_document_with_the_designed_fields(
+        runner: CliRunner, cache: Path) -> None:
+    result = runner.invoke(cli, ["evaluate", "--parquet", str(cache), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["at"] == "2026-09-21T16:00:00Z"  # the end of the cached data
+    first = document["plugins"][0]
+    assert set(first) >= {"plugin", "plugin_type", "slos", "latency", "cost_per_success_usd",
+                          "anomalies", "previous_window"}
+    availability = first["slos"][0]
+    assert availability["slo"] == "availability" and availability["period"] == "30d"
+    assert set(availability["windows"]) == {"5m", "30m", "1h", "2h", "6h", "1d", "3d", "30d"}
+    assert set(availability["windows"]["1h"]) == {"error_ratio", "burn_rate"}
+    schema = json.loads((REPO / "schemas" / "evaluation.schema.json").read_text())
+    jsonschema.validate(document, schema)
+    costly = [p for p in document["plugins"] if any(a["kind"] == "cost" for a in p["anomalies"])]
+    assert [p["plugin"] for p in costly] == [_fleet().plugins[1].name]
+
+
+def test_evaluate_reads_openmetrics_at_a_given_instant(runner: CliRunner, om_file: Path) -> None:
+    result = runner.invoke(cli, ["evaluate", "--openmetrics", str(om_file), "--at",
+                                 "2026-09-21T12:00:00Z", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["at"] == "2026-09-21T12:00:00Z"
+    assert len(document["plugins"]) == 2
+    assert all(p["latency"]["p95"] for p in document["plugins"])
+
+
+def test_weekly_report_writes_both_files_and_its_charts_from_one_command(
+        tmp_path: Path, cache: Path) -> None:
+    out = tmp_path / "week"
+    done = subprocess.run([PLUGINOPS, "report", "weekly",
+                           "--parquet", str(cache), "--out", str(out)],
+                          capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    assert "evaluating parquet:" in done.stderr and "drawing charts" in done.stderr
+    report = json.loads((out / "report.json").read_text())
+    jsonschema.validate(report, json.loads(
+        (REPO / "schemas" / "weekly-report.schema.json").read_text()))
+    markdown = (out / "report.md").read_text()
+    for heading in ("## Fleet summary", "## Week over week", "## SLO compliance",
+                    "## Budget burn", "## Top failing", "## Top costly", "## Anomalies",
+                    "## Latency regressions", "## Installs and rollbacks",
+                    "## Policy denials"):
+        assert heading in markdown
+    for name, file in report["charts"].items():
+        assert (out / file).read_bytes().startswith(PNG), name
+        assert f"]({file})" in markdown
+    assert report["anomalies"][0]["kind"] in ("cost", "error_ratio")
+    assert report["anomalies"][0]["plugin"] in {p.name for p in _fleet().plugins[:2]}
+    assert report["rollbacks"] and report["installs"] and report["policy_denials"]
+    assert set(report["week_over_week"]) >= {"availability", "cost_usd", "p95"}
+
+
+def test_collect_copies_a_source_into_a_cache_that_evaluates_the_same(
+        runner: CliRunner, tmp_path: Path, om_file: Path) -> None:
+    out = tmp_path / "cache"
+    result = runner.invoke(cli, ["collect", "--openmetrics", str(om_file), "--start",
+                                 str(AT - 2 * 86400), "--end", str(AT), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    direct = runner.invoke(cli, ["evaluate", "--openmetrics", str(om_file), "--at", str(AT),
+                                 "--format", "json"])
+    cached = runner.invoke(cli, ["evaluate", "--parquet", str(out), "--at", str(AT),
+                                 "--format", "json"])
+    mine, theirs = json.loads(direct.stdout), json.loads(cached.stdout)
+    assert mine["plugins"] == theirs["plugins"]
+
+
+@pytest.mark.parametrize(("args", "code"), [
+    (["evaluate"], "SOURCE_REQUIRED"),
+    (["evaluate", "--parquet", "/nonexistent"], "SOURCE_UNREADABLE"),
+    (["evaluate", "--openmetrics", "{om}", "--parquet", "{om}"], "SOURCE_REQUIRED"),
+    (["evaluate", "--openmetrics", "{om}", "--at", "yesterday"], "TIME_INVALID"),
+    (["evaluate", "--openmetrics", "{om}", "--window", "a week"], "WINDOW_INVALID"),
+    (["evaluate", "--openmetrics", "{truncated}"], "OPENMETRICS_INVALID"),
+    (["evaluate", "--parquet", "{folder}"], "PARQUET_CACHE_INVALID"),
+    (["evaluate", "--prometheus", "http://127.0.0.1:9", "--timeout", "0.5", "--retries", "0"],
+     "PROMETHEUS_UNREACHABLE"),
+    (["report", "weekly", "--openmetrics", "{truncated}", "--out", "{out}"],
+     "OPENMETRICS_INVALID"),
+])
+def test_bad_input_is_a_structured_error_that_writes_nothing(
+        runner: CliRunner, tmp_path: Path, om_file: Path, args: list[str], code: str) -> None:
+    truncated = tmp_path / "truncated.om"
+    truncated.write_text("\n".join(om_file.read_text().splitlines()[:50]) + "\n")
+    (tmp_path / "folder").mkdir()
+    out = tmp_path / "out"
+    filled = [a.format(om=om_file, truncated=truncated, folder=tmp_path / "folder", out=out)
+              for a in args]
+    result = runner.invoke(cli, [*filled, "--format", "json"])
+    assert result.exit_code == 2, result.output
+    error = json.loads(result.stdout)["error"]
+    assert error["code"] == code and error["where"] and error["next_step"]
+    assert not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder", "truncated.om"]
+
+
+def test_evaluate_serve_exports_the_evaluators_metrics_until_sigterm(
+        tmp_path: Path, cache: Path) -> None:
+    from alerts.live.processes import free_port
+
+    port = free_port()
+    process = subprocess.Popen(
+        [PLUGINOPS, "evaluate", "--serve", "--parquet", str(cache),
+         "--listen", f"127.0.0.1:{port}", "--interval", "3600"],
+        stderr=subprocess.PIPE, text=True, cwd=REPO, env={**os.environ})
+    try:
+        deadline = time.monotonic() + 60
+        body = ""
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
+                    body = r.read().decode()
+                if "pluginops_slo_error_budget_remaining_ratio{" in body:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.3)
+        costly = _fleet().plugins[1].name
+        for name in ("pluginops_slo_error_budget_remaining_ratio",
+                     "pluginops_slo_burn_rate", "pluginops_cost_anomaly_score",
+                     "pluginops_latency_regression_ratio"):
+            assert f"# TYPE {name} gauge" in body
+        assert f'pluginops_slo_burn_rate{{plugin="{costly}",plugin_type="integration",' \
+               f'slo="availability",window="1h"}}' in body
+        checked = subprocess.run(["promtool", "check", "metrics"], input=body, text=True,
+                                 capture_output=True)
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
