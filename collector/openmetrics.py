@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import TextIO
 
 import numpy as np
-import pandas as pd
 from prometheus_client.utils import floatToGoString
 
 from collector import schema as s
@@ -99,7 +98,7 @@ def parse(lines: Iterable[str] | TextIO, source: str) -> s.Telemetry:
             ended = line.strip() == "# EOF"
             continue
         name, labels, value, ts = parse_sample(line, f"{source}:{number}")
-        assembler.add(name, labels, (int(round(ts * 1000)),), (value,))
+        assembler.add(name, labels, (round(ts * 1000),), (value,))
     if not ended:
         raise _error(source, "the file does not end with `# EOF` (truncated?)")
     return assembler.telemetry()
@@ -144,7 +143,8 @@ def write(telemetry: s.Telemetry, out: TextIO, extra_labels: dict[str, str] | No
         out.writelines(each(outcome_column, PLUGIN_EXECUTIONS.name, {Label.OUTCOME: outcome}))
     out.write(f"# TYPE {hist} histogram\n")
     for bound, column in zip(s.BUCKET_BOUNDS, s.BUCKET_COLUMNS, strict=True):
-        out.writelines(each(column, f"{hist}_bucket", {"le": floatToGoString(bound)}))
+        out.writelines(each(column, f"{hist}_bucket",
+                            {"le": floatToGoString(bound)}))  # type: ignore[no-untyped-call]
     out.writelines(each(s.LATENCY_COUNT, f"{hist}_count", {}))
     out.writelines(each(s.LATENCY_SUM, f"{hist}_sum", {}))
     for column, name in ((s.COST, PLUGIN_EXECUTION_COST.name), (s.TOKENS, PLUGIN_TOKENS.name)):

@@ -43,7 +43,7 @@ def chunks(start: float, end: float, step: float, points: int = CHUNK_POINTS
         raise PluginopsError("RANGE_INVALID", f"range {start}..{end} step {step}",
                              where="--start/--end/--step",
                              next_step="give an end after the start and a positive step")
-    total = int(math.floor((end - start) / step + 1e-9)) + 1
+    total = math.floor((end - start) / step + 1e-9) + 1
     out = []
     for first in range(0, total, points):
         last = min(first + points, total) - 1
@@ -108,7 +108,7 @@ class PrometheusClient:
                 key = tuple(sorted(item["metric"].items()))
                 ts, vs = merged.setdefault(key, ([], []))
                 for t, v in item["values"]:
-                    ts.append(int(round(float(t) * 1000)))
+                    ts.append(round(float(t) * 1000))
                     vs.append(float(v))
         return [(dict(k), np.asarray(ts, dtype="int64"), np.asarray(vs, dtype="float64"))
                 for k, (ts, vs) in merged.items()]

@@ -77,7 +77,8 @@ def _bucket_probabilities(median: float, sigma: float) -> np.ndarray:
     """P(duration <= bound) for each finite bound, for a log-normal duration."""
     from scipy import stats
 
-    return stats.lognorm(sigma, scale=median).cdf(np.asarray(LATENCY_BUCKETS))
+    return np.asarray(stats.lognorm(sigma, scale=median).cdf(np.asarray(LATENCY_BUCKETS)),
+                      dtype="float64")
 
 
 def _active(ts_s: np.ndarray, incidents: list[Incident], kind: str) -> np.ndarray:

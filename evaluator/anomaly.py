@@ -39,14 +39,14 @@ class Detector:
         series = pd.Series(values, dtype="float64")
         rolling = series.rolling(self.window, min_periods=self.min_history).median().shift(1)
         if not self.season or self.seasons < 3:
-            return rolling.to_numpy()
+            return np.asarray(rolling.to_numpy(), dtype="float64")
         lags = np.column_stack([series.shift(k * self.season).to_numpy()
                                 for k in range(1, self.seasons + 1)])
         enough = (~np.isnan(lags)).sum(axis=1) >= 3
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: handled by `enough`
             seasonal = np.nanmedian(lags, axis=1)
-        return np.where(enough, seasonal, rolling.to_numpy())
+        return np.asarray(np.where(enough, seasonal, rolling.to_numpy()), dtype="float64")
 
     def score(self, values: np.ndarray, noise: np.ndarray | None = None
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

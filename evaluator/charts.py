@@ -8,11 +8,12 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
 
-from evaluator.plugin import PluginOutcome  # noqa: E402
-from evaluator.results import Evaluation  # noqa: E402
+from evaluator.plugin import PluginOutcome
+from evaluator.results import Evaluation
 
 DPI = 100
 SIZE = (8, 3.6)
@@ -23,7 +24,7 @@ def _fleet_daily(outcomes: list[PluginOutcome], key: str) -> np.ndarray:
     return np.sum(arrays, axis=0) if arrays else np.zeros(0)
 
 
-def _save(figure: plt.Figure, path: Path) -> None:
+def _save(figure: Figure, path: Path) -> None:
     figure.tight_layout()
     figure.savefig(path, dpi=DPI, metadata={"Software": None})
     plt.close(figure)
@@ -65,8 +66,8 @@ def cost(evaluation: Evaluation, path: Path) -> None:
 
 
 def budgets(evaluation: Evaluation, path: Path, count: int = 15) -> None:
-    rows = sorted(((s.budget_remaining, f"{p.plugin} ({s.slo})") for p in evaluation.plugins
-                   for s in p.slos if s.budget_remaining is not None))[:count]
+    rows = sorted((s.budget_remaining, f"{p.plugin} ({s.slo})") for p in evaluation.plugins
+                   for s in p.slos if s.budget_remaining is not None)[:count]
     figure, axis = plt.subplots(figsize=(SIZE[0], max(SIZE[1], 0.3 * len(rows) + 1)))
     values = [r[0] * 100 for r in rows][::-1]
     labels = [r[1] for r in rows][::-1]

@@ -73,10 +73,7 @@ def trend(value: float | None, previous: float | None, higher_is_better: bool | 
                      direction="unknown", better=None)
     delta = value - previous
     relative = _div(delta, abs(previous))
-    if relative is None:
-        flat = delta == 0
-    else:
-        flat = abs(relative) < FLAT
+    flat = delta == 0 if relative is None else abs(relative) < FLAT
     direction = "flat" if flat else ("up" if delta > 0 else "down")
     better = None if higher_is_better is None or flat else (delta > 0) == higher_is_better
     return Trend(value=value, previous=previous, delta=delta, delta_ratio=relative,

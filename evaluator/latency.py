@@ -93,7 +93,7 @@ def regression(series: PluginSeries, at_ms: int, window_ms: int, *, q: float = 0
                rounds: int = 2000, seed: int = 0) -> Regression:
     current = bucket_increments(series, at_ms - window_ms, at_ms)
     previous = bucket_increments(series, at_ms - 2 * window_ms, at_ms - window_ms)
-    n1, n2 = int(round(current.sum())), int(round(previous.sum()))
+    n1, n2 = round(current.sum()), round(previous.sum())
     now = float(quantile_of_counts(q, current)[0]) if n1 else float("nan")
     before = float(quantile_of_counts(q, previous)[0]) if n2 else float("nan")
     if min(n1, n2) < min_executions:

@@ -91,7 +91,7 @@ def serve(evaluate: Callable[[], Evaluation], host: str, port: int, interval_s: 
                 evaluation = evaluate()
                 latest.publish(evaluation)
                 log(f"evaluated {len(evaluation.plugins)} plugins at {evaluation.at}")
-            except Exception as exc:  # noqa: BLE001 - a service logs a failed cycle and goes on
+            except Exception as exc:
                 log(f"evaluation failed, keeping the previous results: {exc}")
             stop.wait(interval_s)
     finally:

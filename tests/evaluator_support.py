@@ -107,7 +107,7 @@ def prometheus_with_rules(folder: Path, openmetrics_file: Path, rules_file: Path
         with prometheus(folder / "prom", CONFIG, []) as url:
             if at_ms is None:
                 points = instant(url, f"{c.TOTAL_RATE}[5m]", at)[0]["values"]
-                at_ms = int(round(float(points[-1][0]) * 1000))
+                at_ms = round(float(points[-1][0]) * 1000)
             lines = []
             for rule in rules:
                 lines += _gauge_lines(rule["record"], instant(url, rule["expr"], at_ms / 1000),

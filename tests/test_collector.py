@@ -11,6 +11,7 @@ import urllib.parse
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -27,17 +28,17 @@ class FakePrometheus(BaseHTTPRequestHandler):
     """Answers query_range with one series whose value is the timestamp; fails first when
     told to, and records what it was asked."""
 
-    failures: list[int] = []
-    seen: list[dict[str, str]] = []
+    failures: ClassVar[list[int]] = []
+    seen: ClassVar[list[dict[str, str]]] = []
 
-    def do_GET(self) -> None:  # noqa: N802 - the http.server API
+    def do_GET(self) -> None:
         query = dict(urllib.parse.parse_qsl(urllib.parse.urlparse(self.path).query))
         type(self).seen.append({**query, "authorization": self.headers.get("Authorization", "")})
         if type(self).failures:
             self._send(type(self).failures.pop(0), {"status": "error", "error": "busy"})
             return
         start, end, step = float(query["start"]), float(query["end"]), float(query["step"])
-        points = int(round((end - start) / step)) + 1
+        points = round((end - start) / step) + 1
         if points > MAX_POINTS:
             self._send(400, {"status": "error", "error": "exceeded maximum resolution"})
             return
