@@ -201,3 +201,21 @@ def test_rank_test_from_bucket_counts_matches_scipy_on_the_raw_values() -> None:
     assert p == pytest.approx(reference.pvalue, rel=1e-9)
     assert delta == pytest.approx(2 * reference.statistic / (len(raw_now) * len(raw_before))
                                   - 1, rel=1e-9)
+
+
+NAB = REPO.parent / "shared" / "fixtures" / "nab"
+
+
+@pytest.mark.skipif(not NAB.is_dir(), reason="the NAB fixture lives in ../shared/fixtures")
+def test_the_detector_beats_random_on_the_nab_subset(tmp_path: Path) -> None:
+    """The figure docs/evaluator.md reports, held: NAB's own scorer, standard profile."""
+    import json
+    import sys
+
+    sys.path.insert(0, str(REPO / "bench"))
+    import nab_bench
+
+    scored = json.loads(nab_bench.run(NAB, tmp_path)["standard"])["standard"]
+    reference = json.loads((NAB / "subset_reference_scores.json").read_text())
+    assert scored["normalized"] > reference["random"]["standard"]["subset_reoptimized"] + 5
+    assert scored["detected_windows"] >= 40 and scored["n_windows"] == 82
