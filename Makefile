@@ -32,6 +32,8 @@ bench: venv
 	$(BIN)/python bench/preflight_bench.py
 	$(BIN)/python bench/install_bench.py
 	$(BIN)/python bench/executor_bench.py
+	$(BIN)/python bench/nab_bench.py
+	$(BIN)/python bench/evaluator_bench.py
 
 system-deps:
 	@bash scripts/install-debs.sh $(DEB_PACKAGES)

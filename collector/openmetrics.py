@@ -86,7 +86,9 @@ def read(path: Path) -> s.Telemetry:
 
 
 def parse(lines: Iterable[str] | TextIO, source: str) -> s.Telemetry:
-    assembler = Assembler()
+    """Samples grouped by series: each distinct `name{labels}` is parsed once, then every line
+    of it costs a split and two float conversions."""
+    series: dict[str, tuple[str, dict[str, str], list[int], list[float]]] = {}
     ended = False
     for number, raw in enumerate(lines, 1):
         line = raw.rstrip("\n")
@@ -97,10 +99,25 @@ def parse(lines: Iterable[str] | TextIO, source: str) -> s.Telemetry:
         if not line or line.startswith("#"):
             ended = line.strip() == "# EOF"
             continue
-        name, labels, value, ts = parse_sample(line, f"{source}:{number}")
-        assembler.add(name, labels, (round(ts * 1000),), (value,))
+        fields = line.rsplit(" ", 2) if " # " not in line else None
+        known = series.get(fields[0]) if fields and len(fields) == 3 else None
+        if known is None or fields is None:
+            name, labels, value, ts = parse_sample(line, f"{source}:{number}")
+            prefix = line.split(" # ", 1)[0].rsplit(" ", 2)[0]
+            known = series.setdefault(prefix, (name, labels, [], []))
+        else:
+            try:
+                value, ts = float(fields[1]), float(fields[2])
+            except ValueError:
+                raise _error(f"{source}:{number}", f"{known[0]}: value or timestamp is not a "
+                             f"number: {fields[1]} {fields[2]!r}") from None
+        known[2].append(int(round(ts * 1000)))
+        known[3].append(value)
     if not ended:
         raise _error(source, "the file does not end with `# EOF` (truncated?)")
+    assembler = Assembler()
+    for name, labels, millis, values in series.values():
+        assembler.add(name, labels, millis, values)
     return assembler.telemetry()
 
 

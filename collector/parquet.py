@@ -118,6 +118,14 @@ def read_row_groups(folder: Path, indices: list[int]) -> pd.DataFrame:
         return handle.read_row_groups(indices).to_pandas()
 
 
+def each_row_group(folder: Path, indices: list[int]) -> Iterator[pd.DataFrame]:
+    """The given row groups one by one, from one open file (its footer, which lists every row
+    group, is parsed once)."""
+    with pq.ParquetFile(folder / EXECUTIONS) as handle:
+        for index in indices:
+            yield handle.read_row_group(index).to_pandas()
+
+
 def read(folder: Path) -> s.Telemetry:
     groups = list(plugin_groups(folder))
     executions = (pd.concat(groups, ignore_index=True) if groups else s.empty_executions())

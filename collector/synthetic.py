@@ -178,3 +178,40 @@ def telemetry(fleet: Fleet) -> s.Telemetry:
     executions = pd.concat(frames, ignore_index=True) if frames else s.empty_executions()
     return s.Telemetry(s.normalise_executions(executions), operations(fleet))
 
+
+
+def demo_fleet(plugins: int, days: int, end_s: float, seed: int = 7) -> Fleet:
+    """A fleet with one incident of each kind in its last week, for the demo and the docs."""
+    profiles_ = profiles(plugins, seed)
+    day = 86400
+    incidents = []
+    kinds = (("cost", 3 * 3600, 3.0), ("errors", 2 * 3600, 0.08), ("latency_tail", 3 * day, 0.05))
+    for offset, (kind, length, magnitude) in enumerate(kinds):
+        target = profiles_[(offset * 3 + 1) % len(profiles_)]
+        start = end_s - (2 + 2 * offset) * day + 5 * 3600
+        incidents.append(Incident(target.name, kind, start, start + length, magnitude))
+    return Fleet(end_s - days * day, end_s, 60, profiles_, tuple(incidents), seed=seed,
+                 cost_cycle=0.2)
+
+
+def main() -> None:
+    import argparse
+    import time
+    from pathlib import Path
+
+    from collector import openmetrics
+
+    parser = argparse.ArgumentParser(description="Write a synthetic fleet's telemetry as "
+                                     "OpenMetrics (one incident of each kind in its last week).")
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--plugins", type=int, default=12)
+    parser.add_argument("--days", type=int, default=15)
+    args = parser.parse_args()
+    end = time.time() // 3600 * 3600
+    openmetrics.write_file(telemetry(demo_fleet(args.plugins, args.days, end)), args.out,
+                           {"job": "pluginops-runtime", "instance": "demo:9400"})
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

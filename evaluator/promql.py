@@ -13,6 +13,8 @@ last digit: the evaluator and the recording rules must compute the same numbers.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 NAN = float("nan")
@@ -35,49 +37,82 @@ def reset_adjustments(values: np.ndarray) -> np.ndarray | None:
     return np.cumsum(drops)
 
 
+@dataclass(frozen=True)
+class RateGeometry:
+    """What `extrapolatedRate` derives from sample times alone, for one series' timestamps, a
+    set of evaluation instants and a range: shared by every series with those timestamps."""
+
+    ok: np.ndarray  # instants whose range holds >= 2 samples
+    lo: np.ndarray
+    hi: np.ndarray
+    to_start: np.ndarray
+    to_end: np.ndarray
+    sampled: np.ndarray
+    threshold: np.ndarray
+    average: np.ndarray
+    factor: np.ndarray  # extrapolated interval / sampled interval / range (the usual case)
+    range_s: float
+
+    @classmethod
+    def of(cls, ts: np.ndarray, evals: np.ndarray, range_ms: int, is_rate: bool = True,
+           left_open: bool = False) -> RateGeometry:
+        lo, hi = window_bounds(ts, evals, range_ms, left_open)
+        ok = (hi - lo) >= 1
+        lo, hi, at = lo[ok], hi[ok], evals[ok]
+        first_t, last_t = ts[lo], ts[hi]
+        to_start = (first_t - (at - range_ms)) / 1000.0
+        to_end = (at - last_t) / 1000.0
+        sampled = (last_t - first_t) / 1000.0
+        average = sampled / np.maximum(hi - lo, 1)
+        threshold = average * 1.1
+        range_s = range_ms / 1000.0 if is_rate else 1.0
+        factor = _interval(sampled, to_start, to_end, threshold, average) / sampled / range_s
+        return cls(ok, lo, hi, to_start, to_end, sampled, threshold, average, factor, range_s)
+
+
+def _interval(sampled: np.ndarray, to_start: np.ndarray, to_end: np.ndarray,
+              threshold: np.ndarray, average: np.ndarray) -> np.ndarray:
+    return (sampled + np.where(to_start < threshold, to_start, average / 2)
+            + np.where(to_end < threshold, to_end, average / 2))
+
+
 def extrapolated_rate(ts: np.ndarray, values: np.ndarray, evals: np.ndarray, range_ms: int,
                       *, is_rate: bool = True, is_counter: bool = True,
                       left_open: bool = False, adjust: np.ndarray | None = None,
-                      adjusted: bool = False,
-                      bounds: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+                      adjusted: bool = False, geometry: RateGeometry | None = None
+                      ) -> np.ndarray:
     """rate() (or increase() with is_rate=False) of one series at each instant of `evals` (ms).
     `ts` ascending int64 ms, `values` without NaN. NaN where the range holds < 2 samples.
     `adjust`: `reset_adjustments(values)` when the caller has it (`adjusted=True` says it
-    passed it, None meaning no resets); `bounds`: `window_bounds(...)` for the same ts, evals
-    and range, when several series share their timestamps."""
+    passed it, None meaning no resets); `geometry`: `RateGeometry.of(ts, evals, range_ms)`
+    when several series share their timestamps."""
     evals = np.asarray(evals, dtype="int64")
     out = np.full(evals.shape, NAN)
     if len(ts) < 2:
         return out
-    lo, hi = bounds if bounds is not None else window_bounds(ts, evals, range_ms, left_open)
-    ok = (hi - lo) >= 1
-    if not ok.any():
+    g = geometry or RateGeometry.of(ts, evals, range_ms, is_rate, left_open)
+    if not g.ok.any():
         return out
-    lo, hi, at = lo[ok], hi[ok], evals[ok]
-    result = values[hi] - values[lo]
+    result = values[g.hi] - values[g.lo]
     if is_counter:
         if not adjusted:
             adjust = reset_adjustments(values)
         if adjust is not None:
-            result = result + (adjust[hi] - adjust[lo])
-    first_t, last_t = ts[lo], ts[hi]
-    to_start = (first_t - (at - range_ms)) / 1000.0
-    to_end = (at - last_t) / 1000.0
-    sampled = (last_t - first_t) / 1000.0
-    average = sampled / (hi - lo)
+            result = result + (adjust[g.hi] - adjust[g.lo])
+    factor = g.factor
     if is_counter:
-        first_v = values[lo]
-        zero_ok = (result > 0) & (first_v >= 0)
+        # Never extrapolate below the counter's zero point: where the zero point is nearer
+        # than the range start, the interval starts there (rare: only young counters).
+        first_v = values[g.lo]
         with np.errstate(divide="ignore", invalid="ignore"):
-            to_zero = sampled * (first_v / result)
-        to_start = np.where(zero_ok & (to_zero < to_start), to_zero, to_start)
-    threshold = average * 1.1
-    interval = (sampled + np.where(to_start < threshold, to_start, average / 2)
-                + np.where(to_end < threshold, to_end, average / 2))
-    factor = interval / sampled
-    if is_rate:
-        factor = factor / (range_ms / 1000.0)
-    out[ok] = result * factor
+            to_zero = g.sampled * (first_v / result)
+        nearer = (result > 0) & (first_v >= 0) & (to_zero < g.to_start)
+        if nearer.any():
+            factor = factor.copy()
+            factor[nearer] = _interval(g.sampled[nearer], to_zero[nearer], g.to_end[nearer],
+                                       g.threshold[nearer], g.average[nearer]) \
+                / g.sampled[nearer] / g.range_s
+    out[g.ok] = result * factor
     return out
 
 

@@ -50,8 +50,7 @@ def _evaluate_frame(frame: pd.DataFrame, slos: list[Slo], at_ms: int, settings: 
 def _evaluate_groups(folder: str, indices: list[int], slos: list[Slo], at_ms: int,
                      settings: Settings) -> list[PluginOutcome]:
     out = []
-    for index in indices:
-        frame = parquet.read_row_groups(Path(folder), [index])
+    for frame in parquet.each_row_group(Path(folder), indices):
         if len(frame):
             out.append(_evaluate_frame(frame, slos, at_ms, settings))
     return out
@@ -103,10 +102,11 @@ def _evaluate_parquet(source: Source, slos: list[Slo], settings: Settings, at_s:
         raise _no_data(source)
     outcomes: list[PluginOutcome] = []
     if workers <= 1 or groups < 2 * workers:
-        for index in range(groups):
-            outcomes += _evaluate_groups(str(folder), [index], slos, at_ms, settings)
+        for done, frame in enumerate(parquet.each_row_group(folder, list(range(groups))), 1):
+            if len(frame):
+                outcomes.append(_evaluate_frame(frame, slos, at_ms, settings))
             if progress:
-                progress(index + 1, groups)
+                progress(done, groups)
         return _finish(source, settings, at_ms, outcomes, parquet.read_operations(folder))
     batches = [list(range(i, groups, workers * 8)) for i in range(workers * 8)]
     batches = [b for b in batches if b]

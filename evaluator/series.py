@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from collector import schema as s
-from evaluator.promql import extrapolated_rate, reset_adjustments, window_bounds
+from evaluator.promql import RateGeometry, extrapolated_rate, reset_adjustments
 
 
 @dataclass(frozen=True)
@@ -27,9 +27,9 @@ class Samples:
         return self.values if self._adjust is None else self.values + self._adjust
 
     def rate(self, evals: np.ndarray, range_ms: int,
-             bounds: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+             geometry: RateGeometry | None = None) -> np.ndarray:
         return extrapolated_rate(self.ts, self.values, evals, range_ms, adjust=self._adjust,
-                                 adjusted=True, bounds=bounds)
+                                 adjusted=True, geometry=geometry)
 
     def level(self, at: np.ndarray) -> np.ndarray:
         """The counter with resets added back, as of each instant: the last sample at or before
@@ -53,7 +53,9 @@ class PluginSeries:
     plugin: str
     plugin_type: str
     columns: dict[str, Samples]
-    _bounds: dict[tuple[int, int, int, int, int], tuple[np.ndarray, np.ndarray]] = field(
+    _geometry: dict[tuple[int, int, int, int, int], RateGeometry] = field(
+        default_factory=dict, repr=False, compare=False)
+    _rates: dict[tuple[str, int, int, int, int], np.ndarray] = field(
         default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -91,12 +93,17 @@ class PluginSeries:
             return np.full(np.shape(evals), np.nan)
         evals = np.asarray(evals, dtype="int64")
         # Evaluation instants are a single instant or a regular grid: its ends and length name it.
-        key = (id(samples.ts), len(evals), int(evals[0]), int(evals[-1]), range_ms)
-        bounds = self._bounds.get(key)
-        if bounds is None:
-            bounds = window_bounds(samples.ts, evals, range_ms, False)
-            self._bounds[key] = bounds
-        return samples.rate(evals, range_ms, bounds)
+        shape = (len(evals), int(evals[0]), int(evals[-1]), range_ms)
+        cached = self._rates.get((column, *shape))
+        if cached is not None:
+            return cached
+        geometry = self._geometry.get((id(samples.ts), *shape))
+        if geometry is None:
+            geometry = RateGeometry.of(samples.ts, evals, range_ms)
+            self._geometry[(id(samples.ts), *shape)] = geometry
+        rate = samples.rate(evals, range_ms, geometry)
+        self._rates[(column, *shape)] = rate
+        return rate
 
     def summed_rate(self, columns: tuple[str, ...], evals: np.ndarray, range_ms: int
                     ) -> np.ndarray:

@@ -66,6 +66,12 @@ step "Fault injection on a live stack: an error spike pages within a minute"
 echo "(starting Prometheus, Alertmanager, a webhook sink and the runtime on loopback; ~90 s)"
 pluginops inject --local --scenario error-spike --keep "$home/inject" || exit 1
 
+step "Evaluator: budgets, anomalies and trends of a synthetic fleet, and the weekly report"
+python -m collector.synthetic --out "$home/demo-fleet.om" --plugins 12 --days 15 || exit 1
+pluginops evaluate --openmetrics "$home/demo-fleet.om" || exit 1
+pluginops report weekly --openmetrics "$home/demo-fleet.om" --out "$home/weekly" || exit 1
+sed -n '1,/## SLO compliance/p' "$home/weekly/report.md"
+
 step "Where to look"
 echo "registry:        $home/registry/index.json"
 echo "journal:         $home/journal.db (pluginops history --format json)"
@@ -73,6 +79,7 @@ echo "logs:            $home/logs/<correlation id>.log"
 echo "audit:           $home/audit.log (pluginops audit verify)"
 echo "live stack:      $home/inject/error-spike/ (Prometheus and Alertmanager logs and TSDB,"
 echo "                 runtime.log); rerun with: pluginops inject --local --scenario all"
+echo "weekly report:   $home/weekly/report.md (and report.json, charts)"
 echo "rules:           alerts/generated/rules.yml, alerts/generated/alertmanager.yml"
 echo "metrics:         pluginops serve, then http://127.0.0.1:8080/metrics"
 echo "broken report:   $home/broken-preflight.txt"
