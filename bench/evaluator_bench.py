@@ -27,19 +27,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from alerts import conventions as c  # noqa: E402
-from alerts.live.processes import get_json, prometheus  # noqa: E402
-from alerts.spec import load_slos  # noqa: E402
-from collector import parquet  # noqa: E402
-from collector import schema as s  # noqa: E402
-from collector import synthetic as syn  # noqa: E402
-from evaluator import slo as slo_math  # noqa: E402
-from evaluator.plugin import Settings  # noqa: E402
-from evaluator.run import evaluate_source  # noqa: E402
-from evaluator.series import PluginSeries  # noqa: E402
-from collector.source import Source  # noqa: E402
-from pluginops.catalogue import PLUGIN_EXECUTIONS  # noqa: E402
-from tests.evaluator_support import backfill_openmetrics  # noqa: E402
+from alerts import conventions as c
+from alerts.live.processes import get_json, prometheus
+from alerts.spec import load_slos
+from collector import parquet
+from collector import schema as s
+from collector import synthetic as syn
+from collector.source import Source
+from evaluator import slo as slo_math
+from evaluator.plugin import Settings
+from evaluator.run import evaluate_source
+from evaluator.series import PluginSeries
+from pluginops.catalogue import PLUGIN_EXECUTIONS
+from tests.evaluator_support import backfill_openmetrics
 
 REPO = Path(__file__).resolve().parent.parent
 BUDGET_QUERY = (

@@ -27,7 +27,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from evaluator.anomaly import Detector  # noqa: E402
+from evaluator.anomaly import Detector
 
 DETECTOR = "pluginops"
 FOLDERS = ("realAWSCloudwatch", "realKnownCause", "realTweets")
@@ -35,7 +35,7 @@ FOLDERS = ("realAWSCloudwatch", "realKnownCause", "realTweets")
 
 def detector_for(timestamps: pd.Series) -> Detector:
     step = float(timestamps.diff().dt.total_seconds().median())
-    day = max(int(round(86400 / step)), 4)
+    day = max(round(86400 / step), 4)
     return Detector(season=day, seasons=7, window=7 * day, min_history=max(day // 4, 12),
                     threshold=3.0, relative_floor=0.0, merge_gap=2 * day)
 

@@ -111,7 +111,7 @@ def parse(lines: Iterable[str] | TextIO, source: str) -> s.Telemetry:
             except ValueError:
                 raise _error(f"{source}:{number}", f"{known[0]}: value or timestamp is not a "
                              f"number: {fields[1]} {fields[2]!r}") from None
-        known[2].append(int(round(ts * 1000)))
+        known[2].append(round(ts * 1000))
         known[3].append(value)
     if not ended:
         raise _error(source, "the file does not end with `# EOF` (truncated?)")
