@@ -8,7 +8,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SYSTEM_STAMP := .pluginops-system-deps
 # command:package pairs the tests use; a command already on PATH is not installed again.
-DEB_PACKAGES := git:git npm:npm promtool:prometheus amtool:prometheus-alertmanager
+DEB_PACKAGES := git:git npm:npm promtool:prometheus amtool:prometheus-alertmanager \
+	docker-compose:docker-compose
 
 .PHONY: demo test lint typecheck unit generate bench system-deps venv clean
 

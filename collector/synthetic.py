@@ -154,12 +154,17 @@ def plugin_frames(fleet: Fleet) -> Iterator[pd.DataFrame]:
 
 
 def operations(fleet: Fleet) -> pd.DataFrame:
-    """A week's worth of installs, a rollback and denials for the first plugins: counters sampled
-    at the fleet's start and end (enough for the report's increases)."""
+    """Installs, updates, rollbacks and denials for the first plugins (per day: 1-2 installs,
+    0-2 updates, 0-15 network denials, one rolled-back update for every fifth plugin): counters
+    sampled at the fleet's step, growing evenly from its start to its end."""
     if not fleet.operations or not fleet.plugins:
         return s.empty_operations()
-    rows = []
     start, end = int(fleet.start_s * 1000), int(fleet.end_s * 1000)
+    ts = np.arange(start, end + 1, int(fleet.step_s * 1000), dtype="int64")
+    if ts[-1] != end:
+        ts = np.append(ts, end)
+    days = (ts - start) / 86_400_000
+    parts = []
     for i, profile in enumerate(fleet.plugins[:10]):
         series = [(s.INSTALLS, "operation=install,outcome=committed", 1 + i % 2),
                   (s.INSTALLS, "operation=update,outcome=committed", i % 3),
@@ -168,9 +173,10 @@ def operations(fleet: Fleet) -> pd.DataFrame:
             series += [(s.INSTALLS, "operation=update,outcome=rolled_back", 1),
                        (s.ROLLBACK_EVENTS, "phase=health-check,reason=HEALTH_CHECK_FAILED", 1)]
         for metric, labels, count in series:
-            rows += [(start, profile.name, metric, labels, 0.0),
-                     (end, profile.name, metric, labels, float(count))]
-    return pd.DataFrame(rows, columns=list(s.OPERATION_COLUMNS))
+            parts.append(pd.DataFrame({s.TIMESTAMP: ts, s.PLUGIN: profile.name, s.METRIC: metric,
+                                       s.LABELS: labels,
+                                       s.VALUE: np.floor(days * count).astype("float64")}))
+    return pd.concat(parts, ignore_index=True)[list(s.OPERATION_COLUMNS)]
 
 
 def telemetry(fleet: Fleet) -> s.Telemetry:

@@ -182,3 +182,22 @@ class Span:
     ATTR_OK = "pluginops.preflight.ok"
     ATTR_FINDINGS = "pluginops.preflight.findings"
     ATTR_CORRELATION_ID = "pluginops.correlation_id"
+
+
+class Dashboards:
+    """UIDs and titles of the generated Grafana dashboards (links and provisioning use these)."""
+
+    FLEET_UID = "pluginops-fleet"
+    FLEET_TITLE = "Pluginops / Fleet overview"
+    DETAIL_UID = "pluginops-plugin"
+    DETAIL_TITLE = "Pluginops / Plugin detail"
+    INSTALLS_UID = "pluginops-installs"
+    INSTALLS_TITLE = "Pluginops / Installs and security"
+    FOLDER = "Pluginops"
+    TAG = "pluginops"
+    # Datasource UIDs the provisioning creates and the dashboards default to.
+    PROMETHEUS_UID = "pluginops-prometheus"
+    ALERTMANAGER_UID = "pluginops-alertmanager"
+    TRACES_UID = "pluginops-traces"
+    DATASOURCE_VARIABLE = "datasource"
+    PLUGIN_VARIABLE = "plugin"

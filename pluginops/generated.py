@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pydantic import BaseModel
 
 from alerts.generated_files import alertmanager_yaml, rules_yaml
+from dashboards.stack import FILES as STACK_FILES
 from runtime.manifest.model import Manifest
 from runtime.preflight.codes import render_markdown
 
@@ -49,6 +50,16 @@ def weekly_report_schema() -> str:
                    "evaluator/report.py")
 
 
+def _dashboard(file: str) -> Callable[[], str]:
+    def render() -> str:
+        from dashboards.build import render as render_dashboard
+        from dashboards.specs import ALL
+
+        return render_dashboard(ALL[file])
+
+    return render
+
+
 GENERATED: dict[str, Callable[[], str]] = {
     "schemas/plugin-manifest.schema.json": manifest_schema,
     "docs/preflight-codes.md": render_markdown,
@@ -56,4 +67,7 @@ GENERATED: dict[str, Callable[[], str]] = {
     "alerts/generated/alertmanager.yml": alertmanager_yaml,
     "schemas/evaluation.schema.json": evaluation_schema,
     "schemas/weekly-report.schema.json": weekly_report_schema,
+    **{f"dashboards/generated/{name}": _dashboard(name) for name in (
+        "fleet-overview.json", "plugin-detail.json", "installs-security.json")},
+    **STACK_FILES,
 }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -32,7 +32,8 @@ class Sink:
 
 
 @contextmanager
-def webhook_sink() -> Iterator[Sink]:
+def webhook_sink(host: str = "127.0.0.1", port: int = 0,
+                 on_delivery: Callable[[Delivery], None] | None = None) -> Iterator[Sink]:
     sink = Sink("")
 
     class Handler(BaseHTTPRequestHandler):
@@ -45,17 +46,19 @@ def webhook_sink() -> Iterator[Sink]:
             now = time.time()
             with sink.lock:
                 for alert in body.get("alerts", []):
-                    sink.deliveries.append(Delivery(self.path.strip("/"),
-                                                    str(alert.get("status")),
-                                                    dict(alert.get("labels", {})), now))
+                    delivery = Delivery(self.path.strip("/"), str(alert.get("status")),
+                                        dict(alert.get("labels", {})), now)
+                    sink.deliveries.append(delivery)
+                    if on_delivery:
+                        on_delivery(delivery)
             self.send_response(200)
             self.end_headers()
 
         def log_message(self, *args: Any) -> None:
             return None
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    sink.url = f"http://127.0.0.1:{server.server_address[1]}"
+    server = ThreadingHTTPServer((host, port), Handler)
+    sink.url = f"http://{host}:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

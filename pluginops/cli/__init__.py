@@ -15,6 +15,7 @@ from pluginops.cli.publish_cmd import keygen, publish
 from pluginops.cli.rules_cmd import rules
 from pluginops.cli.sandbox_cmd import approvals, approve, audit, deny, policy, run
 from pluginops.cli.serve_cmd import serve
+from pluginops.cli.stack_cmd import sink, traffic
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -25,7 +26,7 @@ def cli() -> None:
 
 for command in (preflight, publish, keygen, host, install, update, rollback, uninstall, status,
                 history, run, approve, deny, approvals, audit, policy, serve, rules, inject,
-                generate, collect, evaluate, report):
+                generate, collect, evaluate, report, sink, traffic):
     cli.add_command(command)
 
 

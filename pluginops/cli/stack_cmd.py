@@ -1,0 +1,64 @@
+"""Helpers the docker-compose stack runs: `pluginops sink` (the webhook receiver Alertmanager
+delivers to) and `pluginops traffic` (steady executions against a runtime, so the dashboards
+have something to show). Both run until SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+from dataclasses import asdict
+from types import FrameType
+
+import click
+
+from alerts.live.sink import Delivery, webhook_sink
+from alerts.live.traffic import Traffic
+from pluginops.cli.common import handles_errors, note
+
+
+def _wait_for_signal() -> None:
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    stop.wait()
+
+
+@click.command()
+@click.option("--listen", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=9099, show_default=True)
+@handles_errors
+def sink(listen: str, port: int) -> None:
+    """Receive Alertmanager webhooks and print each alert as a JSON line on stdout."""
+
+    def show(delivery: Delivery) -> None:
+        click.echo(json.dumps(asdict(delivery), sort_keys=True))
+
+    with webhook_sink(listen, port, show) as running:
+        note(f"receiving webhooks on {running.url}/<receiver>")
+        _wait_for_signal()
+
+
+@click.command()
+@click.option("--runtime", required=True, metavar="URL", help="The runtime's API, e.g. "
+              "http://runtime:8080.")
+@click.option("--plugin", "plugins", multiple=True, required=True,
+              help="A plugin to execute (repeat for several).")
+@click.option("--per-second", type=click.FloatRange(0.01, 1000), default=2.0, show_default=True,
+              help="Executions per second, per plugin.")
+@handles_errors
+def traffic(runtime: str, plugins: tuple[str, ...], per_second: float) -> None:
+    """Execute plugins steadily against a runtime until stopped."""
+    drivers = [Traffic(runtime.rstrip("/"), plugin, per_second).start() for plugin in plugins]
+    note(f"executing {', '.join(plugins)} at {per_second:g}/s each against {runtime}")
+    try:
+        _wait_for_signal()
+    finally:
+        for driver in drivers:
+            driver.stop()
+        for plugin, driver in zip(plugins, drivers, strict=True):
+            note(f"{plugin}: {dict(driver.outcomes)}")
