@@ -157,7 +157,11 @@ def install_failure(stack: Stack, result: Result) -> list[Expected]:
 
 
 def policy_violation_burst(stack: Stack, result: Result) -> list[Expected]:
-    expected = [Expected(c.DENIAL_SPIKE, {"plugin": DENIED_PLUGIN})]
+    """Every execution of the snooping plugin is denied: the denial spike tickets, and since a
+    denied execution is a failed one for its users (the availability SLO counts every outcome
+    but success), its availability budget burns and pages too."""
+    expected = [Expected(c.DENIAL_SPIKE, {"plugin": DENIED_PLUGIN}),
+                Expected(c.AVAILABILITY_BURN, {"plugin": DENIED_PLUGIN, c.SEVERITY: c.PAGE})]
     started = time.time()
     outcomes = [post(f"{stack.runtime}/v1/plugins/{DENIED_PLUGIN}/execute", {"inputs": {}})[1]
                 .get("outcome") for _ in range(15)]
