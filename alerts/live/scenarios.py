@@ -157,11 +157,7 @@ def install_failure(stack: Stack, result: Result) -> list[Expected]:
 
 
 def policy_violation_burst(stack: Stack, result: Result) -> list[Expected]:
-    """Every execution of the snooping plugin is denied: the denial spike tickets, and since a
-    denied execution is a failed one for its users (the availability SLO counts every outcome
-    but success), its availability budget burns and pages too."""
-    expected = [Expected(c.DENIAL_SPIKE, {"plugin": DENIED_PLUGIN}),
-                Expected(c.AVAILABILITY_BURN, {"plugin": DENIED_PLUGIN, c.SEVERITY: c.PAGE})]
+    expected = [Expected(c.DENIAL_SPIKE, {"plugin": DENIED_PLUGIN})]
     started = time.time()
     outcomes = [post(f"{stack.runtime}/v1/plugins/{DENIED_PLUGIN}/execute", {"inputs": {}})[1]
                 .get("outcome") for _ in range(15)]
@@ -204,9 +200,18 @@ HISTORY: dict[str, tuple[str, ...]] = {
 }
 
 
+# Alerts a scenario may raise besides its own, and why they are right. Every execution of the
+# snooping plugin is denied, and a denied execution is a failed one for its users (availability
+# counts every outcome but success): its budget burns whenever a scrape lands between its first
+# and its last denial (a counter born at 15 has no rate).
+TOLERATED: dict[str, list[Expected]] = {
+    "policy-violation-burst": [Expected(c.AVAILABILITY_BURN, {"plugin": DENIED_PLUGIN})],
+}
+
+
 def run(stack: Stack, name: str) -> Result:
     result = Result(name)
     before = firing(stack.alertmanager)
     expected = SCENARIOS[name](stack, result)
-    collect_unexpected(stack, expected, before, result)
+    collect_unexpected(stack, [*expected, *TOLERATED.get(name, [])], before, result)
     return result
