@@ -45,6 +45,15 @@ class HostDescription(BaseModel):
         return False
 
 
+def negotiate_api(served: list[str] | tuple[str, ...], wanted: str) -> str | None:
+    """The API version a plugin built against `wanted` is given: the highest served minor of
+    its major at or above its own (None when none is served)."""
+    major, minor = (int(p) for p in wanted.split("."))
+    fits = [(int(m), int(n)) for m, n in (v.split(".") for v in served)
+            if int(m) == major and int(n) >= minor]
+    return f"{max(fits)[0]}.{max(fits)[1]}" if fits else None
+
+
 def this_host() -> HostDescription:
     return HostDescription(version=HOST_VERSION, api=list(API_VERSIONS),
                            capabilities=list(CAPABILITIES))

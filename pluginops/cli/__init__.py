@@ -7,6 +7,7 @@ import click
 from pluginops import __version__
 from pluginops.cli.evaluate_cmd import collect, evaluate, report
 from pluginops.cli.generate_cmd import generate
+from pluginops.cli.harness_cmd import harness, matrix, release_gate
 from pluginops.cli.host_cmd import host
 from pluginops.cli.inject_cmd import inject
 from pluginops.cli.install_cmd import history, install, rollback, status, uninstall, update
@@ -26,7 +27,8 @@ def cli() -> None:
 
 for command in (preflight, publish, keygen, host, install, update, rollback, uninstall, status,
                 history, run, approve, deny, approvals, audit, policy, serve, rules, inject,
-                generate, collect, evaluate, report, sink, traffic):
+                generate, collect, evaluate, report, sink, traffic, harness, release_gate,
+                matrix):
     cli.add_command(command)
 
 

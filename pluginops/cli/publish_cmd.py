@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import click
@@ -17,12 +18,13 @@ from pluginops.cli.common import (
     registry_dir,
 )
 from pluginops.cli.preflight_cmd import render_text, resolve_host
-from pluginops.errors import PluginopsError
+from pluginops.errors import OperationFailed, PluginopsError
 from runtime.preflight.findings import PreflightReport
 from runtime.registry import signing
 from runtime.registry.order import publish_order
 from runtime.registry.publish import PreflightRefused, Published
 from runtime.registry.publish import publish as publish_plugin
+from runtime.sandbox.audit import AuditLog
 
 
 def _default_key(home: Path) -> Path | None:
@@ -39,12 +41,18 @@ def _default_key(home: Path) -> Path | None:
               help="Ed25519 private key (default: <home>/keys/signing.key if present).")
 @click.option("--host", "host_file", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--host-version")
+@click.option("--force", is_flag=True,
+              help="Publish although the plugin's release gate failed (needs --reason; the "
+                   "override goes into the audit log).")
+@click.option("--reason", default="", help="Why the failed gate is overridden.")
 @format_option
 @home_option
 @handles_errors
 def publish(plugin_dirs: tuple[Path, ...], registry: Path | None, key: Path | None,
-            host_file: Path | None, host_version: str | None, fmt: str, home: Path) -> None:
-    """Preflight, pack, hash, sign and index plugin folders (dependencies first)."""
+            host_file: Path | None, host_version: str | None, force: bool, reason: str,
+            fmt: str, home: Path) -> None:
+    """Preflight, pack, hash, sign and index plugin folders (dependencies first). A plugin whose
+    recorded release gate (`pluginops release-gate`) failed is refused unless forced."""
     target = registry_dir(registry, home) or home / "registry"
     key_path = key or _default_key(home)
     private = signing.load_private(key_path) if key_path else None
@@ -54,6 +62,7 @@ def publish(plugin_dirs: tuple[Path, ...], registry: Path | None, key: Path | No
     host = resolve_host(host_file, host_version)
     summaries = []
     for plugin_dir in publish_order(list(plugin_dirs)):
+        check_gate(plugin_dir, home, force, reason)
         with wiring.tracer().start_as_current_span(Span.PUBLISH):
             try:
                 done = publish_plugin(plugin_dir, target, host, private)
@@ -67,6 +76,35 @@ def publish(plugin_dirs: tuple[Path, ...], registry: Path | None, key: Path | No
     wiring.shutdown()
     if fmt == "json":
         emit_json({"published": summaries})
+
+
+def check_gate(plugin_dir: Path, home: Path, force: bool, reason: str) -> None:
+    """Refuse a plugin whose recorded gate failed for these very bytes, unless forced with a
+    reason; a forced publish is written to the audit log."""
+    from runtime.harness.run import digest_of, recorded_gate
+    from runtime.harness.scenarios import load_manifest
+
+    manifest = load_manifest(plugin_dir)
+    gate = recorded_gate(home, manifest.name, manifest.version)
+    if gate is None or gate.get("passed") or gate.get("sha256") != digest_of(plugin_dir):
+        return
+    failed = ", ".join(gate.get("failed", []))
+    if not force:
+        raise OperationFailed(
+            "RELEASE_GATE_FAILED", f"{manifest.name} {manifest.version} failed its release "
+            f"gate: {failed}", where=str(plugin_dir),
+            next_step="fix the failing scenarios and rerun `pluginops release-gate`, or "
+                      "publish with --force --reason '...' (audited)")
+    if not reason.strip():
+        raise PluginopsError("REASON_REQUIRED", "--force needs --reason", where="--reason",
+                             next_step="say why the failed gate is overridden")
+    AuditLog(home / wiring.AUDIT_LOG).append({
+        "kind": "release_gate.override", "time": time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                                               time.gmtime()),
+        "plugin": manifest.name, "version": manifest.version, "sha256": gate.get("sha256"),
+        "failed": gate.get("failed", []), "by": wiring.current_user(), "reason": reason})
+    note(f"warning: publishing {manifest.name} {manifest.version} over its failed release gate "
+         f"({failed}); recorded in the audit log")
 
 
 def _summary(done: Published, target: Path) -> dict[str, object]:

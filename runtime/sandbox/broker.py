@@ -12,6 +12,7 @@ import http.client
 import json
 import os
 import socket
+import ssl
 import time
 import urllib.parse
 import urllib.request
@@ -22,6 +23,21 @@ from runtime.sandbox.grants import Grants
 from runtime.sandbox.metering import DailyMeter
 from runtime.sandbox.settings import RuntimeSettings
 from runtime.sandbox.tools import ToolBox, ToolError
+
+
+class _ResolvedHTTPS(http.client.HTTPSConnection):
+    """HTTPS to an address the broker resolved, verifying the certificate against the domain
+    the plugin asked for (SNI and hostname check), not against the address."""
+
+    def __init__(self, ip: str, port: int, server_name: str, timeout: float,
+                 context: ssl.SSLContext) -> None:
+        super().__init__(ip, port, timeout=timeout, context=context)
+        self._server_name = server_name
+        self._tls = context
+
+    def connect(self) -> None:
+        raw = socket.create_connection((self.host, self.port), self.timeout)
+        self.sock = self._tls.wrap_socket(raw, server_hostname=self._server_name)
 
 
 def estimate_tokens(text: str) -> int:
@@ -72,7 +88,8 @@ class Broker:
         timeout = min(float(args.get("timeout") or 10.0), self.settings.egress.timeout_s)
         conn: http.client.HTTPConnection
         if url.scheme == "https":
-            conn = http.client.HTTPSConnection(ip, int(port_text), timeout=timeout)
+            context = ssl.create_default_context(cafile=self.settings.egress.ca_file)
+            conn = _ResolvedHTTPS(ip, int(port_text), host, timeout, context)
         else:
             conn = http.client.HTTPConnection(ip, int(port_text), timeout=timeout)
         body: bytes | None = None

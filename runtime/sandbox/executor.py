@@ -27,6 +27,7 @@ from pluginops.catalogue import (
     Span,
 )
 from pluginops.errors import OperationFailed
+from runtime.host import API_VERSIONS, negotiate_api
 from runtime.install.journal import Journal
 from runtime.install.layout import Layout
 from runtime.manifest.model import Manifest
@@ -81,6 +82,8 @@ class ExecutorDeps:
     meter: DailyMeter
     pool: WorkerPool = field(default_factory=WorkerPool)
     clock: Any = time.time
+    # The plugin API versions this runtime serves; the golden harness narrows it to present one.
+    served_api: tuple[str, ...] = API_VERSIONS
 
 
 class Executor:
@@ -129,7 +132,8 @@ class Executor:
                     "wall_seconds": limits.wall_seconds, "open_files": limits.open_files,
                     "output_bytes": limits.output_bytes},
             layers=tuple(self.deps.settings.sandbox.layers),
-            with_inputs="$inputs" in fs, with_report="$report" in fs)
+            with_inputs="$inputs" in fs, with_report="$report" in fs,
+            api_version=negotiate_api(self.deps.served_api, manifest.api) or manifest.api)
 
     def execute(self, plugin: str, inputs: Any, input_files: dict[str, bytes] | None = None,
                 correlation_id: str | None = None) -> Execution:

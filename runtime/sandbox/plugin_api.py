@@ -7,6 +7,8 @@ computation goes through here, and from here through the executor, which checks 
     ctx.tools.call(name, args)               agents: only allowed tools, capped in number
     ctx.inputs.read_json(name)               quality gates: the files they were given
     ctx.report.write_json(data)              quality gates: their report
+    ctx.api_version                          the plugin API version served ("4.1": the highest
+                                             minor of the manifest's major this host serves)
 """
 
 from __future__ import annotations
@@ -137,7 +139,8 @@ class Report:
 
 class Context:
     def __init__(self, plugin: str, scratch: Path, inputs: Path | None, report: Path | None,
-                 call: Call) -> None:
+                 call: Call, api_version: str = "") -> None:
+        self.api_version = api_version  # the plugin API version this host serves it
         self.log = Log(plugin)
         self.scratch = scratch
         self.http = Http(call)

@@ -37,6 +37,8 @@ class EgressSettings(_Strict):
     resolve: dict[str, str] = Field(default_factory=dict)
     timeout_s: float = Field(default=10.0, gt=0, le=120)
     max_body_bytes: int = Field(default=1024 * 1024, gt=0)
+    # Extra certificate authorities to trust for HTTPS (a private CA, or a test stub's).
+    ca_file: str | None = None
 
 
 class ModelSettings(_Strict):

@@ -39,6 +39,7 @@ class WorkerSpec:
     layers: tuple[str, ...]
     with_inputs: bool
     with_report: bool
+    api_version: str = ""
 
     @property
     def scratch(self) -> Path:
@@ -94,6 +95,7 @@ class Worker:
             "write_paths": [str(p) for p in (*spec.write_paths, spec.scratch, *(
                 [spec.report] if spec.report else []))],
             "processes": spec.processes, "limits": spec.limits, "layers": list(spec.layers),
+            "api_version": spec.api_version,
         }
         self.stderr_path = spec.run_dir / "worker.log"
         self._stderr = self.stderr_path.open("ab")

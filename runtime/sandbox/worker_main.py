@@ -175,7 +175,8 @@ def main() -> int:
 
     inputs_dir = Path(config["inputs"]) if config.get("inputs") else None
     report_dir = Path(config["report"]) if config.get("report") else None
-    ctx = Context(config["plugin"], Path(config["scratch"]), inputs_dir, report_dir, call)
+    ctx = Context(config["plugin"], Path(config["scratch"]), inputs_dir, report_dir, call,
+                  config.get("api_version", ""))
     module_name, function_name = config["entrypoint"].split(":")
     sys.path.insert(0, config["package_dir"])
     sys.dont_write_bytecode = True
