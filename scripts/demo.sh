@@ -66,6 +66,12 @@ step "Fault injection on a live stack: an error spike pages within a minute"
 echo "(starting Prometheus, Alertmanager, a webhook sink and the runtime on loopback; ~90 s)"
 pluginops inject --local --scenario error-spike --keep "$home/inject" || exit 1
 
+step "Golden harness: json-transform 2.0.0's lifecycle against a real runtime, and the compatibility matrix"
+pluginops harness examples/plugins/json-transform-v2 --previous examples/plugins/json-transform || exit 1
+pluginops matrix examples/plugins/json-transform examples/plugins/json-transform-v2 \
+  --host examples/hosts/legacy-3.1.json --host examples/hosts/prerelease-2.9.json --execute \
+  --out "$home/matrix" || exit 1
+
 step "Evaluator: budgets, anomalies and trends of a synthetic fleet, and the weekly report"
 python -m collector.synthetic --out "$home/demo-fleet.om" --plugins 12 --days 15 || exit 1
 pluginops evaluate --openmetrics "$home/demo-fleet.om" || exit 1
@@ -80,6 +86,7 @@ echo "audit:           $home/audit.log (pluginops audit verify)"
 echo "live stack:      $home/inject/error-spike/ (Prometheus and Alertmanager logs and TSDB,"
 echo "                 runtime.log); rerun with: pluginops inject --local --scenario all"
 echo "weekly report:   $home/weekly/report.md (and report.json, charts)"
+echo "compatibility:   $home/matrix/matrix.md (and .json, .csv)"
 echo "rules:           alerts/generated/rules.yml, alerts/generated/alertmanager.yml"
 echo "metrics:         pluginops serve, then http://127.0.0.1:8080/metrics"
 echo "broken report:   $home/broken-preflight.txt"

@@ -215,3 +215,27 @@ def test_a_failed_verify_changes_nothing_and_the_stub_answers_once_installed(
     assert broken.returncode == 1
     assert "golden[legacy-format-node-0.4.0]::api@3.2" in broken.stdout
     assert "KeyError: '3.2'" in broken.stdout
+
+
+@pytest.mark.slow
+def test_the_permission_prompt_is_approved_by_a_second_person_and_denial_changes_nothing(
+        tmp_path: Path) -> None:
+    """A node plugin that declares the network call and asks for it as an elevated scope: the
+    harness refuses the author's own approval, installs after a second person's, executes over
+    HTTPS through the allowlist, and leaves nothing behind when the scope is denied."""
+    import shutil
+
+    plugin = tmp_path / "currency-node"
+    shutil.copytree(BROKEN / "undeclared-permission" / "v2", plugin)
+    manifest = json.loads((plugin / "plugin.json").read_text())
+    manifest["permissions"] = {"network": ["rates.example.com"]}
+    manifest["sandbox"] = {"elevated": [{
+        "kind": "network", "target": "rates.example.com",
+        "justification": "Fetches live exchange rates from the rates service."}]}
+    (plugin / "plugin.json").write_text(json.dumps(manifest))
+    code, report, _ = _harness(str(plugin), "--previous",
+                               str(BROKEN / "undeclared-permission" / "v1"))
+    statuses = _statuses(report)
+    assert code == 0, report
+    assert statuses["configure"] == statuses["permission-deny"] == "passed"
+    assert statuses["execute"] == statuses["update"] == statuses["rollback"] == "passed"

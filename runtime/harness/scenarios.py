@@ -41,7 +41,7 @@ from runtime.manifest.model import Manifest
 from runtime.manifest.read import manifest_path
 from runtime.preflight.run import PreflightContext, check_path
 from runtime.registry.index import load_registry
-from runtime.sandbox.approvals import Approvals
+from runtime.sandbox.approvals import Approvals, Request
 from runtime.semver.ranges import parse_version
 
 
@@ -183,16 +183,23 @@ def install(plan: Plan) -> None:
             raise ScenarioFailed(f"active version is {w.state().active}")
 
 
+def _ask_for_elevation(plan: Plan, w: World) -> tuple[Approvals, list[Request]]:
+    """Install the candidate, which must stop at the permission prompt: its pending requests."""
+    installer = w.installer()
+    _expect(installer.install(_spec(w, plan.manifest.version)), "awaiting_approval",
+            "install asking for elevated scopes")
+    approvals = _approvals(installer)
+    return approvals, approvals.requests(w.name)
+
+
 def configure(plan: Plan) -> None:
     if not plan.manifest.sandbox.elevated:
         return _skip("the manifest asks for no elevated scopes")
     with _world(plan) as w:
-        installer = w.installer()
-        first = installer.install(_spec(w, plan.manifest.version))
-        _expect(first, "awaiting_approval", "install asking for elevated scopes")
-        request = _approvals(installer).requests(w.name)[0]
+        approvals, requests = _ask_for_elevation(plan, w)
+        request = requests[0]
         try:
-            _approvals(installer).decide(w.name, request.scope, "approved",
+            approvals.decide(w.name, request.scope, "approved",
                                            request.requested_by, "self-approval", time.time())
         except PluginopsError as err:
             if err.code != "FOUR_EYES":
@@ -254,12 +261,10 @@ def permission_deny(plan: Plan) -> None:
         return _skip("the manifest asks for no elevated scopes")
     with _world(plan) as w:
         before = w.state()
-        installer = w.installer()
-        _expect(installer.install(_spec(w, plan.manifest.version)), "awaiting_approval",
-                "install asking for elevated scopes")
-        for request in _approvals(installer).requests(w.name):
-            _approvals(installer).decide(w.name, request.scope, "denied", APPROVER,
-                                           "golden harness: the deny path", time.time())
+        approvals, requests = _ask_for_elevation(plan, w)
+        for request in requests:
+            approvals.decide(w.name, request.scope, "denied", APPROVER,
+                             "golden harness: the deny path", time.time())
         again = w.installer().install(_spec(w, plan.manifest.version))
         if again.state == "committed":
             raise ScenarioFailed("installed although its elevated scopes were denied")
@@ -274,12 +279,24 @@ def failure_at(phase: str) -> Callable[[Plan], None]:
             previous = plan.previous_version
             if previous is not None:
                 _from_previous(plan, w)
-            before = w.state()
-            injected = w.installer(inject_failure=phase)
             target = _spec(w, plan.manifest.version)
-            outcome = injected.update(target) if previous else injected.install(target)
+
+            def attempt() -> Outcome:
+                injected = w.installer(inject_failure=phase)
+                return injected.update(target) if previous else injected.install(target)
+
+            before = w.state()
+            outcome = attempt()
             if outcome.state == "awaiting_approval":
-                raise ScenarioFailed("needs approval first; approve scopes in golden runs")
+                # Elevated scopes are asked for before activation: approve them as a second
+                # person (nothing was activated), then fail the operation where it is aimed.
+                approvals = _approvals(w.installer())
+                for request in approvals.requests(w.name):
+                    approvals.decide(w.name, request.scope, "approved", APPROVER,
+                                     "golden harness: approved to reach the later phases",
+                                     time.time())
+                before = w.state()
+                outcome = attempt()
             _expect(outcome, "rolled_back", f"an operation failing at {phase}")
             if outcome.failure is None or outcome.failure.phase != phase:
                 raise ScenarioFailed(f"rolled back at {outcome.failure and outcome.failure.phase}"
