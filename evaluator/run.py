@@ -25,6 +25,7 @@ from pluginops.errors import PluginopsError
 
 Progress = Callable[[int, int], None]
 MARGIN_S = 600
+FAR_FUTURE_S = 10**11
 
 
 @dataclass
@@ -74,11 +75,11 @@ def evaluate_source(source: Source, slos: list[Slo], settings: Settings, at_s: f
                     progress: Progress | None = None, workers: int = 2) -> Run:
     if source.kind == "parquet":
         return _evaluate_parquet(source, slos, settings, at_s, progress, workers)
-    end_s = at_s if at_s is not None else time.time()
-    start_s = end_s - lookback_s(slos, settings)
-    if source.kind == "openmetrics":
-        start_s, end_s = 0, float("inf")
-    telemetry = load(source, start_s, min(end_s, 1e12))
+    if source.kind == "openmetrics":  # a recording: read whole
+        telemetry = load(source, 0, FAR_FUTURE_S)
+    else:
+        end_s = at_s if at_s is not None else time.time()
+        telemetry = load(source, end_s - lookback_s(slos, settings), end_s)
     if telemetry.executions.empty:
         raise _no_data(source)
     span = telemetry.span_ms()
