@@ -74,8 +74,9 @@ class Stubs:
         context.load_cert_chain(cert, key)
         self.tls_server.socket = context.wrap_socket(self.tls_server.socket, server_side=True)
         self.tls_address = f"127.0.0.1:{self.tls_server.server_address[1]}"
-        for server in (self.server, self.tls_server):
-            threading.Thread(target=server.serve_forever, daemon=True).start()
+        for server in (self.server, self.tls_server):  # a short poll: shutdown returns at once
+            threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02},
+                             daemon=True).start()
 
     def answer(self, method: str, host: str, path: str, body: str) -> tuple[int, Any]:
         if path.endswith("/chat/completions"):
