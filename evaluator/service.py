@@ -23,6 +23,7 @@ from pluginops.catalogue import (
     SLO_BURN_RATE,
     MetricSpec,
 )
+from pluginops.errors import PluginopsError
 
 
 def _family(spec: MetricSpec) -> GaugeMetricFamily:
@@ -76,7 +77,12 @@ def serve(evaluate: Callable[[], Evaluation], host: str, port: int, interval_s: 
     registry = CollectorRegistry()
     latest = LatestEvaluation()
     registry.register(latest)
-    server, thread = start_http_server(port, addr=host, registry=registry)
+    try:
+        server, thread = start_http_server(port, addr=host, registry=registry)
+    except OSError as exc:
+        raise PluginopsError("LISTEN_FAILED", f"cannot listen on {host}:{port}: {exc.strerror}",
+                             where="--listen", next_step="choose a free port or address"
+                             ) from None
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

@@ -62,11 +62,18 @@ def exclusive_lock(path: Path) -> Iterator[None]:
 def atomic_directory(path: Path) -> Iterator[Path]:
     """Yields an empty temporary folder beside `path`; when the block ends without an exception
     it replaces `path` whole (readers see the old folder or the new one), otherwise it is
-    removed."""
+    removed. A folder that cannot be written is a PluginopsError (OUTPUT_UNWRITABLE)."""
     import shutil
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    from pluginops.errors import PluginopsError
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    except OSError as exc:
+        raise PluginopsError("OUTPUT_UNWRITABLE", f"cannot write {path}: {exc.strerror}",
+                             where=str(path), next_step="choose a folder you can write to"
+                             ) from None
     try:
         yield tmp
         if path.exists():

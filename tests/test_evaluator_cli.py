@@ -186,3 +186,12 @@ def test_evaluate_serve_exports_the_evaluators_metrics_until_sigterm(
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_an_unwritable_output_folder_is_a_structured_error(runner: CliRunner,
+                                                           om_file: Path) -> None:
+    result = runner.invoke(cli, ["report", "weekly", "--openmetrics", str(om_file), "--out",
+                                 "/proc/no-such-folder/week", "--format", "json"])
+    assert result.exit_code == 2
+    error = json.loads(result.stdout)["error"]
+    assert error["code"] == "OUTPUT_UNWRITABLE" and error["next_step"]

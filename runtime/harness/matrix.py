@@ -125,12 +125,14 @@ def to_markdown(cells: list[Cell]) -> str:
 
 
 def write(cells: list[Cell], out: Path) -> dict[str, Any]:
-    from runtime.fsutil import atomic_write_bytes
+    """The three artifacts into `out`, replaced whole."""
+    from runtime.fsutil import atomic_directory
 
     files = {"matrix.json": to_json(cells), "matrix.csv": to_csv(cells),
              "matrix.md": to_markdown(cells)}
-    for name, text in files.items():
-        atomic_write_bytes(out / name, text.encode())
+    with atomic_directory(out) as folder:
+        for name, text in files.items():
+            (folder / name).write_text(text)
     return {"out": str(out), "files": sorted(files), "cells": len(cells),
             "failed": sum(c.executed == "failed" for c in cells)}
 
