@@ -110,13 +110,18 @@ def test_the_configs_name_the_services_compose_runs() -> None:
     assert urllib.parse.urlsplit(runtime_env).hostname == "otel-collector"
 
 
-def test_traffic_executes_plugins_the_setup_installs() -> None:
+def test_traffic_executes_plugins_the_setup_installs_with_the_token_it_creates() -> None:
     setup = " ".join(services()["setup"]["command"])
     command = services()["traffic"]["command"]
     plugins = [command[i + 1] for i, arg in enumerate(command) if arg == "--plugin"]
     assert plugins
     for plugin in plugins:
         assert re.search(rf"pluginops install {plugin}\b", setup), plugin
+    token_file = command[command.index("--token-file") + 1]
+    assert re.search(rf"pluginops token create --user \S+ --role operator > {token_file}",
+                     setup)
+    assert any(v.startswith("pluginops-state:/var/lib/pluginops")
+               for v in services()["traffic"]["volumes"])
 
 
 def test_grafana_provisioning_matches_the_dashboards() -> None:

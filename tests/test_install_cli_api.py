@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 
 from pluginops.cli import cli
 from runtime.api.app import ApiConfig, create_app
+from runtime.auth.tokens import TokenStore
 from runtime.install.phases import Injector
 from runtime.install.service import Installer
 from tests.install_support import an_env, an_installer
@@ -88,9 +89,13 @@ def test_cli_refusal_before_any_transaction_is_a_structured_error(
 def client(tmp_path: Path, writable_registry: Path,
            signing_key: Ed25519PrivateKey) -> FlaskClient:
     env = an_env(tmp_path / "home", writable_registry, signing_key)
+    tokens = TokenStore(tmp_path / "home")
     app = create_app(ApiConfig(installer=lambda inject_failure=None: Installer(env),
-                               metrics=env.metrics.registry))
-    return app.test_client()
+                               tokens=tokens, metrics=env.metrics.registry))
+    client = app.test_client()
+    token, _ = tokens.create("operator-1", "operator", "tests")
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    return client
 
 
 def test_api_install_status_and_history(client: FlaskClient) -> None:
@@ -159,8 +164,12 @@ def test_api_update_that_fails_health_is_409_and_names_the_version_restored(
     an_installer(home, writable_registry, signing_key).install("json-transform@1.2.0")
     failing = an_env(home, writable_registry, signing_key,
                      injector=Injector(fail_phase="health-check"))
-    app = create_app(ApiConfig(installer=lambda inject_failure=None: Installer(failing)))
-    response = app.test_client().post("/v1/plugins/json-transform/update")
+    tokens = TokenStore(home)
+    app = create_app(ApiConfig(installer=lambda inject_failure=None: Installer(failing),
+                               tokens=tokens))
+    token, _ = tokens.create("operator-1", "operator", "tests")
+    response = app.test_client().post("/v1/plugins/json-transform/update",
+                                      headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 409
     body = response.get_json()
     assert body["error"]["code"] == "INJECTED_FAILURE"

@@ -84,7 +84,8 @@ def test_inject_against_a_running_stack_by_its_urls(tmp_path: Path) -> None:
         done = subprocess.run(
             [exe, "inject", "--scenario", "policy-violation-burst", "--runtime", stack.runtime,
              "--prometheus", stack.prometheus, "--alertmanager", stack.alertmanager,
-             "--format", "json"], capture_output=True, text=True, timeout=300)
+             "--token", stack.token, "--format", "json"], capture_output=True, text=True,
+            timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     (result,) = json.loads(done.stdout)["results"]
     assert result["ok"] and result["expected"][0]["fired"]

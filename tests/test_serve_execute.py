@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
 from pluginops.catalogue import PLUGIN_EXECUTION_COST, PLUGIN_EXECUTION_DURATION, PLUGIN_EXECUTIONS
+from runtime.auth.tokens import TokenStore
 from tests.install_support import an_installer, publish_plugin
 
 pytestmark = pytest.mark.slow
@@ -34,10 +35,17 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def call(url: str, body: Any = None, accept: str = "") -> tuple[int, Any]:
+class Server(str):
+    """The server's base URL, carrying an operator's API token."""
+
+    token: str = ""
+
+
+def call(url: str, body: Any = None, accept: str = "", token: str = "") -> tuple[int, Any]:
     data = json.dumps(body).encode() if body is not None else None
+    auth = {"Authorization": f"Bearer {token}"} if token else {}
     request = urllib.request.Request(url, data=data, method="POST" if data else "GET",
-                                     headers={"Content-Type": "application/json",
+                                     headers={"Content-Type": "application/json", **auth,
                                               **({"Accept": accept} if accept else {})})
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
@@ -58,6 +66,7 @@ def server(tmp_path: Path, writable_registry: Path, signing_key: Ed25519PrivateK
     for name in ("json-transform@1.2.0", "flaky"):
         assert installer.install(name).state == "committed"
     installer.env.journal.close()
+    token, _ = TokenStore(home).create("load-test", "operator", "tests")
     port = free_port()
     process = subprocess.Popen([PLUGINOPS, "serve", "--port", str(port), "--home", str(home)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -73,19 +82,21 @@ def server(tmp_path: Path, writable_registry: Path, signing_key: Ed25519PrivateK
     else:
         process.kill()
         raise AssertionError(process.stderr.read().decode() if process.stderr else "")
-    yield base
+    served = Server(base)
+    served.token = token
+    yield served
     process.send_signal(signal.SIGTERM)
     process.wait(timeout=10)
     shutil.rmtree(home / "run", ignore_errors=True)
 
 
 def test_serve_under_load_exposes_correct_execution_latency_and_cost_metrics(
-        server: str) -> None:
+        server: Server) -> None:
     jobs = [("json-transform", {"inputs": {"record": {"n": i}}}) for i in range(120)]
     jobs += [("flaky", {"inputs": {"fail": True}}) for _ in range(30)]
     with ThreadPoolExecutor(max_workers=8) as pool:
         replies = list(pool.map(lambda job: call(f"{server}/v1/plugins/{job[0]}/execute",
-                                                 job[1]), jobs))
+                                                 job[1], token=server.token), jobs))
     statuses = Counter(status for status, _ in replies)
     assert statuses == {200: 120, 422: 30}
     assert {body["output"]["record"]["n"] for status, body in replies if status == 200} == \
@@ -111,8 +122,10 @@ def test_serve_under_load_exposes_correct_execution_latency_and_cost_metrics(
     assert cost["json-transform"] > 0
 
 
-def test_execute_errors_are_structured(server: str) -> None:
-    status, body = call(f"{server}/v1/plugins/not-there/execute", {"inputs": {}})
+def test_execute_errors_are_structured(server: Server) -> None:
+    status, body = call(f"{server}/v1/plugins/not-there/execute", {"inputs": {}},
+                        token=server.token)
     assert (status, body["error"]["code"]) == (404, "NOT_INSTALLED")
-    status, body = call(f"{server}/v1/plugins/json-transform/execute", {"input": {}})
+    status, body = call(f"{server}/v1/plugins/json-transform/execute", {"input": {}},
+                        token=server.token)
     assert (status, body["error"]["code"]) == (400, "BAD_REQUEST")

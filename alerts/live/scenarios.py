@@ -98,7 +98,7 @@ def _faulty_traffic(stack: Stack, result: Result, expected: list[Expected],
                    fault: dict[str, Any], deadline_s: float) -> None:
     """Clean traffic first (it continues the backfilled history), then every execution faulty,
     until the expected alerts fire or the deadline passes."""
-    traffic = Traffic(stack.runtime, FAULT_PLUGIN, stack.rate).start()
+    traffic = Traffic(stack.runtime, FAULT_PLUGIN, stack.rate, stack.token).start()
     try:
         time.sleep(WARMUP_S)
         started = time.time()
@@ -119,7 +119,7 @@ def error_spike(stack: Stack, result: Result) -> list[Expected]:
 
 
 def clean(stack: Stack, result: Result, duration_s: float = 60.0) -> list[Expected]:
-    traffic = Traffic(stack.runtime, FAULT_PLUGIN, stack.rate).start()
+    traffic = Traffic(stack.runtime, FAULT_PLUGIN, stack.rate, stack.token).start()
     time.sleep(duration_s)
     traffic.stop()
     result.notes.update({"duration_s": duration_s, "executions": dict(traffic.outcomes)})
@@ -149,7 +149,7 @@ def install_failure(stack: Stack, result: Result) -> list[Expected]:
     expected = [Expected(c.INSTALL_ROLLBACKS, {"plugin": "json-transform"})]
     started = time.time()
     status, body = post(f"{stack.runtime}/v1/plugins/json-transform/update",
-                        {"inject_failure": INSTALL_PHASES[-1]})
+                        {"inject_failure": INSTALL_PHASES[-1]}, stack.token)
     result.notes["operation"] = {"status": status, "message": (body or {}).get("error", {})
                                  .get("message")}
     wait_for(stack, expected, started, 60.0, result)
@@ -159,8 +159,8 @@ def install_failure(stack: Stack, result: Result) -> list[Expected]:
 def policy_violation_burst(stack: Stack, result: Result) -> list[Expected]:
     expected = [Expected(c.DENIAL_SPIKE, {"plugin": DENIED_PLUGIN})]
     started = time.time()
-    outcomes = [post(f"{stack.runtime}/v1/plugins/{DENIED_PLUGIN}/execute", {"inputs": {}})[1]
-                .get("outcome") for _ in range(15)]
+    url = f"{stack.runtime}/v1/plugins/{DENIED_PLUGIN}/execute"
+    outcomes = [post(url, {"inputs": {}}, stack.token)[1].get("outcome") for _ in range(15)]
     result.notes["outcomes"] = outcomes
     wait_for(stack, expected, started, 60.0, result)
     return expected

@@ -44,6 +44,7 @@ from pluginops.catalogue import (
     PLUGIN_EXECUTIONS,
 )
 from pluginops.errors import PluginopsError
+from runtime.auth.tokens import TokenStore
 
 REPO = ALERTS_DIR.parent
 FAULT_PLUGIN = "chaos-monkey"
@@ -74,6 +75,7 @@ class Stack:
     sink: Sink | None = None
     runtime_process: subprocess.Popen[bytes] | None = None
     folder: Path | None = None
+    token: str = ""  # an operator's API token for the runtime
 
 
 def _pluginops(*args: str) -> str:
@@ -180,6 +182,7 @@ def local_stack(folder: Path, rate: float = 20.0,
     folder.mkdir(parents=True, exist_ok=True)
     home = folder / "home"
     prepare_home(home)
+    token, _ = TokenStore(home).create("fault-injector", "operator", "local-stack")
     runtime_port = free_port()
     if history:
         cost = clean_cost(home) if "cost" in history else 0.0
@@ -207,7 +210,7 @@ def local_stack(folder: Path, rate: float = 20.0,
             folder / "prometheus", prometheus_config(runtime_port, am_url), [rules],
             extra_args=(RESEND_DELAY,)))
         wait_for_alertmanager(prom_url)
-        yield Stack(runtime_url, prom_url, am_url, rate, sink, runtime, folder)
+        yield Stack(runtime_url, prom_url, am_url, rate, sink, runtime, folder, token)
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:

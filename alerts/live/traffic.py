@@ -11,9 +11,11 @@ from collections import Counter
 from typing import Any
 
 
-def post(url: str, body: Any, timeout: float = 30.0) -> tuple[int, Any]:
+def post(url: str, body: Any, token: str, timeout: float = 30.0) -> tuple[int, Any]:
+    """POST JSON to the runtime's API with its Bearer token."""
     request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
+                                     headers={"Content-Type": "application/json",
+                                              "Authorization": f"Bearer {token}"})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, json.loads(response.read() or b"null")
@@ -24,8 +26,9 @@ def post(url: str, body: Any, timeout: float = 30.0) -> tuple[int, Any]:
 class Traffic:
     """Executes `plugin` `per_second` times a second until stopped; `inputs` can change."""
 
-    def __init__(self, runtime: str, plugin: str, per_second: float) -> None:
+    def __init__(self, runtime: str, plugin: str, per_second: float, token: str) -> None:
         self.url = f"{runtime}/v1/plugins/{plugin}/execute"
+        self.token = token
         self.interval = 1.0 / per_second
         self.inputs: dict[str, Any] = {}
         self.outcomes: Counter[str] = Counter()
@@ -40,7 +43,7 @@ class Traffic:
         next_at = time.monotonic()
         while not self._stop.is_set():
             try:
-                _, body = post(self.url, {"inputs": self.inputs})
+                _, body = post(self.url, {"inputs": self.inputs}, self.token)
                 self.outcomes[body.get("outcome", "?") if isinstance(body, dict) else "?"] += 1
             except OSError:
                 self.outcomes["unreachable"] += 1

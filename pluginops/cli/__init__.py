@@ -17,6 +17,7 @@ from pluginops.cli.rules_cmd import rules
 from pluginops.cli.sandbox_cmd import approvals, approve, audit, deny, policy, run
 from pluginops.cli.serve_cmd import serve
 from pluginops.cli.stack_cmd import sink, traffic
+from pluginops.cli.token_cmd import token
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -28,7 +29,7 @@ def cli() -> None:
 for command in (preflight, publish, keygen, host, install, update, rollback, uninstall, status,
                 history, run, approve, deny, approvals, audit, policy, serve, rules, inject,
                 generate, collect, evaluate, report, sink, traffic, harness, release_gate,
-                matrix):
+                matrix, token):
     cli.add_command(command)
 
 

@@ -24,6 +24,8 @@ from pluginops.errors import EXIT_FAILED, PluginopsError
               "--allow-fault-injection` with chaos-monkey, snoop and json-transform installed).")
 @click.option("--prometheus", "prometheus_url", help="The Prometheus scraping it.")
 @click.option("--alertmanager", "alertmanager_url", help="The Alertmanager it alerts.")
+@click.option("--token", envvar="PLUGINOPS_TOKEN", show_envvar=True,
+              help="An operator's API token for --runtime.")
 @click.option("--rate", type=click.FloatRange(1, 200), default=20.0, show_default=True,
               help="Executions per second of background traffic.")
 @click.option("--keep", type=click.Path(path_type=Path, file_okay=False),
@@ -31,8 +33,8 @@ from pluginops.errors import EXIT_FAILED, PluginopsError
 @format_option
 @handles_errors
 def inject(scenarios: tuple[str, ...], local: bool, runtime_url: str | None,
-           prometheus_url: str | None, alertmanager_url: str | None, rate: float,
-           keep: Path | None, fmt: str) -> None:
+           prometheus_url: str | None, alertmanager_url: str | None, token: str | None,
+           rate: float, keep: Path | None, fmt: str) -> None:
     """Inject faults and report, per scenario, the expected alert, whether it fired, the time
     to detect, and any unexpected alert. Exit 1 when one is missing or an unexpected one pages.
 
@@ -47,12 +49,16 @@ def inject(scenarios: tuple[str, ...], local: bool, runtime_url: str | None,
         raise PluginopsError("USAGE", "give --local, or all of --runtime, --prometheus and "
                              "--alertmanager", where="inject",
                              next_step="e.g. pluginops inject --local --scenario clean")
+    if not local and not token:
+        raise PluginopsError("USAGE", "a running runtime needs an operator's API token",
+                             where="--token", next_step="pass --token or set PLUGINOPS_TOKEN "
+                             "(`pluginops token create --user NAME --role operator`)")
     names = list(library.SCENARIOS) if "all" in scenarios else list(dict.fromkeys(scenarios))
     results = []
     for name in names:
         if not local:
             stack = Stack(str(runtime_url).rstrip("/"), str(prometheus_url).rstrip("/"),
-                          str(alertmanager_url).rstrip("/"), rate)
+                          str(alertmanager_url).rstrip("/"), rate, token=str(token))
             result = library.run(stack, name)
             results.append(result)
             note(f"{name}: {'ok' if result.ok else 'FAILED'}")

@@ -10,7 +10,9 @@ from pluginops.cli import wiring
 from pluginops.cli.common import handles_errors, home_option, registry_dir
 from pluginops.cli.preflight_cmd import resolve_host
 from runtime.api.app import ApiConfig, create_app
+from runtime.auth.tokens import TokenStore
 from runtime.install.service import Installer
+from runtime.sandbox.audit import AuditLog
 from runtime.sandbox.executor import Executor
 
 
@@ -39,8 +41,10 @@ def serve(listen: str, port: int, registry: Path | None, trust: tuple[Path, ...]
     deps = wiring.executor_deps(home)
     executor = Executor(deps)
     executor.prime_metrics()
-    app = create_app(ApiConfig(installer=installer, metrics=wiring.metrics().registry,
-                               executor=executor, allow_fault_injection=allow_fault_injection))
+    app = create_app(ApiConfig(installer=installer, tokens=TokenStore(home),
+                               audit=AuditLog(home / wiring.AUDIT_LOG),
+                               metrics=wiring.metrics().registry, executor=executor,
+                               allow_fault_injection=allow_fault_injection))
     try:
         app.run(host=listen, port=port, threaded=True)
     finally:

@@ -7,7 +7,9 @@ from __future__ import annotations
 import json
 import signal
 import threading
+import time
 from dataclasses import asdict
+from pathlib import Path
 from types import FrameType
 
 import click
@@ -15,6 +17,7 @@ import click
 from alerts.live.sink import Delivery, webhook_sink
 from alerts.live.traffic import Traffic
 from pluginops.cli.common import handles_errors, note
+from pluginops.errors import PluginopsError
 
 
 def _wait_for_signal() -> None:
@@ -43,6 +46,21 @@ def sink(listen: str, port: int) -> None:
         _wait_for_signal()
 
 
+def _read_token(path: Path | None) -> str:
+    if path is None:
+        raise PluginopsError("USAGE", "traffic needs an operator's API token", where="--token",
+                             next_step="pass --token, --token-file or set PLUGINOPS_TOKEN")
+    deadline = time.monotonic() + 60
+    while not path.is_file() and time.monotonic() < deadline:
+        time.sleep(1)
+    try:
+        return path.read_text().strip()
+    except OSError as exc:
+        raise PluginopsError("TOKEN_UNREADABLE", f"{path}: {exc.strerror}", where=str(path),
+                             next_step="create it with `pluginops token create ... > FILE`"
+                             ) from None
+
+
 @click.command()
 @click.option("--runtime", required=True, metavar="URL", help="The runtime's API, e.g. "
               "http://runtime:8080.")
@@ -50,10 +68,17 @@ def sink(listen: str, port: int) -> None:
               help="A plugin to execute (repeat for several).")
 @click.option("--per-second", type=click.FloatRange(0.01, 1000), default=2.0, show_default=True,
               help="Executions per second, per plugin.")
+@click.option("--token", envvar="PLUGINOPS_TOKEN", show_envvar=True,
+              help="An operator's API token.")
+@click.option("--token-file", type=click.Path(path_type=Path, dir_okay=False),
+              help="A file holding the token (waited for up to a minute).")
 @handles_errors
-def traffic(runtime: str, plugins: tuple[str, ...], per_second: float) -> None:
+def traffic(runtime: str, plugins: tuple[str, ...], per_second: float, token: str | None,
+            token_file: Path | None) -> None:
     """Execute plugins steadily against a runtime until stopped."""
-    drivers = [Traffic(runtime.rstrip("/"), plugin, per_second).start() for plugin in plugins]
+    secret = token or _read_token(token_file)
+    drivers = [Traffic(runtime.rstrip("/"), plugin, per_second, secret).start()
+               for plugin in plugins]
     note(f"executing {', '.join(plugins)} at {per_second:g}/s each against {runtime}")
     try:
         _wait_for_signal()

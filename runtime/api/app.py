@@ -12,23 +12,30 @@ the real ones, tests pass their own.
     POST   /v1/plugins/<name>/execute   {"inputs": {...}}        run it in its sandbox
     GET    /healthz, /readyz                                     liveness, readiness
     GET    /metrics                                              Prometheus / OpenMetrics
+
+Every /v1 request carries `Authorization: Bearer <token>` (`pluginops token create`): reads need
+the viewer role, changes the operator role; unauthenticated requests get 401 and change nothing,
+under-privileged ones 403; every change is written to the audit log with who made it.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, g, jsonify, request
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 from werkzeug.exceptions import HTTPException
 
 from pluginops.catalogue import INSTALL_PHASES
 from pluginops.errors import PluginopsError
+from runtime.auth.tokens import TokenStore
 from runtime.install.service import Installer
 from runtime.install.transaction import Outcome
 from runtime.install.views import outcome_view, status_view
+from runtime.sandbox.audit import AuditLog
 from runtime.sandbox.executor import Executor
 
 
@@ -39,9 +46,20 @@ class InstallerFactory(Protocol):
 @dataclass
 class ApiConfig:
     installer: InstallerFactory
+    tokens: TokenStore  # every /v1 request names its caller with a Bearer token
+    audit: AuditLog | None = None  # every mutating request is written here
     metrics: CollectorRegistry | None = None
     executor: Executor | None = None
     allow_fault_injection: bool = False
+
+
+# Health and metrics stay open (probes and Prometheus); the rest needs a token with a role.
+OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def required_role(method: str) -> str:
+    return "operator" if method in MUTATING else "viewer"
 
 
 EXECUTION_STATUS = {"success": 200, "denied": 403, "error": 422, "timeout": 504}
@@ -93,6 +111,40 @@ def create_app(config: ApiConfig) -> Flask:
     def on_http(err: HTTPException) -> tuple[Response, int]:
         return _error("HTTP_" + str(err.code), err.description or "", err.code or 500,
                       request.path, "see GET / for the endpoints")
+
+    @app.before_request
+    def authenticate() -> tuple[Response, int] | None:
+        if request.path in OPEN_PATHS:
+            return None
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        principal = config.tokens.authenticate(token) if scheme.lower() == "bearer" else None
+        if principal is None:
+            response, status = _error(
+                "UNAUTHENTICATED", "no valid API token", 401, "Authorization",
+                "send `Authorization: Bearer <token>`; an admin creates tokens with "
+                "`pluginops token create`")
+            response.headers["WWW-Authenticate"] = 'Bearer realm="pluginops"'
+            return response, status
+        needed = required_role(request.method)
+        if not principal.may(needed):
+            return _error("FORBIDDEN_ROLE", f"{principal.user} is a {principal.role}; "
+                          f"{request.method} {request.path} needs {needed}", 403,
+                          request.path, f"ask an admin for a token with the {needed} role")
+        g.principal = principal
+        return None
+
+    @app.after_request
+    def audit_mutation(response: Response) -> Response:
+        principal = g.get("principal")
+        if config.audit is not None and principal is not None and request.method in MUTATING:
+            config.audit.append({
+                "kind": "api.request", "time": time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                                             time.gmtime()),
+                "user": principal.user, "role": principal.role, "token": principal.token_id,
+                "method": request.method, "path": request.path,
+                "status": response.status_code})
+        return response
 
     @app.get("/healthz")
     def healthz() -> Response:

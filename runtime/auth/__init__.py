@@ -1,0 +1,1 @@
+"""Who is calling: API tokens (stored hashed) with a role each."""
