@@ -37,7 +37,8 @@ def world(tmp_path: Path, writable_registry: Path, signing_key: Ed25519PrivateKe
     home = tmp_path / "home"
     env = an_env(home, writable_registry, signing_key)
     tokens = TokenStore(home)
-    app = create_app(ApiConfig(installer=lambda inject_failure=None: Installer(env),
+    app = create_app(ApiConfig(installer=lambda inject_failure=None, requested_by=None:
+                               Installer(env),
                                tokens=tokens, audit=AuditLog(home / "audit.log")))
     return app.test_client(), tokens, home
 
@@ -127,3 +128,46 @@ def test_the_first_admin_is_bootstrapped_on_the_host_and_shown_once(
     assert revoked.exit_code == 0 and TokenStore(home).authenticate(document["token"]) is None
     kinds = [json.loads(line)["kind"] for line in (home / "audit.log").read_text().splitlines()]
     assert kinds == ["token.create", "token.revoke"]
+
+
+def test_an_elevated_request_is_decided_by_a_second_admin_never_by_the_requester_or_a_viewer(
+        tmp_path: Path, writable_registry: Path, signing_key: Ed25519PrivateKey) -> None:
+    from runtime.sandbox.approvals import Approvals
+    from tests.install_support import publish_plugin
+    from tests.test_sandbox_policy import ELEVATED
+
+    home = tmp_path / "home"
+    publish_plugin(writable_registry, tmp_path / "src", signing_key, "lookup", "1.0.0",
+                   "def run(inputs, ctx):\n    return {}\n", **ELEVATED)
+    approvals = Approvals(home / "approvals.db")
+
+    def installer(inject_failure: str | None = None, requested_by: str | None = None
+                  ) -> Installer:
+        return Installer(an_env(home, writable_registry, signing_key, approvals=approvals,
+                                requested_by=requested_by or "nobody"))
+
+    tokens = TokenStore(home)
+    client = create_app(ApiConfig(installer=installer, tokens=tokens, approvals=approvals,
+                                  audit=AuditLog(home / "audit.log"))).test_client()
+    alice, _ = tokens.create("alice", "admin", "tests")
+    bob, _ = tokens.create("bob", "admin", "tests")
+    olga, _ = tokens.create("olga", "operator", "tests")
+    vera, _ = tokens.create("vera", "viewer", "tests")
+    waiting = client.post("/v1/plugins/lookup/install", headers=_bearer(alice))
+    assert waiting.status_code == 409  # awaiting approval: nothing activated
+    pending = client.get("/v1/approvals?plugin=lookup", headers=_bearer(vera)).get_json()
+    assert [(r["scope"], r["requested_by"]) for r in pending["pending"]] == [
+        ("network:api.example.com", "alice")]
+    decision = {"scope": "network:api.example.com", "decision": "approved",
+                "reason": "the register is public"}
+    for token, status, code in ((vera, 403, "FORBIDDEN_ROLE"), (olga, 403, "FORBIDDEN_ROLE"),
+                                (alice, 403, "FOUR_EYES")):
+        refused = client.post("/v1/approvals/lookup", json=decision, headers=_bearer(token))
+        assert (refused.status_code, refused.get_json()["error"]["code"]) == (status, code)
+    assert approvals.decisions("lookup") == []
+    made = client.post("/v1/approvals/lookup", json=decision, headers=_bearer(bob))
+    assert made.status_code == 201 and made.get_json()["decision"]["decided_by"] == "bob"
+    installed = client.post("/v1/plugins/lookup/install", headers=_bearer(alice))
+    assert installed.status_code == 201
+    kinds = [json.loads(line)["kind"] for line in (home / "audit.log").read_text().splitlines()]
+    assert "approval.approved" in kinds

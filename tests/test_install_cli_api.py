@@ -90,7 +90,8 @@ def client(tmp_path: Path, writable_registry: Path,
            signing_key: Ed25519PrivateKey) -> FlaskClient:
     env = an_env(tmp_path / "home", writable_registry, signing_key)
     tokens = TokenStore(tmp_path / "home")
-    app = create_app(ApiConfig(installer=lambda inject_failure=None: Installer(env),
+    app = create_app(ApiConfig(installer=lambda inject_failure=None, requested_by=None:
+                               Installer(env),
                                tokens=tokens, metrics=env.metrics.registry))
     client = app.test_client()
     token, _ = tokens.create("operator-1", "operator", "tests")
@@ -165,7 +166,8 @@ def test_api_update_that_fails_health_is_409_and_names_the_version_restored(
     failing = an_env(home, writable_registry, signing_key,
                      injector=Injector(fail_phase="health-check"))
     tokens = TokenStore(home)
-    app = create_app(ApiConfig(installer=lambda inject_failure=None: Installer(failing),
+    app = create_app(ApiConfig(installer=lambda inject_failure=None, requested_by=None:
+                               Installer(failing),
                                tokens=tokens))
     token, _ = tokens.create("operator-1", "operator", "tests")
     response = app.test_client().post("/v1/plugins/json-transform/update",

@@ -12,6 +12,7 @@ from pluginops.cli.preflight_cmd import resolve_host
 from runtime.api.app import ApiConfig, create_app
 from runtime.auth.tokens import TokenStore
 from runtime.install.service import Installer
+from runtime.sandbox.approvals import Approvals
 from runtime.sandbox.audit import AuditLog
 from runtime.sandbox.executor import Executor
 
@@ -33,9 +34,10 @@ def serve(listen: str, port: int, registry: Path | None, trust: tuple[Path, ...]
     host = resolve_host(None, None)
     reg = registry_dir(registry, home)
 
-    def installer(inject_failure: str | None = None) -> Installer:
+    def installer(inject_failure: str | None = None,
+                  requested_by: str | None = None) -> Installer:
         return Installer(wiring.installer_env(home, reg, host, trust, allow_unsigned,
-                                              inject_failure))
+                                              inject_failure, requested_by=requested_by))
 
     installer()  # recover and fail fast on a bad home or registry before binding
     deps = wiring.executor_deps(home)
@@ -43,6 +45,7 @@ def serve(listen: str, port: int, registry: Path | None, trust: tuple[Path, ...]
     executor.prime_metrics()
     app = create_app(ApiConfig(installer=installer, tokens=TokenStore(home),
                                audit=AuditLog(home / wiring.AUDIT_LOG),
+                               approvals=Approvals(home / wiring.APPROVALS_DB),
                                metrics=wiring.metrics().registry, executor=executor,
                                allow_fault_injection=allow_fault_injection))
     try:

@@ -10,12 +10,16 @@ the real ones, tests pass their own.
     GET    /v1/history?plugin=NAME&limit=N                       transactions with phases
     GET    /v1/transactions/<tx_id>                              one transaction and its events
     POST   /v1/plugins/<name>/execute   {"inputs": {...}}        run it in its sandbox
+    GET    /v1/approvals?plugin=NAME                             pending requests, decisions
+    POST   /v1/approvals/<name> {"scope", "decision", "reason"}  approve or deny (admin, never
+                                                                 the one who asked)
     GET    /healthz, /readyz                                     liveness, readiness
     GET    /metrics                                              Prometheus / OpenMetrics
 
 Every /v1 request carries `Authorization: Bearer <token>` (`pluginops token create`): reads need
-the viewer role, changes the operator role; unauthenticated requests get 401 and change nothing,
-under-privileged ones 403; every change is written to the audit log with who made it.
+the viewer role, changes the operator role, decisions on approvals the admin role;
+unauthenticated requests get 401 and change nothing, under-privileged ones 403; every change is
+written to the audit log with who made it.
 """
 
 from __future__ import annotations
@@ -35,12 +39,14 @@ from runtime.auth.tokens import TokenStore
 from runtime.install.service import Installer
 from runtime.install.transaction import Outcome
 from runtime.install.views import outcome_view, status_view
+from runtime.sandbox.approvals import Approvals
 from runtime.sandbox.audit import AuditLog
 from runtime.sandbox.executor import Executor
 
 
 class InstallerFactory(Protocol):
-    def __call__(self, inject_failure: str | None = None) -> Installer: ...
+    def __call__(self, inject_failure: str | None = None,
+                 requested_by: str | None = None) -> Installer: ...
 
 
 @dataclass
@@ -48,6 +54,7 @@ class ApiConfig:
     installer: InstallerFactory
     tokens: TokenStore  # every /v1 request names its caller with a Bearer token
     audit: AuditLog | None = None  # every mutating request is written here
+    approvals: Approvals | None = None  # elevated requests and the decisions on them
     metrics: CollectorRegistry | None = None
     executor: Executor | None = None
     allow_fault_injection: bool = False
@@ -58,8 +65,13 @@ OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
-def required_role(method: str) -> str:
-    return "operator" if method in MUTATING else "viewer"
+ADMIN_PATHS = ("/v1/approvals",)  # deciding on elevated privileges is an admin's
+
+
+def required_role(method: str, path: str) -> str:
+    if method not in MUTATING:
+        return "viewer"
+    return "admin" if path.startswith(ADMIN_PATHS) else "operator"
 
 
 EXECUTION_STATUS = {"success": 200, "denied": 403, "error": 422, "timeout": 504}
@@ -126,7 +138,7 @@ def create_app(config: ApiConfig) -> Flask:
                 "`pluginops token create`")
             response.headers["WWW-Authenticate"] = 'Bearer realm="pluginops"'
             return response, status
-        needed = required_role(request.method)
+        needed = required_role(request.method, request.path)
         if not principal.may(needed):
             return _error("FORBIDDEN_ROLE", f"{principal.user} is a {principal.role}; "
                           f"{request.method} {request.path} needs {needed}", 403,
@@ -171,14 +183,14 @@ def create_app(config: ApiConfig) -> Flask:
     @app.post("/v1/plugins/<name>/install")
     def install(name: str) -> tuple[Response, int]:
         version, inject = _operation_body()
-        return _outcome(config.installer(inject_failure=inject).install(
-            f"{name}@{version}" if version else name), created=True)
+        return _outcome(config.installer(inject_failure=inject, requested_by=g.principal.user)
+                        .install(f"{name}@{version}" if version else name), created=True)
 
     @app.post("/v1/plugins/<name>/update")
     def update(name: str) -> tuple[Response, int]:
         version, inject = _operation_body()
-        return _outcome(config.installer(inject_failure=inject).update(
-            f"{name}@{version}" if version else name))
+        return _outcome(config.installer(inject_failure=inject, requested_by=g.principal.user)
+                        .update(f"{name}@{version}" if version else name))
 
     @app.post("/v1/plugins/<name>/rollback")
     def rollback(name: str) -> tuple[Response, int]:
@@ -187,6 +199,44 @@ def create_app(config: ApiConfig) -> Flask:
     @app.delete("/v1/plugins/<name>")
     def uninstall(name: str) -> tuple[Response, int]:
         return _outcome(config.installer().uninstall(name))
+
+    def _approvals() -> Approvals:
+        if config.approvals is None:
+            raise PluginopsError("APPROVALS_DISABLED", "this app has no approvals store",
+                                 where=request.path, next_step="start it with `pluginops serve`",
+                                 http_status=404)
+        return config.approvals
+
+    @app.get("/v1/approvals")
+    def approvals() -> Response:
+        plugin = request.args.get("plugin") or None
+        store = _approvals()
+        return jsonify({"pending": [r.__dict__ for r in store.requests(plugin)],
+                        "decisions": [d.__dict__ for d in store.decisions(plugin)]})
+
+    @app.post("/v1/approvals/<name>")
+    def decide(name: str) -> tuple[Response, int]:
+        body = _body({"scope", "decision", "reason", "expires_in_s"})
+        decision = body.get("decision")
+        if decision not in ("approved", "denied") or not isinstance(body.get("scope"), str):
+            raise PluginopsError("BAD_REQUEST", "need a scope and a decision",
+                                 where="decision", next_step='send {"scope": "network:host", '
+                                 '"decision": "approved" or "denied", "reason": "..."}')
+        expires = body.get("expires_in_s")
+        if expires is not None and (not isinstance(expires, int | float) or expires <= 0):
+            raise PluginopsError("BAD_REQUEST", "expires_in_s must be a positive number",
+                                 where="expires_in_s", next_step="e.g. 2592000 for 30 days")
+        now = time.time()
+        made = _approvals().decide(name, body["scope"], decision, g.principal.user,
+                                   str(body.get("reason", "")), now,
+                                   now + expires if expires else None)
+        if config.audit is not None:
+            config.audit.append({
+                "kind": f"approval.{decision}", "time": time.strftime(
+                    "%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)), "plugin": name,
+                "scope": made.scope, "by": made.decided_by, "reason": made.reason,
+                "expires_at": made.expires_at})
+        return jsonify({"decision": made.__dict__}), 201
 
     @app.get("/readyz")
     def readyz() -> tuple[Response, int]:
