@@ -60,6 +60,12 @@ def _dashboard(file: str) -> Callable[[], str]:
     return render
 
 
+def _openapi() -> str:
+    from runtime.api.openapi import render
+
+    return render()
+
+
 GENERATED: dict[str, Callable[[], str]] = {
     "schemas/plugin-manifest.schema.json": manifest_schema,
     "docs/preflight-codes.md": render_markdown,
@@ -70,4 +76,5 @@ GENERATED: dict[str, Callable[[], str]] = {
     **{f"dashboards/generated/{name}": _dashboard(name) for name in (
         "fleet-overview.json", "plugin-detail.json", "installs-security.json")},
     **STACK_FILES,
+    "schemas/openapi.json": _openapi,
 }

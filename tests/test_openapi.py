@@ -1,0 +1,79 @@
+"""The API's OpenAPI document describes exactly the app's routes, and schemathesis, generating
+requests from it against a real `pluginops serve` with an admin's token, finds no server
+error."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from runtime.api.app import ApiConfig, create_app
+from runtime.auth.tokens import TokenStore
+from tests.conftest import REPO
+from tests.install_support import an_installer
+
+SPEC = REPO / "schemas" / "openapi.json"
+BIN = Path(sys.executable).parent
+
+
+def test_the_document_describes_every_route_and_nothing_else(tmp_path: Path) -> None:
+    app = create_app(ApiConfig(installer=lambda inject_failure=None, requested_by=None:
+                               None,  # type: ignore[arg-type,return-value]
+                               tokens=TokenStore(tmp_path)))
+    routes = {(re.sub(r"<(\w+)>", r"{\1}", rule.rule), method.lower())
+              for rule in app.url_map.iter_rules() if rule.rule.startswith("/v1")
+              for method in rule.methods - {"HEAD", "OPTIONS"}}
+    paths = json.loads(SPEC.read_text())["paths"]
+    described = {(path, method) for path, item in paths.items() for method in item
+                 if method != "parameters"}
+    assert described == routes
+
+
+@pytest.mark.slow
+def test_schemathesis_finds_no_server_error(tmp_path: Path, writable_registry: Path,
+                                            signing_key: Ed25519PrivateKey) -> None:
+    home = tmp_path / "home"
+    installer = an_installer(home, writable_registry, signing_key)
+    assert installer.install("json-transform@1.2.0").state == "committed"
+    installer.env.journal.close()
+    token, _ = TokenStore(home).create("fuzz-admin", "admin", "tests")
+    from alerts.live.processes import free_port
+
+    port = free_port()
+    server = subprocess.Popen([str(BIN / "pluginops"), "serve", "--port", str(port), "--home",
+                               str(home), "--registry", str(writable_registry)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              env={**os.environ, "PLUGINOPS_ALLOW_UNSIGNED": "1"})
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(f"{base}/readyz", timeout=2)
+                break
+            except OSError:
+                time.sleep(0.1)
+        done = subprocess.run(
+            [str(BIN / "schemathesis"), "run", str(SPEC), "--url", base,
+             "-H", f"Authorization: Bearer {token}", "--checks", "not_a_server_error",
+             "--max-examples", "25", "--workers", "1", "--phases", "examples,coverage,fuzzing",
+             "--suppress-health-check", "all", "--no-color"],
+            capture_output=True, text=True, timeout=600, cwd=tmp_path)
+        assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+        cases = re.search(r"(\d+) generated, (\d+) passed", done.stdout)
+        assert cases and cases.group(1) == cases.group(2) and int(cases.group(1)) > 100, \
+            done.stdout[-3000:]
+        assert "11 passed" in done.stdout  # every operation exercised
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=15)
