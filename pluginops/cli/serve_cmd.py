@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 import click
@@ -11,10 +12,21 @@ from pluginops.cli.common import handles_errors, home_option, registry_dir
 from pluginops.cli.preflight_cmd import resolve_host
 from runtime.api.app import ApiConfig, create_app
 from runtime.auth.tokens import TokenStore
+from runtime.fsutil import atomic_write_bytes
 from runtime.install.service import Installer
 from runtime.sandbox.approvals import Approvals
 from runtime.sandbox.audit import AuditLog
 from runtime.sandbox.executor import Executor
+
+SESSION_SECRET = "ui-session.key"
+
+
+def session_secret(home: Path) -> bytes:
+    """The key signing UI sessions: made once per home, readable by its owner only."""
+    path = home / SESSION_SECRET
+    if not path.exists():
+        atomic_write_bytes(path, secrets.token_bytes(32), mode=0o600)
+    return path.read_bytes()
 
 
 @click.command()
@@ -24,12 +36,15 @@ from runtime.sandbox.executor import Executor
 @click.option("--trust", type=click.Path(path_type=Path, dir_okay=False, exists=True),
               multiple=True)
 @click.option("--allow-unsigned", is_flag=True)
+@click.option("--grafana-url", envvar="PLUGINOPS_GRAFANA_URL", show_envvar=True,
+              help="Grafana's base URL: the UI links each plugin to its dashboard.")
 @click.option("--allow-fault-injection", is_flag=True,
               help="Let install and update requests ask a phase to fail (fault injection).")
 @home_option
 @handles_errors
 def serve(listen: str, port: int, registry: Path | None, trust: tuple[Path, ...],
-          allow_unsigned: bool, allow_fault_injection: bool, home: Path) -> None:
+          allow_unsigned: bool, grafana_url: str | None, allow_fault_injection: bool,
+          home: Path) -> None:
     """Serve the JSON API (installs, status, history) and /metrics."""
     host = resolve_host(None, None)
     reg = registry_dir(registry, home)
@@ -46,6 +61,8 @@ def serve(listen: str, port: int, registry: Path | None, trust: tuple[Path, ...]
     app = create_app(ApiConfig(installer=installer, tokens=TokenStore(home),
                                audit=AuditLog(home / wiring.AUDIT_LOG),
                                approvals=Approvals(home / wiring.APPROVALS_DB),
+                               ui_home=home.absolute(), session_secret=session_secret(home),
+                               grafana_url=grafana_url,
                                metrics=wiring.metrics().registry, executor=executor,
                                allow_fault_injection=allow_fault_injection))
     try:

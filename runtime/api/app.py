@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from flask import Flask, Response, g, jsonify, request
@@ -55,6 +56,9 @@ class ApiConfig:
     tokens: TokenStore  # every /v1 request names its caller with a Bearer token
     audit: AuditLog | None = None  # every mutating request is written here
     approvals: Approvals | None = None  # elevated requests and the decisions on them
+    ui_home: Path | None = None  # serve the web UI from this runtime home (sessions, policy)
+    session_secret: bytes = b""  # signs the UI's session cookies
+    grafana_url: str | None = None  # links into the plugin-detail dashboard
     metrics: CollectorRegistry | None = None
     executor: Executor | None = None
     allow_fault_injection: bool = False
@@ -124,10 +128,19 @@ def create_app(config: ApiConfig) -> Flask:
         return _error("HTTP_" + str(err.code), err.description or "", err.code or 500,
                       request.path, "see GET / for the endpoints")
 
+    if config.ui_home is not None:
+        from runtime.api.ui import create_blueprint
+
+        app.secret_key = config.session_secret or None
+        app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")
+        app.register_blueprint(create_blueprint(config.ui_home, config.tokens, config.installer,
+                                                config.approvals, config.audit,
+                                                config.grafana_url))
+
     @app.before_request
     def authenticate() -> tuple[Response, int] | None:
-        if request.path in OPEN_PATHS:
-            return None
+        if request.path in OPEN_PATHS or request.path.startswith("/ui/"):
+            return None  # the UI signs in with a token into a session of its own
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
         principal = config.tokens.authenticate(token) if scheme.lower() == "bearer" else None

@@ -1,0 +1,217 @@
+"""The admin web UI (server-rendered, no front-end build): plugins and installs in flight, the
+install timeline, activity history, failures with their remediation, the approval queue, and the
+org policy. Sign-in is by API token into a session; every form carries a CSRF token; roles are the
+API's (viewer reads, operator installs, admin decides approvals and edits the policy); every
+change is audited."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from flask import Blueprint, abort, g, redirect, render_template, request, session, url_for
+from pydantic import ValidationError
+from werkzeug.wrappers import Response
+
+from pluginops.errors import PluginopsError
+from runtime.auth.tokens import Principal, TokenStore
+from runtime.fsutil import atomic_write_bytes
+from runtime.install.views import status_view
+from runtime.sandbox.policy import POLICY_FILE, POLICY_VERSIONS, OrgPolicy, load_policy
+
+F = TypeVar("F", bound=Callable[..., Any])
+HISTORY_DIR = "policy-history"
+OUTCOMES = ("committed", "rolled_back", "failed", "awaiting_approval")
+
+
+def _principal() -> Principal | None:
+    if "user" not in session:
+        return None
+    return Principal(session["token_id"], session["user"], session["role"])
+
+
+def needs(role: str) -> Callable[[F], F]:
+    def wrap(view: F) -> F:
+        @wraps(view)
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            principal = _principal()
+            if principal is None:
+                return redirect(url_for("ui.login", next=request.path))
+            if not principal.may(role):
+                abort(403, f"{principal.user} is a {principal.role}; this needs {role}")
+            if request.method == "POST" and not secrets.compare_digest(
+                    request.form.get("csrf", ""), session.get("csrf", "")):
+                abort(400, "the form's CSRF token is missing or stale: reload the page")
+            g.principal = principal
+            return view(*args, **kwargs)
+        return guarded  # type: ignore[return-value]
+    return wrap
+
+
+def policy_revisions(home: Path) -> list[dict[str, Any]]:
+    folder = home / HISTORY_DIR
+    if not folder.is_dir():
+        return []
+    out = []
+    for path in sorted(folder.glob("*.yaml"), reverse=True):
+        number, _, user = path.stem.partition("-")
+        out.append({"revision": int(number), "by": user, "text": path.read_text()})
+    return out
+
+
+def validate_policy(text: str) -> OrgPolicy:
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise PluginopsError("POLICY_INVALID", f"not YAML: {exc}", where="policy",
+                             next_step="fix the YAML") from None
+    if not isinstance(data, dict) or data.get("version") not in POLICY_VERSIONS:
+        raise PluginopsError("POLICY_VERSION_UNSUPPORTED", "the policy needs `version: 1`",
+                             where="version", next_step="start the document with version: 1")
+    try:
+        return OrgPolicy.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise PluginopsError("POLICY_INVALID", f"{'/'.join(map(str, first['loc']))}: "
+                             f"{first['msg']}", where="policy",
+                             next_step="see docs/sandbox.md for the policy format") from None
+
+
+def create_blueprint(home: Path, tokens: TokenStore, installer: Callable[..., Any],
+                     approvals: Any, audit: Any, grafana_url: str | None) -> Blueprint:
+    ui = Blueprint("ui", __name__, url_prefix="/ui", template_folder="templates")
+
+    def record(kind: str, **fields: Any) -> None:
+        if audit is not None:
+            audit.append({"kind": kind, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                                              time.gmtime()),
+                          "by": g.principal.user, "role": g.principal.role, **fields})
+
+    @ui.context_processor
+    def common() -> dict[str, Any]:
+        return {"me": _principal(), "csrf": session.get("csrf", ""),
+                "grafana": grafana_url.rstrip("/") if grafana_url else None}
+
+    @ui.get("/login")
+    def login() -> str:
+        return render_template("login.html", error=None, next=request.args.get("next", ""))
+
+    @ui.post("/login")
+    def login_post() -> Response | tuple[str, int]:
+        principal = tokens.authenticate(request.form.get("token", ""))
+        if principal is None:
+            return render_template("login.html", error="That token is not valid.",
+                                   next=""), 401
+        session.clear()
+        session.update(token_id=principal.token_id, user=principal.user, role=principal.role,
+                       csrf=secrets.token_urlsafe(32))
+        target = request.form.get("next", "")
+        return redirect(target if target.startswith("/ui/") else url_for("ui.plugins"))
+
+    @ui.post("/logout")
+    @needs("viewer")
+    def logout() -> Response:
+        session.clear()
+        return redirect(url_for("ui.login"))
+
+    @ui.get("/")
+    @needs("viewer")
+    def plugins() -> str:
+        items = [status_view(s) for s in installer().status()]
+        return render_template("plugins.html", plugins=items)
+
+    @ui.post("/install")
+    @needs("operator")
+    def install() -> Response | tuple[str, int]:
+        target = request.form.get("target", "").strip()
+        operation = request.form.get("operation", "install")
+        runner = installer(requested_by=g.principal.user)
+        try:
+            outcome = runner.update(target) if operation == "update" else runner.install(target)
+        except PluginopsError as err:
+            record("ui.install.refused", target=target, code=err.code)
+            return render_template("refused.html", target=target, error=err), err.http_status
+        record(f"ui.{operation}", target=target, tx_id=outcome.tx_id, outcome=outcome.state)
+        if not outcome.tx_id:
+            return redirect(url_for("ui.plugins"))
+        return redirect(url_for("ui.transaction", tx_id=outcome.tx_id))
+
+    @ui.get("/transactions/<tx_id>")
+    @needs("viewer")
+    def transaction(tx_id: str) -> str:
+        runner = installer()
+        row = runner.env.journal.transaction(tx_id)
+        if row is None:
+            abort(404, f"no transaction {tx_id}")
+        entry = next(h for h in runner.history(row.plugin, 10_000) if h["tx_id"] == tx_id)
+        flight = next((s.in_flight for s in runner.status(row.plugin)
+                       if s.in_flight and s.in_flight.tx_id == tx_id), None)
+        return render_template("transaction.html", tx=entry, flight=flight)
+
+    @ui.get("/history")
+    @needs("viewer")
+    def history() -> str:
+        plugin = request.args.get("plugin") or None
+        outcome = request.args.get("outcome") or None
+        rows = [h for h in installer().history(plugin, 500)
+                if outcome is None or h["outcome"] == outcome]
+        return render_template("history.html", rows=rows, plugin=plugin or "",
+                               outcome=outcome or "", outcomes=OUTCOMES)
+
+    @ui.get("/approvals")
+    @needs("viewer")
+    def approvals_page() -> str:
+        return render_template("approvals.html", pending=approvals.requests(),
+                               decisions=approvals.decisions(), now=time.time(),
+                               error=request.args.get("error"))
+
+    @ui.post("/approvals/<name>")
+    @needs("admin")
+    def decide(name: str) -> Response | tuple[str, int]:
+        decision = request.form.get("decision")
+        if decision not in ("approved", "denied"):
+            abort(400, "decision must be approved or denied")
+        days = request.form.get("expires_days", "").strip()
+        expires = time.time() + float(days) * 86400 if days else None
+        try:
+            made = approvals.decide(name, request.form.get("scope", ""), decision,
+                                    g.principal.user, request.form.get("reason", ""),
+                                    time.time(), expires)
+        except PluginopsError as err:
+            return render_template("approvals.html", pending=approvals.requests(),
+                                   decisions=approvals.decisions(), now=time.time(),
+                                   error=err), err.http_status
+        record(f"approval.{decision}", plugin=name, scope=made.scope, reason=made.reason,
+               expires_at=made.expires_at)
+        return redirect(url_for("ui.approvals_page"))
+
+    @ui.get("/policy")
+    @needs("viewer")
+    def policy() -> str:
+        path = home / POLICY_FILE
+        text = path.read_text() if path.exists() else "version: 1\n"
+        return render_template("policy.html", text=text, policy=load_policy(home),
+                               revisions=policy_revisions(home), error=None)
+
+    @ui.post("/policy")
+    @needs("admin")
+    def policy_post() -> Response | tuple[str, int]:
+        text = request.form.get("policy", "")
+        try:
+            validate_policy(text)
+        except PluginopsError as err:
+            return render_template("policy.html", text=text, policy=load_policy(home),
+                                   revisions=policy_revisions(home), error=err), 400
+        revision = len(policy_revisions(home)) + 1
+        atomic_write_bytes(home / HISTORY_DIR / f"{revision:05d}-{g.principal.user}.yaml",
+                           text.encode())
+        atomic_write_bytes(home / POLICY_FILE, text.encode())
+        record("policy.edit", revision=revision, reason=request.form.get("reason", ""))
+        return redirect(url_for("ui.policy"))
+
+    return ui
