@@ -60,7 +60,8 @@ def test_pages_need_a_session_and_a_bad_token_changes_nothing(
     for path in ("/ui/", "/ui/history", "/ui/approvals", "/ui/policy"):
         response = client.get(path)
         assert response.status_code == 302 and "/ui/login" in response.headers["Location"]
-    assert client.post("/ui/install", data={"target": "json-transform"}).status_code == 302
+    for path in ("/ui/install", "/ui/approvals/lookup", "/ui/policy", "/ui/logout"):
+        assert client.post(path, data={"target": "json-transform"}).status_code == 401
     assert client.post("/ui/login", data={"token": "po_nope"}).status_code == 401
     assert not (home / "plugins" / "json-transform").exists()
 
@@ -143,3 +144,20 @@ def test_policy_edits_are_validated_versioned_and_audited(
     records = [json.loads(line) for line in (home / "audit.log").read_text().splitlines()]
     assert [r["reason"] for r in records if r["kind"] == "policy.edit"] == \
         ["agents spawn nothing"]
+
+
+@pytest.mark.parametrize(("path", "role"), [("/ui/install", "viewer"),
+                                            ("/ui/approvals/lookup", "viewer"),
+                                            ("/ui/approvals/lookup", "operator"),
+                                            ("/ui/policy", "viewer"), ("/ui/policy", "operator")])
+def test_every_form_refuses_an_under_privileged_user(
+        site: tuple[FlaskClient, TokenStore, Path], path: str, role: str) -> None:
+    client, tokens, home = site
+    csrf = sign_in(client, tokens, f"someone-{role}", role)
+    response = client.post(path, data={"csrf": csrf, "target": "json-transform@1.2.0",
+                                       "scope": "network:api.example.com",
+                                       "decision": "approved", "reason": "r",
+                                       "policy": "version: 1\n"})
+    assert response.status_code == 403
+    assert not (home / "plugins" / "json-transform").exists()
+    assert not (home / "policy.yaml").exists()

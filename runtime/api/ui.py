@@ -41,6 +41,8 @@ def needs(role: str) -> Callable[[F], F]:
         def guarded(*args: Any, **kwargs: Any) -> Any:
             principal = _principal()
             if principal is None:
+                if request.method != "GET":
+                    abort(401, "sign in first: this form changes nothing without a session")
                 return redirect(url_for("ui.login", next=request.path))
             if not principal.may(role):
                 abort(403, f"{principal.user} is a {principal.role}; this needs {role}")
