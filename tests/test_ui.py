@@ -161,3 +161,47 @@ def test_every_form_refuses_an_under_privileged_user(
     assert response.status_code == 403
     assert not (home / "plugins" / "json-transform").exists()
     assert not (home / "policy.yaml").exists()
+
+
+def test_the_plugins_page_shows_each_plugins_budget_from_prometheus(
+        tmp_path: Path, writable_registry: Path, signing_key: Ed25519PrivateKey) -> None:
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from threading import Thread
+
+    class Prometheus(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = json.dumps({"status": "success", "data": {"resultType": "vector", "result": [
+                {"metric": {"plugin": "json-transform", "slo": "availability"},
+                 "value": [0, "0.634"]},
+                {"metric": {"plugin": "json-transform", "slo": "latency"},
+                 "value": [0, "0.999"]}]}}).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Prometheus)
+    Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+    home = tmp_path / "home"
+    tokens = TokenStore(home)
+    app = create_app(ApiConfig(
+        installer=lambda inject_failure=None, requested_by=None: Installer(
+            an_env(home, writable_registry, signing_key)),
+        tokens=tokens, ui_home=home, session_secret=b"s" * 32,
+        prometheus_url=f"http://127.0.0.1:{server.server_address[1]}"))
+    client = app.test_client()
+    csrf = sign_in(client, tokens, "olga", "operator")
+    client.post("/ui/install", data={"target": "json-transform@1.2.0", "csrf": csrf})
+    page = client.get("/ui/").get_data(as_text=True)
+    assert "availability 63.4% of budget left, latency 99.9% of budget left" in page
+    server.shutdown()
+    unreachable = create_app(ApiConfig(
+        installer=lambda inject_failure=None, requested_by=None: Installer(
+            an_env(home, writable_registry, signing_key)),
+        tokens=tokens, ui_home=home, session_secret=b"s" * 32,
+        prometheus_url="http://127.0.0.1:9")).test_client()
+    sign_in(unreachable, tokens, "olga2", "operator")
+    assert "Prometheus unreachable" in unreachable.get("/ui/").get_data(as_text=True)

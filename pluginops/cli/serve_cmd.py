@@ -38,13 +38,15 @@ def session_secret(home: Path) -> bytes:
 @click.option("--allow-unsigned", is_flag=True)
 @click.option("--grafana-url", envvar="PLUGINOPS_GRAFANA_URL", show_envvar=True,
               help="Grafana's base URL: the UI links each plugin to its dashboard.")
+@click.option("--prometheus-url", envvar="PLUGINOPS_PROMETHEUS_URL", show_envvar=True,
+              help="The Prometheus running the rules: the UI shows each plugin's budgets.")
 @click.option("--allow-fault-injection", is_flag=True,
               help="Let install and update requests ask a phase to fail (fault injection).")
 @home_option
 @handles_errors
 def serve(listen: str, port: int, registry: Path | None, trust: tuple[Path, ...],
-          allow_unsigned: bool, grafana_url: str | None, allow_fault_injection: bool,
-          home: Path) -> None:
+          allow_unsigned: bool, grafana_url: str | None, prometheus_url: str | None,
+          allow_fault_injection: bool, home: Path) -> None:
     """Serve the JSON API (installs, status, history) and /metrics."""
     host = resolve_host(None, None)
     reg = registry_dir(registry, home)
@@ -62,7 +64,7 @@ def serve(listen: str, port: int, registry: Path | None, trust: tuple[Path, ...]
                                audit=AuditLog(home / wiring.AUDIT_LOG),
                                approvals=Approvals(home / wiring.APPROVALS_DB),
                                ui_home=home.absolute(), session_secret=session_secret(home),
-                               grafana_url=grafana_url,
+                               grafana_url=grafana_url, prometheus_url=prometheus_url,
                                metrics=wiring.metrics().registry, executor=executor,
                                allow_fault_injection=allow_fault_injection))
     try:

@@ -59,6 +59,7 @@ class ApiConfig:
     ui_home: Path | None = None  # serve the web UI from this runtime home (sessions, policy)
     session_secret: bytes = b""  # signs the UI's session cookies
     grafana_url: str | None = None  # links into the plugin-detail dashboard
+    prometheus_url: str | None = None  # where the UI reads each plugin's SLO budgets
     metrics: CollectorRegistry | None = None
     executor: Executor | None = None
     allow_fault_injection: bool = False
@@ -135,7 +136,7 @@ def create_app(config: ApiConfig) -> Flask:
         app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")
         app.register_blueprint(create_blueprint(config.ui_home, config.tokens, config.installer,
                                                 config.approvals, config.audit,
-                                                config.grafana_url))
+                                                config.grafana_url, config.prometheus_url))
 
     @app.before_request
     def authenticate() -> tuple[Response, int] | None:

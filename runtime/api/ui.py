@@ -84,8 +84,28 @@ def validate_policy(text: str) -> OrgPolicy:
                              next_step="see docs/sandbox.md for the policy format") from None
 
 
+def slo_status(prometheus_url: str | None) -> dict[str, list[str]] | str:
+    """Budget left per plugin and SLO from the recording rules, or why there is none."""
+    if not prometheus_url:
+        return "Prometheus not configured"
+    from alerts import conventions as c
+    from collector.prometheus import PrometheusClient
+
+    client = PrometheusClient(prometheus_url, timeout_s=2.0, retries=0)
+    try:
+        answer = client.query(c.BUDGET_REMAINING, time.time())
+    except PluginopsError:
+        return "Prometheus unreachable"
+    out: dict[str, list[str]] = {}
+    for labels, value in sorted(answer, key=lambda item: item[0].get(c.SLO, "")):
+        out.setdefault(labels.get(c.PLUGIN, ""), []).append(
+            f"{labels.get(c.SLO, '?')} {value * 100:.1f}% of budget left")
+    return out
+
+
 def create_blueprint(home: Path, tokens: TokenStore, installer: Callable[..., Any],
-                     approvals: Any, audit: Any, grafana_url: str | None) -> Blueprint:
+                     approvals: Any, audit: Any, grafana_url: str | None,
+                     prometheus_url: str | None = None) -> Blueprint:
     ui = Blueprint("ui", __name__, url_prefix="/ui", template_folder="templates")
 
     def record(kind: str, **fields: Any) -> None:
@@ -125,7 +145,7 @@ def create_blueprint(home: Path, tokens: TokenStore, installer: Callable[..., An
     @needs("viewer")
     def plugins() -> str:
         items = [status_view(s) for s in installer().status()]
-        return render_template("plugins.html", plugins=items)
+        return render_template("plugins.html", plugins=items, slo=slo_status(prometheus_url))
 
     @ui.post("/install")
     @needs("operator")
