@@ -205,3 +205,12 @@ def test_the_plugins_page_shows_each_plugins_budget_from_prometheus(
         prometheus_url="http://127.0.0.1:9")).test_client()
     sign_in(unreachable, tokens, "olga2", "operator")
     assert "Prometheus unreachable" in unreachable.get("/ui/").get_data(as_text=True)
+
+
+def test_revoking_a_token_ends_its_sessions(site: tuple[FlaskClient, TokenStore, Path]) -> None:
+    client, tokens, _ = site
+    sign_in(client, tokens, "olga", "operator")
+    token_id = tokens.list()[-1].id
+    assert client.get("/ui/").status_code == 200
+    tokens.revoke(token_id)
+    assert client.get("/ui/").status_code == 302

@@ -35,11 +35,20 @@ def _principal() -> Principal | None:
     return Principal(session["token_id"], session["user"], session["role"])
 
 
-def needs(role: str) -> Callable[[F], F]:
+def _signed_in(tokens: TokenStore) -> Principal | None:
+    """The session's principal while its token stands (revoking a token ends its sessions)."""
+    principal = _principal()
+    if principal is not None and not tokens.still_valid(principal.token_id):
+        session.clear()
+        return None
+    return principal
+
+
+def needs(role: str, tokens: TokenStore) -> Callable[[F], F]:
     def wrap(view: F) -> F:
         @wraps(view)
         def guarded(*args: Any, **kwargs: Any) -> Any:
-            principal = _principal()
+            principal = _signed_in(tokens)
             if principal is None:
                 if request.method != "GET":
                     abort(401, "sign in first: this form changes nothing without a session")
@@ -136,19 +145,19 @@ def create_blueprint(home: Path, tokens: TokenStore, installer: Callable[..., An
         return redirect(target if target.startswith("/ui/") else url_for("ui.plugins"))
 
     @ui.post("/logout")
-    @needs("viewer")
+    @needs("viewer", tokens)
     def logout() -> Response:
         session.clear()
         return redirect(url_for("ui.login"))
 
     @ui.get("/")
-    @needs("viewer")
+    @needs("viewer", tokens)
     def plugins() -> str:
         items = [status_view(s) for s in installer().status()]
         return render_template("plugins.html", plugins=items, slo=slo_status(prometheus_url))
 
     @ui.post("/install")
-    @needs("operator")
+    @needs("operator", tokens)
     def install() -> Response | tuple[str, int]:
         target = request.form.get("target", "").strip()
         operation = request.form.get("operation", "install")
@@ -164,7 +173,7 @@ def create_blueprint(home: Path, tokens: TokenStore, installer: Callable[..., An
         return redirect(url_for("ui.transaction", tx_id=outcome.tx_id))
 
     @ui.get("/transactions/<tx_id>")
-    @needs("viewer")
+    @needs("viewer", tokens)
     def transaction(tx_id: str) -> str:
         runner = installer()
         row = runner.env.journal.transaction(tx_id)
@@ -176,7 +185,7 @@ def create_blueprint(home: Path, tokens: TokenStore, installer: Callable[..., An
         return render_template("transaction.html", tx=entry, flight=flight)
 
     @ui.get("/history")
-    @needs("viewer")
+    @needs("viewer", tokens)
     def history() -> str:
         plugin = request.args.get("plugin") or None
         outcome = request.args.get("outcome") or None
@@ -186,14 +195,14 @@ def create_blueprint(home: Path, tokens: TokenStore, installer: Callable[..., An
                                outcome=outcome or "", outcomes=OUTCOMES)
 
     @ui.get("/approvals")
-    @needs("viewer")
+    @needs("viewer", tokens)
     def approvals_page() -> str:
         return render_template("approvals.html", pending=approvals.requests(),
                                decisions=approvals.decisions(), now=time.time(),
                                error=request.args.get("error"))
 
     @ui.post("/approvals/<name>")
-    @needs("admin")
+    @needs("admin", tokens)
     def decide(name: str) -> Response | tuple[str, int]:
         decision = request.form.get("decision")
         if decision not in ("approved", "denied"):
@@ -213,7 +222,7 @@ def create_blueprint(home: Path, tokens: TokenStore, installer: Callable[..., An
         return redirect(url_for("ui.approvals_page"))
 
     @ui.get("/policy")
-    @needs("viewer")
+    @needs("viewer", tokens)
     def policy() -> str:
         path = home / POLICY_FILE
         text = path.read_text() if path.exists() else "version: 1\n"
@@ -221,7 +230,7 @@ def create_blueprint(home: Path, tokens: TokenStore, installer: Callable[..., An
                                revisions=policy_revisions(home), error=None)
 
     @ui.post("/policy")
-    @needs("admin")
+    @needs("admin", tokens)
     def policy_post() -> Response | tuple[str, int]:
         text = request.form.get("policy", "")
         try:

@@ -87,6 +87,12 @@ class TokenStore:
             return None
         return Principal(row["id"], row["user"], row["role"])
 
+    def still_valid(self, token_id: str) -> bool:
+        """Whether a token (of a signed-in session) exists and is not revoked."""
+        row = self.db.execute("SELECT revoked_at FROM tokens WHERE id = ?",
+                              (token_id,)).fetchone()
+        return row is not None and row["revoked_at"] is None
+
     def revoke(self, token_id: str) -> TokenInfo:
         row = self.db.execute("SELECT * FROM tokens WHERE id = ?", (token_id,)).fetchone()
         if row is None:
