@@ -5,25 +5,19 @@ a viewer cannot approve. Screenshots are kept in artifacts/browser/."""
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import signal
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from alerts.live.processes import free_port
 from runtime.auth.tokens import TokenStore
 from tests.conftest import REPO
 from tests.install_support import publish_plugin
+from tests.serve_support import running_serve
 from tests.test_sandbox_policy import ELEVATED
 
 pytestmark = pytest.mark.slow
@@ -50,24 +44,10 @@ def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]
     tokens = TokenStore(home)
     people = {user: tokens.create(user, role, "tests")[0] for user, role in
               (("alice", "admin"), ("bob", "admin"), ("olga", "operator"), ("vera", "viewer"))}
-    port = free_port()
-    server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "pluginops"), "serve", "--port", str(port),
-         "--home", str(home), "--registry", str(registry), "--trust", str(root / "key.pub"),
-         "--grafana-url", "http://grafana.example:3000"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ})
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"{base}/readyz", timeout=2)
-            break
-        except OSError:
-            time.sleep(0.1)
     SHOTS.mkdir(parents=True, exist_ok=True)
-    yield {"base": base, **people}
-    server.send_signal(signal.SIGTERM)
-    server.wait(timeout=15)
+    with running_serve(home, "--registry", str(registry), "--trust", str(root / "key.pub"),
+                       "--grafana-url", "http://grafana.example:3000") as base:
+        yield {"base": base, **people}
 
 
 @pytest.fixture(scope="module")

@@ -5,13 +5,9 @@ error."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -21,6 +17,7 @@ from runtime.api.app import ApiConfig, create_app
 from runtime.auth.tokens import TokenStore
 from tests.conftest import REPO
 from tests.install_support import an_installer
+from tests.serve_support import running_serve
 
 SPEC = REPO / "schemas" / "openapi.json"
 BIN = Path(sys.executable).parent
@@ -47,22 +44,8 @@ def test_schemathesis_finds_no_server_error(tmp_path: Path, writable_registry: P
     assert installer.install("json-transform@1.2.0").state == "committed"
     installer.env.journal.close()
     token, _ = TokenStore(home).create("fuzz-admin", "admin", "tests")
-    from alerts.live.processes import free_port
-
-    port = free_port()
-    server = subprocess.Popen([str(BIN / "pluginops"), "serve", "--port", str(port), "--home",
-                               str(home), "--registry", str(writable_registry)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                              env={**os.environ, "PLUGINOPS_ALLOW_UNSIGNED": "1"})
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                urllib.request.urlopen(f"{base}/readyz", timeout=2)
-                break
-            except OSError:
-                time.sleep(0.1)
+    with running_serve(home, "--registry", str(writable_registry),
+                       env={"PLUGINOPS_ALLOW_UNSIGNED": "1"}) as base:
         done = subprocess.run(
             [str(BIN / "schemathesis"), "run", str(SPEC), "--url", base,
              "-H", f"Authorization: Bearer {token}", "--checks", "not_a_server_error",
@@ -74,6 +57,3 @@ def test_schemathesis_finds_no_server_error(tmp_path: Path, writable_registry: P
         assert cases and cases.group(1) == cases.group(2) and int(cases.group(1)) > 100, \
             done.stdout[-3000:]
         assert "11 passed" in done.stdout  # every operation exercised
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=15)
