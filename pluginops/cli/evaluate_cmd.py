@@ -1,5 +1,8 @@
 """`pluginops collect`, `pluginops evaluate [--serve]` and `pluginops report weekly`: telemetry
-from one source (DESIGN.md, "Telemetry sources") through the evaluator."""
+from one source (DESIGN.md, "Telemetry sources") through the evaluator.
+
+pandas, pyarrow and scipy are imported when one of these commands runs, not when `pluginops`
+starts: every other command (and the install crash tests' timing) pays nothing for them."""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from rich.console import Console
@@ -16,12 +19,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedCo
 from alerts.generated_files import SLO_DIR
 from alerts.spec import load_slos
 from alerts.windows import seconds
-from collector import parquet
-from collector.source import Source, choose, load
-from evaluator.plugin import Settings
-from evaluator.run import Run, evaluate_source
 from pluginops.cli.common import emit_json, format_option, handles_errors, note
 from pluginops.errors import PluginopsError
+
+if TYPE_CHECKING:
+    from collector.source import Source
+    from evaluator.run import Run
 
 F = TypeVar("F", bound=Callable[..., Any])
 ENV_AUTHORIZATION = "PLUGINOPS_PROMETHEUS_AUTHORIZATION"
@@ -78,6 +81,8 @@ def source_options(func: F) -> F:
 
 def _source(prometheus: str | None, openmetrics_file: str | None, parquet_dir: str | None,
             authorization: str | None, timeout_s: float, retries: int, step_s: int) -> Source:
+    from collector.source import choose
+
     if step_s <= 0:
         raise PluginopsError("STEP_INVALID", f"step {step_s}", where="--step",
                              next_step="give a positive number of seconds")
@@ -107,6 +112,9 @@ class _Bar:
 
 
 def _run(source: Source, at: str | None, window: str, workers: int) -> Run:
+    from evaluator.plugin import Settings
+    from evaluator.run import evaluate_source
+
     at_s = parse_time(at, "--at") if at else None
     settings = Settings(step_s=int(source.step_s), window=parse_window(window, "--window"))
     slos = load_slos(SLO_DIR)
@@ -130,6 +138,9 @@ def collect(prometheus: str | None, openmetrics_file: str | None, parquet_dir: s
             authorization: str | None, timeout_s: float, retries: int, step_s: int, start: str,
             end: str | None, out: Path) -> None:
     """Copy telemetry from a source into a Parquet cache for offline evaluation."""
+    from collector import parquet
+    from collector.source import load
+
     source = _source(prometheus, openmetrics_file, parquet_dir, authorization, timeout_s, retries,
                      step_s)
     start_s = parse_time(start, "--start")

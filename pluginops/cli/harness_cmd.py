@@ -1,20 +1,23 @@
-"""`pluginops harness`, `pluginops release-gate` and `pluginops harness matrix`: the golden
-lifecycle of a plugin against a real runtime in a temporary home (docs/harness.md)."""
+"""`pluginops harness`, `pluginops release-gate` and `pluginops matrix`: the golden lifecycle of
+a plugin against a real runtime in a temporary home (docs/harness.md). The harness is imported
+when one of these runs, so other commands start without it."""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from pluginops.cli.common import emit_json, format_option, handles_errors, home_option, note
 from pluginops.errors import EXIT_FAILED
-from runtime.harness.run import HarnessReport, plan_for, record_gate, run
-from runtime.harness.scenarios import ScenarioResult
 from runtime.host import load_host, this_host
+
+if TYPE_CHECKING:
+    from runtime.harness.run import HarnessReport
+    from runtime.harness.scenarios import ScenarioResult
 
 MARKS = {"passed": "PASS", "failed": "FAIL", "skipped": "SKIP"}
 
@@ -34,6 +37,8 @@ def api_versions(hosts: tuple[Path, ...]) -> tuple[str, ...]:
 def _run(plugin_dir: Path, previous: tuple[Path, ...], registry: Path | None,
          trust: tuple[Path, ...], only: tuple[str, ...], hosts: tuple[Path, ...]
          ) -> HarnessReport:
+    from runtime.harness.run import plan_for, run
+
     plan = plan_for(plugin_dir, list(previous), registry, trust, api_versions(hosts))
     note(f"golden harness: {plan.manifest.name} {plan.manifest.version}")
     return run(plan, set(only) or None, _show)
@@ -104,6 +109,8 @@ def release_gate(plugin_dir: Path, previous: tuple[Path, ...], registry: Path | 
                  fmt: str, home: Path) -> None:
     """Run the harness and record its verdict for `pluginops publish`. Exit 1, naming the
     scenarios, when a critical one fails."""
+    from runtime.harness.run import record_gate
+
     report = _run(plugin_dir, previous, registry, trust, only, hosts)
     path = record_gate(home, report)
     _emit(report, fmt)
