@@ -66,14 +66,6 @@ def cut(telemetry: s.Telemetry, start_s: float, end_s: float) -> s.Telemetry:
         ops[(ops[s.TIMESTAMP] >= lo) & (ops[s.TIMESTAMP] <= hi)].reset_index(drop=True))
 
 
-def data_end_s(source: Source) -> float | None:
-    """When a file source's data ends (None for Prometheus: it is live)."""
-    if source.kind == "parquet":
-        meta = parquet.read_meta(Path(source.location))
-        return float(meta["end"]) if "end" in meta else None
-    return None
-
-
 def plugin_frames(telemetry: s.Telemetry) -> Iterator[pd.DataFrame]:
     for _, group in telemetry.executions.groupby(s.PLUGIN, sort=True):
         yield group

@@ -28,7 +28,7 @@ from grafana_foundation_sdk.models.dashboard import (
 from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 
 from dashboards.queries import Query
-from pluginops.catalogue import Dashboards
+from pluginops.catalogue import PLUGIN_EXECUTIONS, Dashboards, Label
 
 DATASOURCE = DataSourceRef(type_val="prometheus", uid=f"${{{Dashboards.DATASOURCE_VARIABLE}}}")
 WIDTH, HEIGHT = 24, 8
@@ -124,7 +124,7 @@ def build(spec: Spec) -> dict[str, Any]:
     if spec.plugin_variable:
         builder = builder.with_variable(
             db.QueryVariable(Dashboards.PLUGIN_VARIABLE).label("Plugin")
-            .query("label_values(pluginops_plugin_executions_total, plugin)")
+            .query(f"label_values({PLUGIN_EXECUTIONS.name}, {Label.PLUGIN})")
             .datasource(DATASOURCE).refresh(VariableRefresh.ON_TIME_RANGE_CHANGED)
             .sort(VariableSort.ALPHABETICAL_ASC))
     for name, expr in spec.annotations:

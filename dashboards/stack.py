@@ -18,7 +18,7 @@ import yaml
 from alerts import conventions as c
 from alerts.alertmanager import config, load_routing
 from alerts.generated_files import ROUTING
-from pluginops.catalogue import Dashboards
+from pluginops.catalogue import EXEMPLAR_TRACE_ID, Dashboards
 
 RUNTIME = "runtime:8080"
 EVALUATOR = "evaluator:9464"
@@ -63,7 +63,7 @@ def grafana_datasources() -> str:
          "access": "proxy", "url": PROMETHEUS_URL, "isDefault": True, "editable": False,
          "jsonData": {"httpMethod": "POST", "timeInterval": "15s",
                       "exemplarTraceIdDestinations": [
-                          {"name": "trace_id", "datasourceUid": Dashboards.TRACES_UID}]}},
+                          {"name": EXEMPLAR_TRACE_ID, "datasourceUid": Dashboards.TRACES_UID}]}},
         {"name": "Alertmanager", "type": "alertmanager", "uid": Dashboards.ALERTMANAGER_UID,
          "access": "proxy", "url": f"http://{ALERTMANAGER}", "editable": False,
          "jsonData": {"implementation": "prometheus", "handleGrafanaManagedAlerts": False}},

@@ -21,6 +21,7 @@ from evaluator.fleet import roll_up
 from evaluator.plugin import PluginOutcome, Settings, evaluate_plugin, iso
 from evaluator.results import Evaluation
 from evaluator.series import PluginSeries
+from pluginops.catalogue import PLUGIN_EXECUTIONS
 from pluginops.errors import PluginopsError
 
 Progress = Callable[[int, int], None]
@@ -68,7 +69,7 @@ def _no_data(source: Source) -> PluginopsError:
     return PluginopsError("NO_TELEMETRY", f"{source.describe()} holds no plugin executions in "
                           "the evaluated range", where=source.describe(),
                           next_step="check --at and the source; the runtime exports "
-                                    "pluginops_plugin_executions_total once a plugin runs")
+                                    f"{PLUGIN_EXECUTIONS.name} once a plugin runs")
 
 
 def evaluate_source(source: Source, slos: list[Slo], settings: Settings, at_s: float | None,

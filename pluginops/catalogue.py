@@ -165,6 +165,10 @@ ALL_METRICS: tuple[MetricSpec, ...] = (
 )
 
 
+# The exemplar label linking a latency observation to its trace (Grafana's datasource reads it).
+EXEMPLAR_TRACE_ID = "trace_id"
+
+
 class Span:
     """Span names and attribute keys of the traces the runtime emits."""
 

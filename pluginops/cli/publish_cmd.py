@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import click
@@ -98,11 +97,10 @@ def check_gate(plugin_dir: Path, home: Path, force: bool, reason: str) -> None:
     if not reason.strip():
         raise PluginopsError("REASON_REQUIRED", "--force needs --reason", where="--reason",
                              next_step="say why the failed gate is overridden")
-    AuditLog(home / wiring.AUDIT_LOG).append({
-        "kind": "release_gate.override", "time": time.strftime("%Y-%m-%dT%H:%M:%SZ",
-                                                               time.gmtime()),
-        "plugin": manifest.name, "version": manifest.version, "sha256": gate.get("sha256"),
-        "failed": gate.get("failed", []), "by": wiring.current_user(), "reason": reason})
+    AuditLog(home / wiring.AUDIT_LOG).event(
+        "release_gate.override", plugin=manifest.name, version=manifest.version,
+        sha256=gate.get("sha256"), failed=gate.get("failed", []), by=wiring.current_user(),
+        reason=reason)
     note(f"warning: publishing {manifest.name} {manifest.version} over its failed release gate "
          f"({failed}); recorded in the audit log")
 

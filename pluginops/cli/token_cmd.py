@@ -3,8 +3,8 @@ created here, on the host: whoever can write the runtime's home is trusted to bo
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -14,10 +14,8 @@ from runtime.auth.tokens import ROLES, TokenStore
 from runtime.sandbox.audit import AuditLog
 
 
-def _audit(home: Path, kind: str, **fields: object) -> None:
-    AuditLog(home / wiring.AUDIT_LOG).append({
-        "kind": kind, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "by": wiring.current_user(), **fields})
+def _audit(home: Path, kind: str, **fields: Any) -> None:
+    AuditLog(home / wiring.AUDIT_LOG).event(kind, by=wiring.current_user(), **fields)
 
 
 @click.group()

@@ -164,12 +164,9 @@ def create_app(config: ApiConfig) -> Flask:
     def audit_mutation(response: Response) -> Response:
         principal = g.get("principal")
         if config.audit is not None and principal is not None and request.method in MUTATING:
-            config.audit.append({
-                "kind": "api.request", "time": time.strftime("%Y-%m-%dT%H:%M:%SZ",
-                                                             time.gmtime()),
-                "user": principal.user, "role": principal.role, "token": principal.token_id,
-                "method": request.method, "path": request.path,
-                "status": response.status_code})
+            config.audit.event("api.request", user=principal.user, role=principal.role,
+                               token=principal.token_id, method=request.method,
+                               path=request.path, status=response.status_code)
         return response
 
     @app.get("/healthz")
@@ -245,11 +242,9 @@ def create_app(config: ApiConfig) -> Flask:
                                    str(body.get("reason", "")), now,
                                    now + expires if expires else None)
         if config.audit is not None:
-            config.audit.append({
-                "kind": f"approval.{decision}", "time": time.strftime(
-                    "%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)), "plugin": name,
-                "scope": made.scope, "by": made.decided_by, "reason": made.reason,
-                "expires_at": made.expires_at})
+            config.audit.event(f"approval.{decision}", at=now, plugin=name, scope=made.scope,
+                               by=made.decided_by, reason=made.reason,
+                               expires_at=made.expires_at)
         return jsonify({"decision": made.__dict__}), 201
 
     @app.get("/readyz")

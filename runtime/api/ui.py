@@ -119,9 +119,7 @@ def create_blueprint(home: Path, tokens: TokenStore, installer: Callable[..., An
 
     def record(kind: str, **fields: Any) -> None:
         if audit is not None:
-            audit.append({"kind": kind, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ",
-                                                              time.gmtime()),
-                          "by": g.principal.user, "role": g.principal.role, **fields})
+            audit.event(kind, by=g.principal.user, role=g.principal.role, **fields)
 
     @ui.context_processor
     def common() -> dict[str, Any]:

@@ -28,7 +28,6 @@ from runtime.install.service import Installer
 from runtime.registry import signing
 from runtime.registry.publish import publish
 from runtime.sandbox.executor import Execution, Executor
-from runtime.sandbox.pool import WorkerPool
 from runtime.sandbox.settings import SETTINGS_FILE
 
 AUTHOR = "plugin-author"  # who asks for installs in the harness
@@ -136,7 +135,6 @@ class World:
                     "tools": {"web_search": {"url": f"http://{self.stubs.address}/search"}}}
         (self.home / SETTINGS_FILE).write_text(yaml.safe_dump(settings))
         self.layout = Layout(self.home.absolute())
-        self._pools: list[WorkerPool] = []
 
     @property
     def name(self) -> str:
@@ -154,7 +152,6 @@ class World:
         from pluginops.cli import wiring
 
         deps = replace(wiring.executor_deps(self.home), served_api=served_api)
-        self._pools.append(deps.pool)
         try:
             return Executor(deps).execute(self.name, inputs, files)
         finally:
@@ -177,8 +174,6 @@ class World:
 
     def close(self) -> None:
         self.stubs.close()
-        for pool in self._pools:
-            pool.close()
 
 
 @contextmanager

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,11 @@ class AuditLog:
             finally:
                 os.close(fd)
         return full
+
+    def event(self, kind: str, *, at: float | None = None, **fields: Any) -> dict[str, Any]:
+        """Append `{kind, time (UTC, RFC 3339), **fields}`: the usual shape of a record."""
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at))
+        return self.append({"kind": kind, "time": stamp, **fields})
 
     def _tail(self) -> tuple[int, str]:
         try:

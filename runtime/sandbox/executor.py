@@ -19,6 +19,7 @@ from opentelemetry import trace
 
 from pluginops.catalogue import (
     EXECUTION_OUTCOMES,
+    EXEMPLAR_TRACE_ID,
     PLUGIN_EXECUTION_COST,
     PLUGIN_EXECUTION_DURATION,
     PLUGIN_EXECUTIONS,
@@ -204,7 +205,7 @@ class Executor:
             traced = ex.trace_id.strip("0") != ""
             deps.metrics.histogram(PLUGIN_EXECUTION_DURATION).labels(
                 plugin=label, plugin_type=manifest.type).observe(
-                ex.latency_s, exemplar={"trace_id": ex.trace_id} if traced else None)
+                ex.latency_s, exemplar={EXEMPLAR_TRACE_ID: ex.trace_id} if traced else None)
             deps.metrics.counter(PLUGIN_EXECUTION_COST).labels(
                 plugin=label, plugin_type=manifest.type).inc(ex.cost_usd)
             if ex.tokens:
