@@ -35,7 +35,7 @@ WINDOW = Label.WINDOW
 PLUGIN = Label.PLUGIN
 PLUGIN_TYPE = Label.PLUGIN_TYPE
 
-# Alert names (DESIGN.md, "SLOs and alerts").
+# Alert names (docs/architecture.md, "SLOs and alerts").
 AVAILABILITY_BURN = "PluginAvailabilityBudgetBurn"
 LATENCY_BURN = "PluginLatencyBudgetBurn"
 LATENCY_REGRESSION = "PluginLatencyRegression"

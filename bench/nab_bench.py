@@ -1,6 +1,6 @@
-"""The evaluator's anomaly detector on NAB (Numenta Anomaly Benchmark), scored by the NAB scorer
-in ../shared/fixtures/nab (the fixture's 3-folder subset: realAWSCloudwatch, realKnownCause,
-realTweets; 34 files, 82 labelled windows).
+"""The evaluator's anomaly detector on NAB (Numenta Anomaly Benchmark), scored by the project's
+NAB scorer (`bench/nab_scoring.py`) on the subset in tests/fixtures/nab: realAWSCloudwatch,
+realKnownCause and realTweets, 34 files, 82 labelled windows.
 
 The detector runs causally, row by row in effect (a score at t uses nothing after t), with the
 same code the evaluator uses for cost per success; its NAB settings follow each file's sampling
@@ -10,16 +10,14 @@ first row gets a score, the rows after it until the episode ends get 0 (NAB coun
 detection row outside a window as a false positive, and Pluginops merges an episode's repeated
 alerts the same way).
 
-    python bench/nab_bench.py [--nab ../shared/fixtures/nab] [--out DIR]
+    python bench/nab_bench.py [--nab tests/fixtures/nab]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +26,11 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from evaluator.anomaly import Detector
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from nab_scoring import PROFILES, Outcome, load_windows, score_corpus
+
+FIXTURE = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "nab"
 
 DETECTOR = "pluginops"
 FOLDERS = ("realAWSCloudwatch", "realKnownCause", "realTweets")
@@ -54,38 +57,34 @@ def scores(values: np.ndarray, detector: Detector) -> np.ndarray:
     return out
 
 
-def run(nab: Path, out: Path) -> dict[str, float]:
+def detections(nab: Path) -> dict[str, np.ndarray]:
+    """The detector's score for every row of every file, keyed by the file's path under data/."""
+    found = {}
     for folder in FOLDERS:
-        (out / folder).mkdir(parents=True, exist_ok=True)
         for csv in sorted((nab / "data" / folder).glob("*.csv")):
             frame = pd.read_csv(csv, parse_dates=["timestamp"])
-            frame["anomaly_score"] = scores(frame["value"].to_numpy(dtype=float),
-                                            detector_for(frame["timestamp"]))
-            frame.to_csv(out / folder / f"{DETECTOR}_{csv.name}", index=False)
-    results = {}
-    for profile in ("standard", "reward_low_FP_rate", "reward_low_FN_rate"):
-        done = subprocess.run(
-            [sys.executable, str(nab / "nab_score.py"), "--data", str(nab / "data"),
-             "--windows", str(nab / "labels" / "combined_windows.json"), "--results", str(out),
-             "--detector", DETECTOR, "--profile", profile, "--optimize"],
-            capture_output=True, text=True, check=True)
-        results[profile] = done.stdout
-    return results
+            found[f"{folder}/{csv.name}"] = scores(frame["value"].to_numpy(dtype=float),
+                                                   detector_for(frame["timestamp"]))
+    return found
+
+
+def run(nab: Path) -> dict[str, Outcome]:
+    """Each NAB profile's outcome at its optimised threshold (NAB's own protocol)."""
+    found = detections(nab)
+    windows = load_windows(nab / "labels" / "combined_windows.json")
+    return {profile: score_corpus(nab / "data", windows, found, profile) for profile in PROFILES}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--nab", type=Path,
-                        default=Path(__file__).resolve().parents[2] / "shared" / "fixtures"
-                        / "nab")
-    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--nab", type=Path, default=FIXTURE)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        out = args.out or Path(tmp)
-        for profile, text in run(args.nab, out).items():
-            print(f"== {profile}\n{text.strip()}")
+    for profile, outcome in run(args.nab).items():
+        print(f"{DETECTOR:<20} {profile:<20} {outcome.normalized:6.2f}  "
+              f"(threshold {outcome.threshold:.4f}, {outcome.detected_windows}/"
+              f"{outcome.n_windows} windows, {outcome.fp_rows} false-positive rows)")
     reference = json.loads((args.nab / "subset_reference_scores.json").read_text())
-    print("\nreference (subset, re-optimised threshold, standard profile):")
+    print("\nNAB's published detectors on the same subset (re-optimised threshold, standard):")
     for name, entry in sorted(reference.items()):
         if isinstance(entry, dict) and "standard" in entry:
             print(f"  {name:<20} {entry['standard']['subset_reoptimized']:6.2f}")

@@ -1,4 +1,4 @@
 """Gets telemetry into DataFrames: Prometheus range queries, OpenMetrics files, a Parquet cache.
 
-Empty until its issue lands; DESIGN.md ("Telemetry sources") holds its contract.
+Its contract with the other parts is in docs/architecture.md ("Telemetry sources").
 """

@@ -1,5 +1,5 @@
 """`--prometheus URL | --openmetrics FILE | --parquet DIR`: where telemetry comes from
-(DESIGN.md, "Telemetry sources"), and how much of it an evaluation needs."""
+(docs/architecture.md, "Telemetry sources"), and how much of it an evaluation needs."""
 
 from __future__ import annotations
 

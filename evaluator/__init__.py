@@ -1,4 +1,4 @@
 """SLO arithmetic, budgets, anomalies, trends and the weekly report (pandas, scipy).
 
-Empty until its issue lands; DESIGN.md ("SLOs and alerts") holds its contract.
+Its contract with the other parts is in docs/architecture.md ("SLOs and alerting").
 """

@@ -1,6 +1,7 @@
 """The evaluator's answer, as pydantic models: `pluginops evaluate --format json` prints an
 `Evaluation`, the weekly report embeds one, and the report's JSON Schema is generated from here.
-Field names follow DESIGN.md ("Telemetry sources"); None means "no data for this figure"."""
+Field names follow docs/architecture.md ("Telemetry sources"); None means "no data for this
+figure"."""
 
 from __future__ import annotations
 

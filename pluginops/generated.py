@@ -60,6 +60,12 @@ def _dashboard(file: str) -> Callable[[], str]:
     return render
 
 
+def _catalogue() -> str:
+    from pluginops.catalogue_doc import render_markdown as render_catalogue
+
+    return render_catalogue()
+
+
 def _openapi() -> str:
     from runtime.api.openapi import render
 
@@ -77,4 +83,5 @@ GENERATED: dict[str, Callable[[], str]] = {
         "fleet-overview.json", "plugin-detail.json", "installs-security.json")},
     **STACK_FILES,
     "schemas/openapi.json": _openapi,
+    "docs/catalogue.md": _catalogue,
 }

@@ -1,6 +1,7 @@
 """The evaluator and the recording rules compute the same numbers from the same samples
-(DESIGN.md): one synthetic OpenMetrics file is backfilled into a real Prometheus, which evaluates
-the committed rules (alerts/generated/rules.yml) through promtool; the evaluator reads the file.
+(docs/architecture.md): one synthetic OpenMetrics file is backfilled into a real Prometheus,
+which evaluates the committed rules (alerts/generated/rules.yml) through promtool; the evaluator
+reads the file.
 Burn rates, error ratios, budgets and latency quantiles agree within 1e-6 relative."""
 
 from __future__ import annotations

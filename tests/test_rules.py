@@ -50,7 +50,7 @@ def test_factors_derive_from_the_period_as_the_sre_workbook_table() -> None:
 
 
 def test_factors_match_sloths_golden_alert_rules() -> None:
-    golden = (REPO.parent / "shared" / "fixtures" / "sloth" /
+    golden = (REPO / "tests" / "fixtures" / "sloth" /
               "sloth-base-28d.expected.rendered-version-dev.yaml").read_text()
     factors = {float(f) for f in re.findall(r"> \(([0-9.]+) \* 0\.000999", golden)}
     assert {round(t.factor(28 * 86400), 4) for t in TIERS} <= {round(f, 4) for f in factors}

@@ -10,7 +10,7 @@ import pytest
 
 from runtime.semver import satisfies
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "semver"
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "semver"
 
 
 def _options(raw: Any) -> dict[str, bool]:

@@ -16,7 +16,7 @@ from alerts.render import to_yaml
 from alerts.sloth_import import import_sloth
 from pluginops.errors import PluginopsError
 
-SLOTH = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "sloth"
+SLOTH = Path(__file__).resolve().parent / "fixtures" / "sloth"
 CASES = [("sloth-base-30d", "30d"), ("sloth-base-28d", "28d"), ("sloth-getting-started", "30d")]
 
 

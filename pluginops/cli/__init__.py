@@ -1,4 +1,5 @@
-"""The `pluginops` command: one entry point, a subcommand per job (DESIGN.md, "The CLI")."""
+"""The `pluginops` command: one entry point, a subcommand per job (docs/architecture.md,
+"The command line")."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """`pluginops collect`, `pluginops evaluate [--serve]` and `pluginops report weekly`: telemetry
-from one source (DESIGN.md, "Telemetry sources") through the evaluator.
+from one source (docs/architecture.md, "Telemetry sources") through the evaluator.
 
 pandas, pyarrow and scipy are imported when one of these commands runs, not when `pluginops`
 starts: every other command (and the install crash tests' timing) pays nothing for them."""

@@ -1,4 +1,5 @@
-"""The manifest model (DESIGN.md, "The manifest"). Unknown fields are errors.
+"""The manifest model (docs/architecture.md, "The manifest, `plugin.json`").
+Unknown fields are errors.
 
 Field checks that have their own finding code raise `PydanticCustomError` whose type *is* that
 code, so that preflight can report them under it; `runtime.preflight.codes` lists them all.

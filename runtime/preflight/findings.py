@@ -1,4 +1,4 @@
-"""A preflight finding and a manifest's result (DESIGN.md, "Preflight result")."""
+"""A preflight finding and a manifest's result (docs/architecture.md, "Preflight findings")."""
 
 from __future__ import annotations
 

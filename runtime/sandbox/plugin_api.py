@@ -1,5 +1,6 @@
-"""What a plugin's code sees as `ctx` (DESIGN.md, "The plugin API"): everything beyond plain
-computation goes through here, and from here through the executor, which checks the grants.
+"""What a plugin's code sees as `ctx` (docs/architecture.md, "The plugin API"): everything
+beyond plain computation goes through here, and from here through the executor, which checks
+the grants.
 
     ctx.log.info("...")                      ctx.scratch (a folder of its own)
     ctx.http.get(url) / post(url, json=...)  integrations: only to the domains granted
