@@ -11,7 +11,7 @@ SYSTEM_STAMP := .pluginops-system-deps
 DEB_PACKAGES := git:git npm:npm promtool:prometheus amtool:prometheus-alertmanager \
 	docker-compose:docker-compose chromium:chromium chromedriver:chromium-driver
 
-.PHONY: demo test lint typecheck unit generate bench system-deps venv clean
+.PHONY: demo test lint typecheck unit generate bench system-deps venv lock clean
 
 demo: system-deps venv
 	@PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh
@@ -41,12 +41,16 @@ system-deps:
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml harness/pyproject.toml
+# constraints.txt pins every package to the versions the tests passed with (`make lock` refreshes it).
+$(STAMP): pyproject.toml setup.py harness/pyproject.toml constraints.txt
 	@bash scripts/install-debs.sh --python-venv "$(PYTHON)"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]' -e harness
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]' -e harness
 	touch $(STAMP)
+
+lock:
+	@bash scripts/lock.sh "$(PYTHON)"
 
 clean:
 	rm -rf $(VENV) .pluginops .mypy_cache .ruff_cache .pytest_cache .hypothesis *.egg-info

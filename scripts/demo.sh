@@ -14,13 +14,20 @@ pluginops host
 
 rm -rf "$home/plugins" "$home"/journal.db* "$home/staging" "$home/locks" "$home/logs" \
   "$home/run" "$home"/approvals.db* "$home"/metering.db* "$home/audit.log" "$home/audit.lock" \
-  "$home/registry" "$home/inject"
+  "$home/registry" "$home/inject" "$home/policy.yaml" "$home/gates" "$home/gate-demo-registry"
 if [ ! -f "$home/keys/signing.key" ]; then
   step "Creating a signing key"
   pluginops keygen || exit 1
 fi
 
+step "Publishing needs a release gate: refused for a plugin never gated"
+pluginops publish examples/plugins/json-transform-v2 --registry "$home/gate-demo-registry"
+[ $? -eq 1 ] || { echo "expected publish to refuse a plugin without a release gate"; exit 1; }
+
 step "Publishing the example plugins (preflight first, dependencies first)"
+# The bundled examples are gated by the test suite, not on this host: the demo's org policy makes
+# the gate advisory, so each publish is allowed with a warning and an audit record.
+printf 'version: 1\nrelease_gate: advisory\n' > "$home/policy.yaml"
 pluginops publish examples/plugins/* || exit 1
 
 step "Preflight of the example plugins, strict"

@@ -54,3 +54,11 @@ def dep(name: str, version: str, **deps: str) -> dict[str, Any]:
     """A registry manifest of `name@version` depending on `deps` (underscores read as dashes)."""
     return a_manifest(name=name, version=version,
                       dependencies={k.replace("_", "-"): v for k, v in deps.items()})
+
+
+def a_home_with_policy(home: Path, **policy: Any) -> Path:
+    """A state folder whose org policy (`policy.yaml`) sets these fields, e.g.
+    `a_home_with_policy(tmp_path / "home", release_gate="advisory")`."""
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "policy.yaml").write_text(json.dumps({"version": 1, **policy}))
+    return home

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from pluginops.cli import cli
 from runtime.host import this_host
-from tests.builders import a_plugin_dir
+from tests.builders import a_home_with_policy, a_plugin_dir
 from tests.conftest import EXAMPLES, REPO
 
 
@@ -118,7 +118,8 @@ def test_examples_hold_two_plugins_of_each_type() -> None:
 
 def test_publish_then_preflight_resolves_from_the_home_registry(runner: CliRunner,
                                                                 tmp_path: Path) -> None:
-    home = ["--home", str(tmp_path / "home")]
+    # the release gate is advisory here: this test is about resolving from the registry
+    home = ["--home", str(a_home_with_policy(tmp_path / "home", release_gate="advisory"))]
     assert runner.invoke(cli, ["keygen", *home]).exit_code == 0
     plugins = sorted(str(p) for p in (EXAMPLES / "plugins").iterdir())
     published = runner.invoke(cli, ["publish", *plugins, "--format", "json", *home])

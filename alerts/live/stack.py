@@ -8,6 +8,7 @@ hour of clean history is backfilled so the 1-hour window behaves as in productio
 
 from __future__ import annotations
 
+import importlib.resources
 import json
 import signal
 import subprocess
@@ -45,8 +46,8 @@ from pluginops.catalogue import (
 )
 from pluginops.errors import PluginopsError
 from runtime.auth.tokens import TokenStore
+from runtime.sandbox.policy import POLICY_FILE
 
-REPO = ALERTS_DIR.parent
 FAULT_PLUGIN = "chaos-monkey"
 DENIED_PLUGIN = "snoop"
 INSTALLED = ("json-transform@1.2.0", FAULT_PLUGIN, DENIED_PLUGIN)
@@ -98,9 +99,14 @@ def clean_cost(home: Path, runs: int = 300) -> float:
 
 
 def prepare_home(home: Path) -> None:
+    # A throwaway home whose plugins are the bundled, tested examples: their release gates are
+    # advisory here (published with an audit record), as nobody ships from this home.
+    home.mkdir(parents=True, exist_ok=True)
+    (home / POLICY_FILE).write_text(to_yaml({"version": 1, "release_gate": "advisory"}))
     _pluginops("keygen", "--home", str(home))
-    plugins = sorted(str(p) for p in (REPO / "examples" / "plugins").iterdir())
-    faults = sorted(str(p) for p in (REPO / "examples" / "faults").iterdir())
+    examples = Path(str(importlib.resources.files("pluginops_examples")))
+    plugins = sorted(str(p) for p in (examples / "plugins").iterdir() if p.is_dir())
+    faults = sorted(str(p) for p in (examples / "faults").iterdir() if p.is_dir())
     _pluginops("publish", *plugins, *faults, "--home", str(home))
     for target in INSTALLED:
         _pluginops("install", target, "--home", str(home))

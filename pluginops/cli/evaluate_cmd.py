@@ -21,6 +21,7 @@ from alerts.spec import load_slos
 from alerts.windows import seconds
 from pluginops.cli.common import emit_json, format_option, handles_errors, note
 from pluginops.errors import PluginopsError
+from pluginops.extras import require as require_extra
 
 if TYPE_CHECKING:
     from collector.source import Source
@@ -81,6 +82,8 @@ def source_options(func: F) -> F:
 
 def _source(prometheus: str | None, openmetrics_file: str | None, parquet_dir: str | None,
             authorization: str | None, timeout_s: float, retries: int, step_s: int) -> Source:
+    subcommand = click.get_current_context().command_path.split(" ", 1)[-1]
+    require_extra("evaluator", f"pluginops {subcommand}")
     from collector.source import choose
 
     if step_s <= 0:

@@ -8,6 +8,7 @@ import click
 
 from pluginops.cli.common import handles_errors
 from pluginops.errors import OperationFailed
+from pluginops.extras import require as require_extra
 from pluginops.generated import GENERATED
 from runtime.fsutil import atomic_write_bytes
 
@@ -19,6 +20,8 @@ from runtime.fsutil import atomic_write_bytes
 @handles_errors
 def generate(root: Path, check: bool) -> None:
     """Regenerate schemas, docs tables, rules and dashboards from code."""
+    require_extra("evaluator", "pluginops generate")
+    require_extra("dashboards", "pluginops generate")
     stale = []
     for rel, produce in sorted(GENERATED.items()):
         path = root / rel

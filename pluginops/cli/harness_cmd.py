@@ -109,10 +109,10 @@ def release_gate(plugin_dir: Path, previous: tuple[Path, ...], registry: Path | 
                  fmt: str, home: Path) -> None:
     """Run the harness and record its verdict for `pluginops publish`. Exit 1, naming the
     scenarios, when a critical one fails."""
-    from runtime.harness.run import record_gate
+    from runtime.harness import gate
 
     report = _run(plugin_dir, previous, registry, trust, only, hosts)
-    path = record_gate(home, report)
+    path = gate.record(home, report.to_dict())
     _emit(report, fmt)
     if not report.passed:
         note(f"release gate FAILED for {report.plugin} {report.version}: "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -24,6 +25,10 @@ from runtime.registry.order import publish_order
 from runtime.registry.publish import PreflightRefused, Published
 from runtime.registry.publish import publish as publish_plugin
 from runtime.sandbox.audit import AuditLog
+from runtime.sandbox.policy import load_policy
+
+if TYPE_CHECKING:
+    from runtime.harness.gate import Verdict
 
 
 def _default_key(home: Path) -> Path | None:
@@ -41,17 +46,18 @@ def _default_key(home: Path) -> Path | None:
 @click.option("--host", "host_file", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--host-version")
 @click.option("--force", is_flag=True,
-              help="Publish although the plugin's release gate failed (needs --reason; the "
-                   "override goes into the audit log).")
-@click.option("--reason", default="", help="Why the failed gate is overridden.")
+              help="Publish without a passing release gate for these bytes (needs --reason; "
+                   "the override goes into the audit log).")
+@click.option("--reason", default="", help="Why the release gate is overridden.")
 @format_option
 @home_option
 @handles_errors
 def publish(plugin_dirs: tuple[Path, ...], registry: Path | None, key: Path | None,
             host_file: Path | None, host_version: str | None, force: bool, reason: str,
             fmt: str, home: Path) -> None:
-    """Preflight, pack, hash, sign and index plugin folders (dependencies first). A plugin whose
-    recorded release gate (`pluginops release-gate`) failed is refused unless forced."""
+    """Preflight, pack, hash, sign and index plugin folders (dependencies first). Each needs a
+    passing release gate (`pluginops release-gate`) made on this host for exactly these bytes,
+    unless the org policy makes the gate advisory or it is overridden with --force --reason."""
     target = registry_dir(registry, home) or home / "registry"
     key_path = key or _default_key(home)
     private = signing.load_private(key_path) if key_path else None
@@ -59,9 +65,11 @@ def publish(plugin_dirs: tuple[Path, ...], registry: Path | None, key: Path | No
         note("warning: no signing key; publishing unsigned (installs refuse it unless policy "
              "allows). Create one with `pluginops keygen`.")
     host = resolve_host(host_file, host_version)
+    ordered = publish_order(list(plugin_dirs))
+    # every gate is judged before anything is written: one refused plugin publishes none
+    ungated = {plugin_dir: check_gate(plugin_dir, home, force, reason) for plugin_dir in ordered}
     summaries = []
-    for plugin_dir in publish_order(list(plugin_dirs)):
-        check_gate(plugin_dir, home, force, reason)
+    for plugin_dir in ordered:
         with wiring.tracer().start_as_current_span(Span.PUBLISH):
             try:
                 done = publish_plugin(plugin_dir, target, host, private)
@@ -69,6 +77,9 @@ def publish(plugin_dirs: tuple[Path, ...], registry: Path | None, key: Path | No
                 if fmt == "text":
                     click.echo(render_text(PreflightReport(results=[refused.result])), err=True)
                 raise
+        verdict = ungated[plugin_dir]
+        if verdict is not None and not done.already_published:
+            _audit_ungated(home, done, verdict, force, reason)
         summaries.append(_summary(done, target))
         if fmt == "text":
             click.echo(_describe(done, target))
@@ -77,32 +88,40 @@ def publish(plugin_dirs: tuple[Path, ...], registry: Path | None, key: Path | No
         emit_json({"published": summaries})
 
 
-def check_gate(plugin_dir: Path, home: Path, force: bool, reason: str) -> None:
-    """Refuse a plugin whose recorded gate failed for these very bytes, unless forced with a
-    reason; a forced publish is written to the audit log."""
-    from runtime.harness.run import digest_of, recorded_gate
+def check_gate(plugin_dir: Path, home: Path, force: bool, reason: str) -> Verdict | None:
+    """None when these bytes have a passing release gate made on this host; the verdict when
+    they do not but may still be published (the org policy's `release_gate: advisory`, or
+    --force with --reason); otherwise the refusal, raised before anything is written."""
+    from runtime.harness.gate import verdict_for
+    from runtime.harness.run import digest_of
     from runtime.harness.scenarios import load_manifest
 
     manifest = load_manifest(plugin_dir)
-    gate = recorded_gate(home, manifest.name, manifest.version)
-    if gate is None or gate.get("passed") or gate.get("sha256") != digest_of(plugin_dir):
-        return
-    failed = ", ".join(gate.get("failed", []))
-    if not force:
+    verdict = verdict_for(home, manifest.name, manifest.version, digest_of(plugin_dir))
+    if verdict.ok:
+        return None
+    if not force and load_policy(home).release_gate != "advisory":
         raise OperationFailed(
-            "RELEASE_GATE_FAILED", f"{manifest.name} {manifest.version} failed its release "
-            f"gate: {failed}", where=str(plugin_dir),
-            next_step="fix the failing scenarios and rerun `pluginops release-gate`, or "
-                      "publish with --force --reason '...' (audited)")
-    if not reason.strip():
+            verdict.code, verdict.message, where=str(plugin_dir),
+            next_step=("fix the failing scenarios and rerun " if verdict.problem == "failed"
+                       else "run ") + f"`pluginops release-gate {plugin_dir} --home {home}` "
+                       "on this host, or publish with --force --reason '...' (audited)")
+    if force and not reason.strip():
         raise PluginopsError("REASON_REQUIRED", "--force needs --reason", where="--reason",
-                             next_step="say why the failed gate is overridden")
+                             next_step="say why the release gate is overridden")
+    return verdict
+
+
+def _audit_ungated(home: Path, done: Published, verdict: Verdict, force: bool,
+                   reason: str) -> None:
+    kind = "release_gate.override" if force else "release_gate.advisory"
     AuditLog(home / wiring.AUDIT_LOG).event(
-        "release_gate.override", plugin=manifest.name, version=manifest.version,
-        sha256=gate.get("sha256"), failed=gate.get("failed", []), by=wiring.current_user(),
-        reason=reason)
-    note(f"warning: publishing {manifest.name} {manifest.version} over its failed release gate "
-         f"({failed}); recorded in the audit log")
+        kind, plugin=done.name, version=done.version, sha256=done.entry.sha256,
+        problem=verdict.code, detail=verdict.message, failed=list(verdict.failed),
+        by=wiring.current_user(),
+        reason=reason if force else "org policy: release_gate is advisory")
+    note(f"warning: published without a passing release gate ({verdict.message}); recorded "
+         "in the audit log")
 
 
 def _summary(done: Published, target: Path) -> dict[str, object]:

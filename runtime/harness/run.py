@@ -1,17 +1,15 @@
-"""One harness run over a plugin folder: every scenario, a verdict, and the gate record that
-`pluginops publish` consults."""
+"""One harness run over a plugin folder: every scenario and a verdict (`runtime.harness.gate`
+records it for `pluginops publish`)."""
 
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runtime.fsutil import atomic_write_bytes
 from runtime.harness import golden
 from runtime.harness.scenarios import (
     Plan,
@@ -22,8 +20,6 @@ from runtime.harness.scenarios import (
 )
 from runtime.host import API_VERSIONS
 from runtime.registry.pack import pack
-
-GATES = "gates"  # <home>/gates/<name>-<version>.json
 
 
 @dataclass
@@ -72,22 +68,3 @@ def run(plan: Plan, only: set[str] | None = None,
             progress(result)
     return HarnessReport(plan.manifest.name, plan.manifest.version,
                          digest_of(plan.plugin_dir), results, time.time())
-
-
-def gate_path(home: Path, name: str, version: str) -> Path:
-    return home / GATES / f"{name}-{version}.json"
-
-
-def record_gate(home: Path, report: HarnessReport) -> Path:
-    path = gate_path(home, report.plugin, report.version)
-    atomic_write_bytes(path, (json.dumps(report.to_dict(), indent=2) + "\n").encode())
-    return path
-
-
-def recorded_gate(home: Path, name: str, version: str) -> dict[str, Any] | None:
-    path = gate_path(home, name, version)
-    try:
-        data: dict[str, Any] = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return data

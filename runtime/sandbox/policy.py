@@ -3,6 +3,7 @@ approve them automatically, or tighten limits and budgets, per plugin type or pe
 
     version: 1
     allow_unsigned: false
+    release_gate: required     # or advisory: publish warns instead of refusing
     types:
       agent:
         forbid: ["process:*"]
@@ -60,6 +61,9 @@ class Rules(_Strict):
 class OrgPolicy(_Strict):
     version: Literal[1] = 1
     allow_unsigned: bool = False
+    # `required`: publish refuses bytes without a passing gate made on this host (the override is
+    # --force --reason, audited); `advisory`: it publishes with a warning and an audit record.
+    release_gate: Literal["required", "advisory"] = "required"
     types: dict[Literal["node", "integration", "agent", "quality_gate"], Rules] = Field(
         default_factory=dict)
     plugins: dict[str, Rules] = Field(default_factory=dict)
