@@ -16,8 +16,14 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from pluginops.cli import cli
+from runtime.harness import matrix as compat
 from runtime.harness.run import plan_for, run
-from runtime.host import API_VERSIONS
+from runtime.harness.scenarios import preflight as scenario_preflight
+from runtime.harness.scenarios import run_one
+from runtime.harness.world import world
+from runtime.host import API_VERSIONS, HostDescription, load_host, this_host
+from runtime.preflight.run import PreflightContext, check_path
+from runtime.registry.index import load_registry
 from tests.conftest import EXAMPLES, REPO
 
 BROKEN = EXAMPLES / "harness-broken"
@@ -241,3 +247,82 @@ def test_the_permission_prompt_is_approved_by_a_second_person_and_denial_changes
     assert code == 0, report
     assert statuses["configure"] == statuses["permission-deny"] == "passed"
     assert statuses["execute"] == statuses["update"] == statuses["rollback"] == "passed"
+
+
+MATRIX_PLUGINS = [*sorted((EXAMPLES / "plugins").iterdir()),
+                  *(EXAMPLES / "broken" / name for name in (
+                      "host-prerelease", "api-unsupported", "host-range-unsatisfied",
+                      "capability-missing"))]
+MATRIX_HOSTS = [this_host(), *(load_host(p) for p in sorted((EXAMPLES / "hosts").iterdir()))]
+PREFLIGHT_VERDICT = {"HOST_RANGE_UNSATISFIED": "host-range", "API_VERSION_UNSUPPORTED": "api",
+                     "CAPABILITY_MISSING": "capability"}
+
+
+def test_the_matrix_and_preflight_give_the_same_verdict_on_every_cell(
+        example_registry: Path) -> None:
+    cells = compat.derive(MATRIX_PLUGINS, MATRIX_HOSTS)
+    assert {c.verdict for c in cells} == {"compatible", "host-range", "api", "capability"}
+    registry = load_registry(example_registry)
+    for cell in cells:
+        [folder] = [f for f in MATRIX_PLUGINS
+                    if json.loads((f / "plugin.json").read_text())["name"] == cell.plugin
+                    and json.loads((f / "plugin.json").read_text())["version"]
+                    == cell.plugin_version]
+        [host] = [h for h in MATRIX_HOSTS if h.version == cell.host_version]
+        result = check_path(folder, PreflightContext(compat.cell_host(host, cell.api_version),
+                                                     registry))
+        codes = [f.code for f in result.findings if f.code in PREFLIGHT_VERDICT]
+        expected = PREFLIGHT_VERDICT[codes[0]] if codes else "compatible"
+        assert cell.verdict == expected, (cell, codes)
+
+
+def test_a_prerelease_host_is_judged_by_preflights_policy() -> None:
+    prerelease = load_host(EXAMPLES / "hosts" / "prerelease-2.9.json")
+    [cell] = [c for c in compat.derive([EXAMPLES / "broken" / "host-prerelease"], [prerelease])
+              if c.api_version == "4.1"]
+    assert cell.verdict == "compatible"
+    assert "is a prerelease; matched its release 2.9.0" in cell.detail
+
+
+@pytest.mark.slow
+def test_matrix_execute_runs_cells_on_the_cells_host_and_never_blames_the_plugin_for_the_runtime(
+        tmp_path: Path, runner: CliRunner) -> None:
+    future = tmp_path / "future-host.json"
+    future.write_text(json.dumps({"version": "2.9.5", "api": ["4.1", "4.7"],
+                                  "capabilities": this_host().capabilities}))
+    out = tmp_path / "matrix"
+    result = runner.invoke(cli, ["matrix", str(EXAMPLES / "plugins" / "json-transform"),
+                                 "--host", str(future), "--execute", "--out", str(out),
+                                 "--home", str(tmp_path / "home")])
+    assert result.exit_code == 0, result.output
+    by = {(c["host_version"], c["api_version"]): c
+          for c in json.loads((out / "matrix.json").read_text())["cells"]}
+    assert by[("2.9.5", "4.1")]["executed"] == "passed"
+    unservable = by[("2.9.5", "4.7")]
+    assert (unservable["verdict"], unservable["executed"]) == ("compatible", "not-executed")
+    assert "does not implement plugin API 4.7" in unservable["detail"]
+    assert "not executed" in (out / "matrix.md").read_text()
+
+
+def test_the_worlds_present_the_host_of_the_plan(tmp_path: Path) -> None:
+    plan = plan_for(EXAMPLES / "plugins" / "json-transform", [], None, ())
+    other = HostDescription(version="2.9.5", api=["4.1"], capabilities=["log"])
+    with world(tmp_path / "w", plan.golden, plan.plugin_dir, [], None, (), other) as made:
+        assert made.installer().env.host == other
+
+
+def test_the_preflight_scenario_resolves_dependencies_from_the_registry_it_installs_from(
+        tmp_path: Path) -> None:
+    """text-stats needs json-transform ^1.0.0: given as a previous-version folder, it is in
+    the registry the worlds install from, so preflight must find it there too."""
+    plan = plan_for(EXAMPLES / "plugins" / "text-stats", [EXAMPLES / "plugins" / "json-transform"],
+                    None, ())
+    assert run_one("preflight", True, scenario_preflight, plan).status == "passed"
+    alone = plan_for(EXAMPLES / "plugins" / "text-stats", [], None, ())
+    failed = run_one("preflight", True, scenario_preflight, alone)
+    assert failed.status == "failed" and "DEPENDENCY_NOT_FOUND" in failed.detail
+
+
+def test_harness_and_matrix_take_home_like_every_command(runner: CliRunner) -> None:
+    for command in ("harness", "matrix", "release-gate"):
+        assert "--home" in runner.invoke(cli, [command, "--help"]).output

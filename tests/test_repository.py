@@ -95,3 +95,18 @@ def test_the_check_catches_each_way_out(name: str, text: str) -> None:
 ])
 def test_the_check_accepts_what_stays_inside(name: str, text: str) -> None:
     assert outside_references(REPO / name, text) == []
+
+
+def test_the_release_checklist_names_every_artifact_ci_uploads() -> None:
+    import yaml
+
+    workflow = yaml.safe_load((REPO / ".github" / "workflows" /
+                               "plugin-compat-matrix.yml").read_text())
+    uploaded = {step["with"]["name"].split("$")[0] for job in workflow["jobs"].values()
+                for step in job["steps"] if str(step.get("uses", "")).startswith(
+                    "actions/upload-artifact")}
+    assert uploaded == {"harness-", "compatibility-matrix"}
+    checklist = (REPO / "docs" / "releasing.md").read_text()
+    template = (REPO / "docs" / "templates" / "plugin-release-pull-request.md").read_text()
+    for name in uploaded:
+        assert name in checklist and name in template, name

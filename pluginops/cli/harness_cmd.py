@@ -14,6 +14,7 @@ import click
 from pluginops.cli.common import emit_json, format_option, handles_errors, home_option, note
 from pluginops.errors import EXIT_FAILED
 from runtime.host import load_host, this_host
+from runtime.sandbox.policy import POLICY_FILE
 
 if TYPE_CHECKING:
     from runtime.harness.run import HarnessReport
@@ -35,11 +36,15 @@ def api_versions(hosts: tuple[Path, ...]) -> tuple[str, ...]:
 
 
 def _run(plugin_dir: Path, previous: tuple[Path, ...], registry: Path | None,
-         trust: tuple[Path, ...], only: tuple[str, ...], hosts: tuple[Path, ...]
+         trust: tuple[Path, ...], only: tuple[str, ...], hosts: tuple[Path, ...], home: Path
          ) -> HarnessReport:
+    """The scenarios in worlds that live under the home's org policy (`<home>/policy.yaml`)."""
+    from dataclasses import replace
+
     from runtime.harness.run import plan_for, run
 
-    plan = plan_for(plugin_dir, list(previous), registry, trust, api_versions(hosts))
+    plan = replace(plan_for(plugin_dir, list(previous), registry, trust, api_versions(hosts)),
+                   policy=home / POLICY_FILE)
     note(f"golden harness: {plan.manifest.name} {plan.manifest.version}")
     return run(plan, set(only) or None, _show)
 
@@ -87,13 +92,15 @@ def _emit(report: HarnessReport, fmt: str) -> None:
 @click.command()
 @_options
 @format_option
+@home_option
 @handles_errors
 def harness(plugin_dir: Path, previous: tuple[Path, ...], registry: Path | None,
             trust: tuple[Path, ...], only: tuple[str, ...], hosts: tuple[Path, ...],
-            fmt: str) -> None:
+            fmt: str, home: Path) -> None:
     """Walk a plugin through install, configure, execute, update, rollback and uninstall, with
-    failure injected at every install phase. Exit 1 when a scenario fails."""
-    report = _run(plugin_dir, previous, registry, trust, only, hosts)
+    failure injected at every install phase, under the home's org policy. Exit 1 when a
+    scenario fails."""
+    report = _run(plugin_dir, previous, registry, trust, only, hosts, home)
     _emit(report, fmt)
     if any(r.status == "failed" for r in report.results):
         sys.exit(EXIT_FAILED)
@@ -111,7 +118,7 @@ def release_gate(plugin_dir: Path, previous: tuple[Path, ...], registry: Path | 
     scenarios, when a critical one fails."""
     from runtime.harness import gate
 
-    report = _run(plugin_dir, previous, registry, trust, only, hosts)
+    report = _run(plugin_dir, previous, registry, trust, only, hosts, home)
     path = gate.record(home, report.to_dict())
     _emit(report, fmt)
     if not report.passed:
@@ -137,16 +144,18 @@ def release_gate(plugin_dir: Path, previous: tuple[Path, ...], registry: Path | 
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), required=True,
               help="Folder for matrix.json, matrix.csv and matrix.md.")
 @format_option
+@home_option
 @handles_errors
 def matrix(plugin_dirs: tuple[Path, ...], hosts: tuple[Path, ...], execute: bool,
-           registry: Path | None, trust: tuple[Path, ...], out: Path, fmt: str) -> None:
-    """Plugin versions x host versions x API versions: which combinations are compatible by
-    the declared ranges, and (with --execute) which pass their golden cases. Exit 1 when an
-    executed cell fails."""
+           registry: Path | None, trust: tuple[Path, ...], out: Path, fmt: str,
+           home: Path) -> None:
+    """Plugin versions x host versions x API versions: which combinations are compatible, by
+    the same checks as preflight, and (with --execute) which pass their golden cases on a
+    runtime presenting that host. Exit 1 when an executed cell fails."""
     from runtime.harness import matrix as compat
 
     descriptions = [this_host(), *(load_host(path) for path in hosts)]
-    runner = compat.golden_executor(registry, trust) if execute else None
+    runner = compat.golden_executor(registry, trust, home / POLICY_FILE) if execute else None
     cells = compat.derive(list(plugin_dirs), descriptions, runner)
     summary = compat.write(cells, out)
     if fmt == "json":

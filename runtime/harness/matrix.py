@@ -1,7 +1,7 @@
-"""The compatibility matrix: plugin versions x host versions x plugin API versions, derived from
-the manifests' declared ranges and the host descriptions, optionally proven by running each
-plugin's golden cases with the runtime serving that API version. Written as JSON, CSV and
-markdown."""
+"""The compatibility matrix: plugin versions x host versions x plugin API versions, judged by
+preflight's own host checks (so the prerelease-host policy and the API rule are the same as
+`pluginops preflight`'s), optionally proven by running each plugin's golden cases on a runtime
+presenting that host version and serving that API version. Written as JSON, CSV and markdown."""
 
 from __future__ import annotations
 
@@ -14,10 +14,16 @@ from pathlib import Path
 from typing import Any
 
 from runtime.harness.scenarios import Plan, api_version, load_manifest, run_one
-from runtime.host import HostDescription
-from runtime.semver.ranges import satisfies
+from runtime.host import API_VERSIONS, HostDescription, this_host
+from runtime.manifest.model import Manifest
+from runtime.preflight.host_checks import check_api, check_capabilities, check_host_range
 
-COMPATIBLE, HOST_RANGE, API = "compatible", "host-range", "api"
+COMPATIBLE, HOST_RANGE, API, CAPABILITY = "compatible", "host-range", "api", "capability"
+VERDICTS = (COMPATIBLE, HOST_RANGE, API, CAPABILITY)
+# executed: passed | failed | not-run (no --execute) | not-executed (this runtime cannot serve
+# the cell, so it is no verdict on the plugin)
+NOT_RUN, NOT_EXECUTED = "not-run", "not-executed"
+Executor = Callable[[Path, HostDescription], tuple[str, str]]
 
 
 @dataclass(frozen=True)
@@ -28,46 +34,68 @@ class Cell:
     api_version: str
     declared_host: str
     declared_api: str
-    verdict: str  # compatible | host-range | api
-    executed: str  # passed | failed | not-run
+    verdict: str  # one of VERDICTS
+    executed: str  # passed | failed | not-run | not-executed
     detail: str = ""
 
 
-def _api_fits(declared: str, served: str) -> bool:
-    d_major, d_minor = (int(p) for p in declared.split("."))
-    s_major, s_minor = (int(p) for p in served.split("."))
-    return d_major == s_major and s_minor >= d_minor
+def cell_host(host: HostDescription, served: str) -> HostDescription:
+    """The host of one cell: the described host serving only this API version."""
+    return HostDescription(version=host.version, api=[served], capabilities=host.capabilities)
+
+
+def judge(manifest: Manifest, host: HostDescription) -> tuple[str, str]:
+    """A cell's verdict and why, from preflight's checks of host range, API and capabilities."""
+    notes = []
+    for verdict, check in ((HOST_RANGE, check_host_range), (API, check_api),
+                           (CAPABILITY, check_capabilities)):
+        findings = check(manifest, host)
+        errors = [f for f in findings if f.severity == "error"]
+        if errors:
+            return verdict, errors[0].message
+        notes += [f.message for f in findings]  # HOST_PRERELEASE: compatible, and how
+    return COMPATIBLE, "; ".join(notes)
 
 
 def derive(plugin_dirs: list[Path], hosts: list[HostDescription],
-           execute: Callable[[Path, str], tuple[str, str]] | None = None) -> list[Cell]:
+           execute: Executor | None = None) -> list[Cell]:
     cells = []
-    ran: dict[tuple[Path, str], tuple[str, str]] = {}
+    ran: dict[tuple[Path, str, str], tuple[str, str]] = {}
     for folder in plugin_dirs:
         manifest = load_manifest(folder)
         for host in hosts:
-            host_ok = satisfies(host.version, manifest.host)
             for served in sorted(set(host.api)):
-                api_ok = _api_fits(manifest.api, served)
-                verdict = COMPATIBLE if host_ok and api_ok else (HOST_RANGE if not host_ok
-                                                                  else API)
-                executed, detail = "not-run", ""
+                here = cell_host(host, served)
+                verdict, detail = judge(manifest, here)
+                executed = NOT_RUN
                 if execute is not None and verdict == COMPATIBLE:
-                    if (folder, served) not in ran:
-                        ran[(folder, served)] = execute(folder, served)
-                    executed, detail = ran[(folder, served)]
+                    key = (folder, host.version, served)
+                    if key not in ran:
+                        ran[key] = execute(folder, here)
+                    executed, ran_detail = ran[key]
+                    detail = "; ".join(part for part in (detail, ran_detail) if part)
                 cells.append(Cell(manifest.name, manifest.version, host.version, served,
                                   manifest.host, manifest.api, verdict, executed, detail))
     return cells
 
 
-def golden_executor(registry: Path | None, trust: tuple[Path, ...]
-                    ) -> Callable[[Path, str], tuple[str, str]]:
-    """Runs a plugin's golden cases with the runtime serving one API version."""
+def golden_executor(registry: Path | None, trust: tuple[Path, ...],
+                    policy: Path | None = None) -> Executor:
+    """Runs a plugin's golden cases on a runtime presenting the cell's host (its version and
+    this one API version). The runtime can present an API version when it implements that
+    major at that minor or above (minors only add); any other cannot be served, and the cell is
+    `not-executed`, which says nothing against the plugin."""
+    from dataclasses import replace
+
     from runtime.harness.run import plan_for
 
-    def run(folder: Path, served: str) -> tuple[str, str]:
-        plan: Plan = plan_for(folder, [], registry, trust, (served,))
+    def run(folder: Path, host: HostDescription) -> tuple[str, str]:
+        [served] = host.api
+        if not this_host().serves_api(served):
+            return NOT_EXECUTED, (f"this runtime does not implement plugin API {served} "
+                                  f"(it serves {', '.join(API_VERSIONS)})")
+        plan: Plan = replace(plan_for(folder, [], registry, trust, (served,)), host=host,
+                             policy=policy)
         result = run_one(f"api@{served}", True, api_version(served), plan)
         return result.status, result.detail
 
@@ -75,9 +103,9 @@ def golden_executor(registry: Path | None, trust: tuple[Path, ...]
 
 
 def to_json(cells: list[Cell]) -> str:
-    summary = {verdict: sum(c.verdict == verdict for c in cells)
-               for verdict in (COMPATIBLE, HOST_RANGE, API)}
+    summary = {verdict: sum(c.verdict == verdict for c in cells) for verdict in VERDICTS}
     summary["executed_failed"] = sum(c.executed == "failed" for c in cells)
+    summary["not_executed"] = sum(c.executed == NOT_EXECUTED for c in cells)
     return json.dumps({"cells": [asdict(c) for c in cells], "summary": summary},
                       indent=2) + "\n"
 
@@ -96,8 +124,10 @@ def _mark(cell: Cell) -> str:
         return "no (host range)"
     if cell.verdict == API:
         return "no (API)"
-    return {"passed": "yes, golden passed", "failed": "**golden FAILED**",
-            "not-run": "yes"}[cell.executed]
+    if cell.verdict == CAPABILITY:
+        return "no (capability)"
+    return {"passed": "yes, golden passed", "failed": "**golden FAILED**", NOT_RUN: "yes",
+            NOT_EXECUTED: "yes (not executed: runtime cannot serve it)"}[cell.executed]
 
 
 def to_markdown(cells: list[Cell]) -> str:

@@ -33,8 +33,8 @@ from pluginops.catalogue import INSTALL_PHASES
 from pluginops.errors import PluginopsError
 from runtime.harness.golden import Golden, contains
 from runtime.harness.golden import load as load_golden
-from runtime.harness.world import APPROVER, World, world
-from runtime.host import API_VERSIONS
+from runtime.harness.world import APPROVER, World, install_registry, world
+from runtime.host import API_VERSIONS, HostDescription, this_host
 from runtime.install.service import Installer
 from runtime.install.transaction import Outcome
 from runtime.manifest.model import Manifest
@@ -71,6 +71,8 @@ class Plan:
     registry: Path | None = None
     trust: tuple[Path, ...] = ()
     api_versions: tuple[str, ...] = API_VERSIONS  # every version some known host serves
+    host: HostDescription = field(default_factory=this_host)  # the host the runtime presents
+    policy: Path | None = None  # the org policy the worlds run under (`<home>/policy.yaml`)
 
     @property
     def previous_golden(self) -> Golden | None:
@@ -107,7 +109,7 @@ def _world(plan: Plan) -> Iterator[World]:
     root = Path(tempfile.mkdtemp(prefix="golden-"))
     try:
         with world(root, plan.golden, plan.plugin_dir, plan.previous, plan.registry,
-                   plan.trust) as made:
+                   plan.trust, plan.host, plan.policy) as made:
             yield made
     finally:
         shutil.rmtree(root, ignore_errors=True)
@@ -167,10 +169,14 @@ def _spec(w: World, version: str) -> str:
 
 
 def preflight(plan: Plan) -> None:
-    registry = load_registry(plan.registry) if plan.registry else None
-    from runtime.host import this_host
-
-    result = check_path(plan.plugin_dir, PreflightContext(this_host(), registry))
+    """Preflight against the host the worlds present and the registry they install from (the
+    given registry with the previous versions published into it)."""
+    with tempfile.TemporaryDirectory(prefix="golden-preflight-") as root:
+        folder = Path(root) / "registry"
+        install_registry(folder, plan.registry, plan.previous, plan.host, None)
+        folder.mkdir(exist_ok=True)  # no registry given and no previous version: an empty one
+        result = check_path(plan.plugin_dir,
+                            PreflightContext(plan.host, load_registry(folder)))
     errors = [f for f in result.findings if f.severity == "error"]
     if errors:
         raise ScenarioFailed("; ".join(f"{f.code} at {f.field}: {f.message}" for f in errors))

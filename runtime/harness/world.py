@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from runtime.harness.golden import Golden
 from runtime.harness.tls import issue
@@ -28,6 +29,7 @@ from runtime.install.service import Installer
 from runtime.registry import signing
 from runtime.registry.publish import publish
 from runtime.sandbox.executor import Execution, Executor
+from runtime.sandbox.policy import POLICY_FILE
 from runtime.sandbox.settings import SETTINGS_FILE
 
 AUTHOR = "plugin-author"  # who asks for installs in the harness
@@ -110,22 +112,31 @@ class State:
         return f"active {self.active or 'none'}, {len(self.installed)} installed row(s)"
 
 
+def install_registry(target: Path, registry: Path | None, previous: list[Path],
+                     host: HostDescription, key: Ed25519PrivateKey | None) -> list[str]:
+    """The registry a world installs from: a copy of the given one, with the previous
+    versions' folders published into it (the versions, in order)."""
+    if registry is not None:
+        shutil.copytree(registry, target)
+    return [publish(folder, target, host, key).version for folder in previous]
+
+
 class World:
     def __init__(self, root: Path, golden: Golden, candidate: Path, previous: list[Path],
-                 registry: Path | None, trust: tuple[Path, ...] = ()) -> None:
+                 registry: Path | None, trust: tuple[Path, ...] = (),
+                 host: HostDescription | None = None, policy: Path | None = None) -> None:
         self.root = root
         self.home = root / "home"
         self.registry = root / "registry"
         self.golden = golden
         self.trust = trust
-        self.host: HostDescription = this_host()
-        if registry is not None:
-            shutil.copytree(registry, self.registry)
+        self.host: HostDescription = host or this_host()
         self.home.mkdir(parents=True)
+        if policy is not None and policy.is_file():  # the org policy the plugin will live under
+            shutil.copy(policy, self.home / POLICY_FILE)
         private, _, _ = signing.generate(self.home / "keys")
         key = signing.load_private(private)
-        self.versions = [publish(folder, self.registry, self.host, key).version
-                         for folder in previous]
+        self.versions = install_registry(self.registry, registry, previous, self.host, key)
         self.candidate = publish(candidate, self.registry, self.host, key)
         self.stubs = Stubs(golden, root / "tls")
         settings = {"version": 1,
@@ -178,8 +189,9 @@ class World:
 
 @contextmanager
 def world(root: Path, golden: Golden, candidate: Path, previous: list[Path],
-          registry: Path | None, trust: tuple[Path, ...] = ()) -> Iterator[World]:
-    made = World(root, golden, candidate, previous, registry, trust)
+          registry: Path | None, trust: tuple[Path, ...] = (),
+          host: HostDescription | None = None, policy: Path | None = None) -> Iterator[World]:
+    made = World(root, golden, candidate, previous, registry, trust, host, policy)
     try:
         yield made
     finally:
