@@ -16,9 +16,11 @@ DEB_PACKAGES := git:git npm:npm promtool:prometheus amtool:prometheus-alertmanag
 demo: system-deps venv
 	@PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh
 
+# Two workers (these machines have two cores); a test file stays on one worker, so its
+# module-scoped fixtures (a backfilled Prometheus, a built wheel) are made once.
 test: system-deps venv lint typecheck
 	$(BIN)/pluginops generate --check
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2 --dist loadfile
 
 lint: venv
 	$(BIN)/ruff check .
