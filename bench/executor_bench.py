@@ -37,6 +37,7 @@ from runtime.registry.signing import key_id  # noqa: E402
 from runtime.sandbox.approvals import Approvals  # noqa: E402
 from runtime.sandbox.audit import AuditLog  # noqa: E402
 from runtime.sandbox.executor import Executor, ExecutorDeps  # noqa: E402
+from runtime.sandbox.home import executor_for  # noqa: E402
 from runtime.sandbox.metering import DailyMeter  # noqa: E402
 from runtime.sandbox.plugin_api import Context  # noqa: E402
 from runtime.sandbox.policy import OrgPolicy  # noqa: E402
@@ -72,9 +73,11 @@ def main() -> None:
         home = root / "home"
         metrics = Metrics(CollectorRegistry())
         tracer = NoOpTracerProvider().get_tracer("bench")
-        env = Env(Layout(home), Journal(home / "journal.db"), this_host(), metrics, tracer,
+        journal = Journal(home / "journal.db")
+        env = Env(Layout(home), journal, this_host(), metrics, tracer,
                   registry=load_registry(root / "registry"),
-                  trusted_keys={key_id(key.public_key()): key.public_key()})
+                  trusted_keys={key_id(key.public_key()): key.public_key()},
+                  health=executor_for(home, metrics, tracer, journal).health)
         assert Installer(env).install("json-transform").state == "committed"
         package = env.layout.version_dir("json-transform", "1.2.0")
 

@@ -32,6 +32,7 @@ from runtime.install.service import Installer
 from runtime.registry.index import load_registry
 from runtime.registry.publish import publish
 from runtime.registry.signing import key_id
+from runtime.sandbox.home import executor_for
 from runtime.telemetry.metrics import Metrics
 
 
@@ -94,10 +95,12 @@ def main() -> None:
             floors, installs, updates, rollbacks = [], [], [], []
             for i in range(args.repeat):
                 home = root / f"home-{size}-{i}"
-                env = Env(Layout(home), Journal(home / "journal.db"), this_host(),
-                          Metrics(CollectorRegistry()), NoOpTracerProvider().get_tracer("b"),
+                metrics, tracer = Metrics(CollectorRegistry()), NoOpTracerProvider().get_tracer("b")
+                journal = Journal(home / "journal.db")
+                env = Env(Layout(home), journal, this_host(), metrics, tracer,
                           registry=reg, trusted_keys={key_id(key.public_key()):
-                                                      key.public_key()})
+                                                      key.public_key()},
+                          health=executor_for(home, metrics, tracer, journal).health)
                 floors.append(floor(artifact, root))
                 took = measure(Installer(env), name)
                 installs.append(took[0])

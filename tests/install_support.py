@@ -15,27 +15,44 @@ from runtime.host import this_host
 from runtime.install import pointer
 from runtime.install.context import Env
 from runtime.install.extract import check_tree
-from runtime.install.health import check as health_check
 from runtime.install.journal import Journal
 from runtime.install.layout import Layout
 from runtime.install.phases import Injector
 from runtime.install.service import Installer
+from runtime.manifest.model import Manifest
 from runtime.registry.index import load_registry
 from runtime.registry.publish import publish
 from runtime.registry.signing import key_id
+from runtime.sandbox.approvals import Approvals
+from runtime.sandbox.executor import Executor
+from runtime.sandbox.home import executor_for
+from runtime.sandbox.policy import OrgPolicy
 from runtime.telemetry.metrics import Metrics
 from runtime.telemetry.tracing import make_tracer_provider
+
+
+def a_sandbox_executor(home: Path, metrics: Metrics | None = None, tracer: Any = None,
+                       journal: Journal | None = None, approvals: Approvals | None = None,
+                       policy: OrgPolicy | None = None) -> Executor:
+    """The executor over a home, as `pluginops` wires it (real workers, real layers)."""
+    return executor_for(home, metrics or Metrics(CollectorRegistry()),
+                        tracer or make_tracer_provider({}).get_tracer("test"), journal,
+                        approvals, policy)
 
 
 def an_env(home: Path, registry: Path, key: Ed25519PrivateKey | None, **overrides: Any) -> Env:
     trusted = {key_id(key.public_key()): key.public_key()} if key else {}
     spans = overrides.pop("spans", None) or InMemorySpanExporter()
+    metrics = Metrics(CollectorRegistry())
+    tracer = make_tracer_provider({}, exporter=spans).get_tracer("test")
     env = Env(layout=Layout(home), journal=Journal(home / "journal.db"), host=this_host(),
-              metrics=Metrics(CollectorRegistry()),
-              tracer=make_tracer_provider({}, exporter=spans).get_tracer("test"),
-              registry=load_registry(registry), trusted_keys=trusted)
+              metrics=metrics, tracer=tracer, registry=load_registry(registry),
+              trusted_keys=trusted)
     for name, value in overrides.items():
         setattr(env, name, value)
+    if "health" not in overrides:  # the sandbox's door, over the same stores as the installer
+        env.health = a_sandbox_executor(home, metrics, tracer, env.journal, env.approvals,
+                                        env.policy).health
     return env
 
 
@@ -70,8 +87,8 @@ def assert_stable(home: Path, plugin: str, version: str | None) -> None:
         folder = layout.version_dir(plugin, version)
         tree = json.loads(layout.tree_file(plugin, version).read_text())
         assert check_tree(folder, tree) is None
-        manifest = json.loads((folder / "plugin.json").read_text())
-        verdict = health_check(layout.current(plugin), manifest["entrypoint"])
+        manifest = Manifest.model_validate_json((folder / "plugin.json").read_text())
+        verdict = a_sandbox_executor(home).health(manifest, 10.0)
         assert verdict.healthy, verdict.detail
     finally:
         journal.close()

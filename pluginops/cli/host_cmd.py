@@ -30,6 +30,8 @@ def host(fmt: str, home: Path) -> None:
         state = "active" if layer["available"] else "MISSING"
         need = " (required)" if name in sandbox["required"] else ""
         click.echo(f"sandbox      {name:<8} {state}{need}: {layer['detail']}")
+    contained = sandbox["containment"]
+    click.echo(f"processes    {contained['mechanism']}: {contained['detail']}")
     if not sandbox["ok"]:
         click.echo(f"executions are refused: required layers missing: "
                    f"{', '.join(sandbox['missing'])}")

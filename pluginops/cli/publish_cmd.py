@@ -24,6 +24,7 @@ from runtime.registry import signing
 from runtime.registry.order import publish_order
 from runtime.registry.publish import PreflightRefused, Published
 from runtime.registry.publish import publish as publish_plugin
+from runtime.sandbox import home as sandbox_home
 from runtime.sandbox.audit import AuditLog
 from runtime.sandbox.policy import load_policy
 
@@ -115,7 +116,7 @@ def check_gate(plugin_dir: Path, home: Path, force: bool, reason: str) -> Verdic
 def _audit_ungated(home: Path, done: Published, verdict: Verdict, force: bool,
                    reason: str) -> None:
     kind = "release_gate.override" if force else "release_gate.advisory"
-    AuditLog(home / wiring.AUDIT_LOG).event(
+    AuditLog(home / sandbox_home.AUDIT_LOG).event(
         kind, plugin=done.name, version=done.version, sha256=done.entry.sha256,
         problem=verdict.code, detail=verdict.message, failed=list(verdict.failed),
         by=wiring.current_user(),

@@ -15,6 +15,7 @@ import click
 from pluginops.cli import wiring
 from pluginops.cli.common import emit_json, format_option, handles_errors, home_option
 from pluginops.errors import EXIT_FAILED, PluginopsError
+from runtime.sandbox import home as sandbox_home
 from runtime.sandbox.approvals import Approvals
 from runtime.sandbox.audit import AuditLog
 from runtime.sandbox.executor import Executor
@@ -105,12 +106,12 @@ def _expiry(text: str | None) -> float | None:
 
 def _decide(decision: str, name: str, scopes: tuple[str, ...], reason: str, as_user: str | None,
             expires: str | None, fmt: str, home: Path) -> None:
-    approvals = Approvals(home / wiring.APPROVALS_DB)
+    approvals = Approvals(home / sandbox_home.APPROVALS_DB)
     by = as_user or wiring.current_user()
     until = _expiry(expires)
     done = [approvals.decide(name, scope, decision, by, reason, time.time(), until)
             for scope in scopes]
-    audit = AuditLog(home / wiring.AUDIT_LOG)
+    audit = AuditLog(home / sandbox_home.AUDIT_LOG)
     for item in done:
         audit.append({"kind": f"approval.{decision}", "time": time.strftime(
             "%Y-%m-%dT%H:%M:%SZ", time.gmtime(item.decided_at)), "plugin": name,
@@ -160,7 +161,7 @@ def deny(name: str, scopes: tuple[str, ...], reason: str, as_user: str | None, f
 @handles_errors
 def approvals(name: str | None, fmt: str, home: Path) -> None:
     """Elevated requests and the decisions on them."""
-    store = Approvals(home / wiring.APPROVALS_DB)
+    store = Approvals(home / sandbox_home.APPROVALS_DB)
     now = time.time()
     rows = []
     for req in store.requests(name):
@@ -192,7 +193,7 @@ def audit() -> None:
 @handles_errors
 def audit_verify(fmt: str, home: Path) -> None:
     """Check that no audit record was changed, removed or reordered."""
-    result = AuditLog(home / wiring.AUDIT_LOG).verify()
+    result = AuditLog(home / sandbox_home.AUDIT_LOG).verify()
     if fmt == "json":
         emit_json(result.__dict__)
     elif result.ok:

@@ -14,6 +14,7 @@ from runtime.api.app import ApiConfig, create_app
 from runtime.auth.tokens import TokenStore
 from runtime.fsutil import atomic_write_bytes
 from runtime.install.service import Installer
+from runtime.sandbox import home as sandbox_home
 from runtime.sandbox.approvals import Approvals
 from runtime.sandbox.audit import AuditLog
 from runtime.sandbox.executor import Executor
@@ -51,18 +52,20 @@ def serve(listen: str, port: int, registry: Path | None, trust: tuple[Path, ...]
     host = resolve_host(None, None)
     reg = registry_dir(registry, home)
 
+    deps = wiring.executor_deps(home)
+    executor = Executor(deps)
+
     def installer(inject_failure: str | None = None,
                   requested_by: str | None = None) -> Installer:
         return Installer(wiring.installer_env(home, reg, host, trust, allow_unsigned,
-                                              inject_failure, requested_by=requested_by))
+                                              inject_failure, requested_by=requested_by,
+                                              health=executor.health))
 
     installer()  # recover and fail fast on a bad home or registry before binding
-    deps = wiring.executor_deps(home)
-    executor = Executor(deps)
     executor.prime_metrics()
     app = create_app(ApiConfig(installer=installer, tokens=TokenStore(home),
-                               audit=AuditLog(home / wiring.AUDIT_LOG),
-                               approvals=Approvals(home / wiring.APPROVALS_DB),
+                               audit=AuditLog(home / sandbox_home.AUDIT_LOG),
+                               approvals=Approvals(home / sandbox_home.APPROVALS_DB),
                                ui_home=home.absolute(), session_secret=session_secret(home),
                                grafana_url=grafana_url, prometheus_url=prometheus_url,
                                metrics=wiring.metrics().registry, executor=executor,

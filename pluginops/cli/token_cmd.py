@@ -11,11 +11,12 @@ import click
 from pluginops.cli import wiring
 from pluginops.cli.common import emit_json, format_option, handles_errors, home_option, note
 from runtime.auth.tokens import ROLES, TokenStore
+from runtime.sandbox import home as sandbox_home
 from runtime.sandbox.audit import AuditLog
 
 
 def _audit(home: Path, kind: str, **fields: Any) -> None:
-    AuditLog(home / wiring.AUDIT_LOG).event(kind, by=wiring.current_user(), **fields)
+    AuditLog(home / sandbox_home.AUDIT_LOG).event(kind, by=wiring.current_user(), **fields)
 
 
 @click.group()

@@ -12,19 +12,17 @@ from opentelemetry import trace
 from prometheus_client import CollectorRegistry
 
 from runtime.host import HostDescription
-from runtime.install.context import Env
+from runtime.install.context import Env, HealthDoor
 from runtime.install.journal import Journal
 from runtime.install.layout import Layout
 from runtime.install.phases import Injector, Reporter, SilentReporter
 from runtime.registry import signing
 from runtime.registry.index import load_registry
+from runtime.sandbox import home as sandbox_home
 from runtime.sandbox.approvals import Approvals
-from runtime.sandbox.audit import AuditLog
 from runtime.sandbox.executor import ExecutorDeps
-from runtime.sandbox.metering import DailyMeter
+from runtime.sandbox.home import APPROVALS_DB
 from runtime.sandbox.policy import load_policy
-from runtime.sandbox.pool import WorkerPool
-from runtime.sandbox.settings import load_settings
 from runtime.telemetry.metrics import Metrics
 from runtime.telemetry.tracing import make_tracer_provider
 
@@ -32,9 +30,6 @@ TRACER_NAME = "pluginops"
 ENV_INJECT_FAILURE = "PLUGINOPS_INJECT_FAILURE"
 ENV_CRASH_AT = "PLUGINOPS_CRASH_AT"
 ENV_ALLOW_UNSIGNED = "PLUGINOPS_ALLOW_UNSIGNED"
-APPROVALS_DB = "approvals.db"
-AUDIT_LOG = "audit.log"
-METERING_DB = "metering.db"
 
 
 @lru_cache(maxsize=1)
@@ -54,9 +49,10 @@ def tracer() -> trace.Tracer:
 def installer_env(home: Path, registry: Path | None, host: HostDescription,
                   trust: tuple[Path, ...] = (), allow_unsigned: bool = False,
                   inject_failure: str | None = None, reporter: Reporter | None = None,
-                  requested_by: str | None = None) -> Env:
+                  requested_by: str | None = None, health: HealthDoor | None = None) -> Env:
     """The installer's collaborators, from flags and the environment (the only place that reads
-    PLUGINOPS_INJECT_FAILURE and the crash hook PLUGINOPS_CRASH_AT)."""
+    PLUGINOPS_INJECT_FAILURE and the crash hook PLUGINOPS_CRASH_AT). Health checks go through
+    `health` (a serving runtime passes its executor's) or a sandbox executor of their own."""
     layout = Layout(home.absolute())
     keys: dict[str, Ed25519PublicKey] = {}
     candidates = [*sorted(layout.trusted_keys.glob("*.pub")), *trust]
@@ -70,12 +66,15 @@ def installer_env(home: Path, registry: Path | None, host: HostDescription,
     policy = load_policy(layout.home)
     allow = allow_unsigned or policy.allow_unsigned or \
         os.environ.get(ENV_ALLOW_UNSIGNED, "") == "1"
-    return Env(layout=layout, journal=Journal(layout.journal), host=host, metrics=metrics(),
+    journal, approvals = Journal(layout.journal), Approvals(layout.home / APPROVALS_DB)
+    if health is None:
+        health = sandbox_home.executor_for(layout.home, metrics(), tracer(), journal,
+                                           approvals, policy).health
+    return Env(layout=layout, journal=journal, host=host, metrics=metrics(),
                tracer=tracer(), registry=load_registry(registry) if registry else None,
                trusted_keys=keys, allow_unsigned=allow, injector=injector,
-               reporter=reporter or SilentReporter(),
-               approvals=Approvals(layout.home / APPROVALS_DB), policy=policy,
-               requested_by=requested_by or current_user())
+               reporter=reporter or SilentReporter(), approvals=approvals, policy=policy,
+               requested_by=requested_by or current_user(), health=health)
 
 
 def current_user() -> str:
@@ -83,13 +82,7 @@ def current_user() -> str:
 
 
 def executor_deps(home: Path) -> ExecutorDeps:
-    layout = Layout(home.absolute())
-    return ExecutorDeps(
-        layout=layout, journal=Journal(layout.journal),
-        approvals=Approvals(layout.home / APPROVALS_DB), policy=load_policy(layout.home),
-        settings=load_settings(layout.home), metrics=metrics(), tracer=tracer(),
-        audit=AuditLog(layout.home / AUDIT_LOG), meter=DailyMeter(layout.home / METERING_DB),
-        pool=WorkerPool(load_settings(layout.home).sandbox.warm_workers or 1))
+    return sandbox_home.executor_deps(home, metrics(), tracer())
 
 
 def shutdown() -> None:

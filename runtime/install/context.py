@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from opentelemetry import trace
@@ -15,10 +15,19 @@ from runtime.host import HostDescription
 from runtime.install.journal import InstalledRow, Journal
 from runtime.install.layout import Layout
 from runtime.install.phases import Injector, Reporter, SilentReporter
+from runtime.manifest.model import Manifest
 from runtime.registry.index import Registry
 from runtime.sandbox.approvals import Approvals
 from runtime.sandbox.policy import OrgPolicy
+from runtime.sandbox.worker import HealthReply
 from runtime.telemetry.metrics import Metrics
+
+
+class HealthDoor(Protocol):
+    """Runs a version's health check inside its sandbox (`Executor.health`)."""
+
+    def __call__(self, manifest: Manifest, timeout_s: float,
+                 correlation_id: str) -> HealthReply: ...
 
 
 @dataclass
@@ -39,6 +48,7 @@ class Env:
     approvals: Approvals | None = None
     policy: OrgPolicy = field(default_factory=OrgPolicy)
     requested_by: str = "unknown"
+    health: HealthDoor | None = None
 
 
 @dataclass

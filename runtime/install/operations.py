@@ -67,8 +67,7 @@ def install_steps(tx: Tx, published: Published) -> list[Step]:
         tx.installed.append(installed_row(staged, tx.id, tx.env.clock()))
 
     def health_check() -> None:
-        check_health(tx, published.name, str(published.version),
-                     published.manifest.entrypoint)
+        check_health(tx, published.manifest)
 
     return [(DOWNLOAD, download), (VERIFY, verify), (DEPENDENCY_PREPARE, dependency_prepare),
             (ACTIVATE, activate), (HEALTH_CHECK, health_check)]
@@ -127,7 +126,7 @@ def _install_dependency(tx: Tx, dep: Candidate) -> None:
     check_elevation(tx, published.manifest)
     place(tx, staged)
     swap(tx, dep.name, version)
-    check_health(tx, dep.name, version, published.manifest.entrypoint)
+    check_health(tx, published.manifest)
     tx.installed.append(installed_row(staged, tx.id, env.clock()))
 
 
@@ -161,7 +160,7 @@ def rollback_steps(tx: Tx, target: str) -> list[Step]:
         tx.installed.append(installed_row(dict(manifest), tx.id, env.clock()))
 
     def health_check() -> None:
-        check_health(tx, tx.plugin, target, str(manifest["entrypoint"]))
+        check_health(tx, Manifest.model_validate(manifest))
 
     return [(VERIFY, verify), (ACTIVATE, activate), (HEALTH_CHECK, health_check)]
 

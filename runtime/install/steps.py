@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from pluginops.errors import OperationFailed
-from runtime.install import extract, fetch, health, pointer
+from runtime.install import extract, fetch, pointer
 from runtime.install.context import Tx
 from runtime.install.journal import InstalledRow
+from runtime.manifest.model import Manifest
 from runtime.preflight.codes import Severity
 from runtime.preflight.run import PreflightContext, check_manifest
 from runtime.registry.index import Published
@@ -158,13 +159,29 @@ def swap(tx: Tx, name: str, to_version: str | None) -> None:
     tx.env.injector.point("mid:activate:swapped")
 
 
-def check_health(tx: Tx, name: str, version: str, entrypoint: str) -> None:
-    result = health.check(tx.env.layout.version_dir(name, version), entrypoint,
-                          tx.env.health_timeout)
+def check_health(tx: Tx, manifest: Manifest) -> None:
+    """Import the version and call its health hook through the sandbox's door (never in this
+    process): a denied operation fails the phase with the denial as its reason."""
+    name, version = manifest.name, manifest.version
+    door = tx.env.health
+    if door is None:
+        raise OperationFailed("HEALTH_CHECK_UNAVAILABLE", "no sandbox to run the health check "
+                              "in", where=f"{name}@{version}",
+                              next_step="construct the installer with a health door "
+                                        "(`Executor.health`), as `pluginops` does")
+    result = door(manifest, tx.env.health_timeout, tx.id)
     tx.note(f"health of {name} {version}: {'healthy' if result.healthy else 'UNHEALTHY'} "
             f"({result.detail})")
-    if result.output.strip():
-        tx.note("probe output:\n" + result.output.rstrip())
+    for denial in result.denials:
+        tx.note(f"denied {denial['operation']} {denial['target']} ({denial['rule']})")
+    if result.denials:
+        first = result.denials[0]
+        raise OperationFailed(
+            "HEALTH_CHECK_DENIED", f"health check denied: {first['operation']} "
+            f"{first['target']} (rule {first['rule']})", where=f"{name}@{version}",
+            next_step="the health hook (or import-time code) did what the plugin's sandbox "
+                      "profile does not grant: remove it, or declare and get approved the "
+                      "permission it needs")
     if not result.healthy:
         raise OperationFailed("HEALTH_CHECK_FAILED", f"health check failed: {result.detail}",
                               where=f"{name}@{version}",

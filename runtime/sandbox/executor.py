@@ -1,7 +1,10 @@
-"""The executor: every plugin execution goes through `Executor.execute`, the one instrumented
-choke point. It computes the plugin's grants, runs it in a warm sandboxed worker, meters CPU,
-tokens and tool calls into a cost, and records the outcome: metrics (with trace-id exemplars),
-a span, audit records for denials. Telemetry failures are logged and never fail an execution."""
+"""The executor: the one door through which plugin code runs. Every execution goes through
+`Executor.execute`: it computes the plugin's grants, runs it in a warm sandboxed worker, meters
+CPU, tokens and tool calls into a cost, and records the outcome: metrics (with trace-id
+exemplars), a span, audit records for denials. Every install's health check goes through
+`Executor.health`: the plugin is imported and its `health(ctx)` called in a worker with the same
+layers and grants as an execution of that version. Telemetry failures are logged and never fail
+an execution."""
 
 from __future__ import annotations
 
@@ -41,7 +44,7 @@ from runtime.sandbox.policy import OrgPolicy
 from runtime.sandbox.pool import WorkerPool
 from runtime.sandbox.settings import RuntimeSettings
 from runtime.sandbox.tools import ToolBox
-from runtime.sandbox.worker import Reply, WorkerFailed, WorkerSpec
+from runtime.sandbox.worker import HealthReply, Reply, WorkerFailed, WorkerSpec
 from runtime.telemetry.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -136,6 +139,35 @@ class Executor:
             with_inputs="$inputs" in fs, with_report="$report" in fs,
             api_version=negotiate_api(self.deps.served_api, manifest.api) or manifest.api)
 
+    def health(self, manifest: Manifest, timeout_s: float,
+               correlation_id: str = "") -> HealthReply:
+        """Import the version and call its health hook in a fresh sandboxed worker with the
+        grants an execution of it would have; the worker and everything it started end with
+        the check. Denials are audited and counted like an execution's."""
+        deps = self.deps
+        now = deps.clock()
+        approved = deps.approvals.approved(manifest.name, now)
+        grants = effective_grants(manifest, approved, deps.policy)
+        spec = self.spec(manifest, grants)
+        broker = Broker(grants, deps.settings, deps.meter, self.tools, now=now)
+        try:
+            worker = deps.pool.acquire(spec)
+        except WorkerFailed as failed:
+            if failed.code == "SANDBOX_LAYER_UNAVAILABLE":
+                raise  # never run weaker than configured
+            # the import is the first half of a health check: its error is the verdict
+            detail = failed.message if failed.code in ("IMPORT_FAILED", "DENIED") else \
+                f"{failed.code}: {failed.message}"
+            reply = HealthReply(False, detail, failed.denials)
+        else:
+            try:
+                _empty(worker.spec.scratch)
+                reply = worker.health(broker, timeout_s)
+            finally:
+                worker.kill()
+        self._record_denials(manifest, reply.denials, now, correlation_id, "health-check")
+        return reply
+
     def execute(self, plugin: str, inputs: Any, input_files: dict[str, bytes] | None = None,
                 correlation_id: str | None = None) -> Execution:
         deps = self.deps
@@ -163,6 +195,8 @@ class Executor:
 
     def _run(self, spec: WorkerSpec, inputs: Any, input_files: dict[str, bytes] | None,
              cid: str, broker: Broker) -> tuple[Reply, Any]:
+        for name in input_files or {}:  # refused before a worker is taken
+            _check_input_name(name)
         try:
             worker = self.deps.pool.acquire(spec)
         except WorkerFailed as failed:
@@ -171,20 +205,21 @@ class Executor:
             outcome = "denied" if failed.denials else "error"
             return Reply(outcome, None, {"type": failed.code, "message": failed.message},
                          failed.denials, 0.0, 0.0), None
-        ws = worker.spec
-        for folder in (ws.scratch, ws.report):
-            if folder is not None:
-                _empty(folder)
-        if ws.inputs is not None:
-            _empty(ws.inputs)
-            for name, data in (input_files or {}).items():
-                target = (ws.inputs / name).resolve()
-                if not target.is_relative_to(ws.inputs.resolve()):
-                    raise OperationFailed("INPUT_NAME_INVALID", f"{name} leaves the inputs",
-                                          where=name, next_step="use plain file names")
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(data)
-        reply = worker.execute(inputs, cid, broker, float(spec.limits["wall_seconds"]))
+        try:
+            ws = worker.spec
+            for folder in (ws.scratch, ws.report):
+                if folder is not None:
+                    _empty(folder)
+            if ws.inputs is not None:
+                _empty(ws.inputs)
+                for name, data in (input_files or {}).items():
+                    target = ws.inputs / name
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(data)
+            reply = worker.execute(inputs, cid, broker, float(spec.limits["wall_seconds"]))
+        except BaseException:
+            worker.kill()  # a refusal or failure on our side: the worker goes with it
+            raise
         report = None
         if ws.report is not None and (ws.report / "report.json").is_file():
             try:
@@ -216,16 +251,38 @@ class Executor:
         except Exception:  # telemetry never takes an execution down
             log.exception("recording metrics for %s failed", ex.correlation_id)
         try:
-            for denial in ex.denials:
-                deps.audit.append({
-                    "kind": "denial", "time": time.strftime("%Y-%m-%dT%H:%M:%SZ",
-                                                            time.gmtime(now)),
-                    "plugin": ex.plugin, "version": ex.version, "profile": manifest.type,
-                    "operation": denial["operation"], "target": denial["target"],
-                    "rule": denial["rule"], "correlation_id": ex.correlation_id})
+            self._audit_denials(manifest, ex.denials, now, ex.correlation_id, "execute")
             deps.meter.add(ex.plugin, now, ex.tokens, ex.cost_usd)
         except Exception:
             log.exception("recording the audit trail for %s failed", ex.correlation_id)
+
+    def _audit_denials(self, manifest: Manifest, denials: list[dict[str, str]], now: float,
+                       correlation_id: str, entry: str) -> None:
+        for denial in denials:
+            self.deps.audit.event(
+                "denial", at=now, plugin=manifest.name, version=manifest.version,
+                profile=manifest.type, operation=denial["operation"], target=denial["target"],
+                rule=denial["rule"], entry=entry, correlation_id=correlation_id)
+
+    def _record_denials(self, manifest: Manifest, denials: list[dict[str, str]], now: float,
+                        correlation_id: str, entry: str) -> None:
+        """A health check's denials: counted and audited like an execution's."""
+        try:
+            label = self.deps.metrics.plugin_label(manifest.name)
+            for denial in denials:
+                self.deps.metrics.counter(POLICY_DENIALS).labels(
+                    plugin=label, profile=manifest.type, operation=denial["operation"]).inc()
+            self._audit_denials(manifest, denials, now, correlation_id, entry)
+        except Exception:  # telemetry never decides a health check
+            log.exception("recording the denials of %s's health check failed", manifest.name)
+
+
+def _check_input_name(name: str) -> None:
+    """An input file name is a relative path that stays inside the inputs folder."""
+    parts = Path(name).parts
+    if not name or Path(name).is_absolute() or ".." in parts or "\0" in name:
+        raise OperationFailed("INPUT_NAME_INVALID", f"{name!r} leaves the inputs", where=name,
+                              next_step="use plain file names")
 
 
 def _empty(folder: Path) -> None:

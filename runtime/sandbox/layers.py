@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from runtime.sandbox import landlock, seccomp
+from runtime.sandbox.containment import cgroup2_root
 
 
 def available() -> dict[str, dict[str, Any]]:
@@ -23,7 +24,19 @@ def available() -> dict[str, dict[str, Any]]:
     }
 
 
+def containment() -> dict[str, Any]:
+    """How the processes a plugin starts are ended with its worker (runtime.sandbox.containment)."""
+    root = cgroup2_root()
+    if root is not None:
+        return {"mechanism": "cgroup", "detail": f"a cgroup v2 per worker under {root}, ended "
+                                                 "with cgroup.kill"}
+    return {"mechanism": "subreaper", "detail": "no writable cgroup v2: each worker is a child "
+                                                "subreaper and its process tree is stopped and "
+                                                "killed (best effort)"}
+
+
 def report(required: list[str]) -> dict[str, Any]:
     layers = available()
     missing = [name for name in required if not layers[name]["available"]]
-    return {"layers": layers, "required": required, "missing": missing, "ok": not missing}
+    return {"layers": layers, "required": required, "missing": missing, "ok": not missing,
+            "containment": containment()}

@@ -7,6 +7,8 @@ executor -> worker   {"type": "reply", "id": 7, "result": ...} or {..., "denied"
 worker -> executor   {"type": "result", "id": 1, "outcome": "success" | "error" | "denied",
                       "output": {...}, "error": {...}, "denials": [...], "cpu_s": 0.01}
 worker -> executor   {"type": "ready", "layers": [...]} or {"type": "failed", ...} at start
+executor -> worker   {"type": "health"}
+worker -> executor   {"type": "health", "healthy": bool, "detail": "...", "denials": [...]}
 """
 
 from __future__ import annotations

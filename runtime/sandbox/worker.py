@@ -18,6 +18,7 @@ from typing import Any
 
 from pluginops.errors import OperationFailed
 from runtime.sandbox import protocol
+from runtime.sandbox.containment import Cell, Containment
 
 HostCall = Callable[[str, dict[str, Any]], dict[str, Any]]
 SCRUBBED_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1"}
@@ -54,6 +55,16 @@ class WorkerSpec:
         return self.run_dir / "report" if self.with_report else None
 
 
+@dataclass(frozen=True)
+class HealthReply:
+    """How a health check ended: the hook's verdict, or why there was none."""
+
+    healthy: bool
+    detail: str
+    denials: list[dict[str, str]]
+    timed_out: bool = False
+
+
 @dataclass
 class Reply:
     """How an execution ended, from the worker's result or from the executor's watch."""
@@ -76,8 +87,10 @@ class WorkerFailed(OperationFailed):
 
 
 class Worker:
-    def __init__(self, spec: WorkerSpec) -> None:
+    def __init__(self, spec: WorkerSpec, containment: Containment) -> None:
         self.spec = spec
+        self.containment = containment
+        self.cell: Cell = containment.cell()
         self.executions = 0
         self.cpu_total_s = 0.0
         self.layers: list[str] = []
@@ -96,6 +109,7 @@ class Worker:
                 [spec.report] if spec.report else []))],
             "processes": spec.processes, "limits": spec.limits, "layers": list(spec.layers),
             "api_version": spec.api_version,
+            "cgroup": str(self.cell.cgroup) if self.cell.cgroup else None,
         }
         self.stderr_path = spec.run_dir / "worker.log"
         self._stderr = self.stderr_path.open("ab")
@@ -139,25 +153,52 @@ class Worker:
         self._in.write(protocol.encode(message))
         self._in.flush()
 
+    def _exchange(self, request: dict[str, Any], answer: str, host_call: HostCall,
+                  deadline: float) -> dict[str, Any] | None:
+        """Send a request, serve the worker's host calls, return its answer (None: it died)."""
+        self._send(request)
+        while True:
+            message = self._read(deadline)
+            if message is None:
+                return None
+            if message["type"] == "call":
+                reply = host_call(str(message.get("api")), dict(message.get("args") or {}))
+                self._send({"type": "reply", "id": message["id"], **reply})
+            elif message["type"] == answer:
+                return message
+
+    def health(self, host_call: HostCall, wall_seconds: float) -> HealthReply:
+        """Call the plugin's `health(ctx)` in this worker (already imported, locked down)."""
+        try:
+            message = self._exchange({"type": "health"}, "health", host_call,
+                                     time.monotonic() + wall_seconds)
+        except TimeoutError:
+            self.kill()
+            return HealthReply(False, f"health check timed out after {wall_seconds:g} s", [],
+                               timed_out=True)
+        except (OverflowError, BrokenPipeError, ValueError):
+            message = None
+        if message is None:
+            self.kill()
+            return HealthReply(False, f"the worker exited with {self.process.returncode} "
+                                      "during the health check", [])
+        return HealthReply(bool(message.get("healthy")), str(message.get("detail", "")),
+                           list(message.get("denials", [])))
+
     def execute(self, inputs: Any, correlation_id: str, host_call: HostCall,
                 wall_seconds: float) -> Reply:
         self.executions += 1
         deadline = time.monotonic() + wall_seconds
         try:
-            self._send({"type": "execute", "id": self.executions, "inputs": inputs,
-                        "correlation_id": correlation_id})
-            while True:
-                message = self._read(deadline)
-                if message is None:
-                    return self._died()
-                if message["type"] == "call":
-                    reply = host_call(str(message.get("api")), dict(message.get("args") or {}))
-                    self._send({"type": "reply", "id": message["id"], **reply})
-                elif message["type"] == "result":
-                    self.cpu_total_s = float(message.get("cpu_total_s", 0.0))
-                    return Reply(message["outcome"], message.get("output"),
-                                 message.get("error"), list(message.get("denials", [])),
-                                 float(message.get("cpu_s", 0.0)), self.cpu_total_s)
+            message = self._exchange({"type": "execute", "id": self.executions,
+                                      "inputs": inputs, "correlation_id": correlation_id},
+                                     "result", host_call, deadline)
+            if message is None:
+                return self._died()
+            self.cpu_total_s = float(message.get("cpu_total_s", 0.0))
+            return Reply(message["outcome"], message.get("output"), message.get("error"),
+                         list(message.get("denials", [])), float(message.get("cpu_s", 0.0)),
+                         self.cpu_total_s)
         except TimeoutError:
             self.kill()
             return Reply("timeout", None, {"type": "Timeout", "message":
@@ -184,7 +225,9 @@ class Worker:
                      self.cpu_total_s)
 
     def stop(self) -> None:
-        if self.alive:
+        """Ask the worker to exit, then end whatever is left. Without a cgroup the tree must be
+        ended while the worker is alive: once it exits its orphans are init's."""
+        if self.alive and self.cell.cgroup is not None:
             try:
                 self._send({"type": "stop"})
                 self.process.wait(timeout=2)
@@ -193,9 +236,11 @@ class Worker:
         self.kill()
 
     def kill(self) -> None:
+        """End the worker and every process it started (`containment`), then reap it."""
         if self._closed:
             return
         self._closed = True
+        self.containment.end(self.cell, self.process.pid)
         if self.process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGKILL)

@@ -21,7 +21,7 @@ import traceback
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from runtime.sandbox import protocol
+from runtime.sandbox import containment, protocol
 from runtime.sandbox.guard import Guard, SandboxDenied
 from runtime.sandbox.guard import install as install_guard
 from runtime.sandbox.plugin_api import Context, HostError
@@ -79,7 +79,8 @@ def lock_down(config: dict[str, Any]) -> list[str]:
         seccomp.install(no_network=True, no_processes=not config["processes"])
         active.append("seccomp")
     for name in ("subprocess", "_posixsubprocess", "pyseccomp", "ctypes", "_ctypes",
-                 "ctypes.util", "runtime.sandbox.landlock", "runtime.sandbox.seccomp"):
+                 "ctypes.util", "runtime.sandbox.landlock", "runtime.sandbox.seccomp",
+                 "runtime.sandbox.containment"):
         sys.modules.pop(name, None)
     return active
 
@@ -141,8 +142,36 @@ def run_one(guard: Guard, function: Any, ctx: Context, inputs: Any,
             "cpu_total_s": round(total.ru_utime + total.ru_stime, 6)}
 
 
+def run_health(guard: Guard, module: Any, ctx: Context) -> dict[str, Any]:
+    """The plugin's `health(ctx)` under the same guard as an execution; any denial fails it."""
+    guard.denials = []
+    hook = getattr(module, "health", None)
+    if hook is None:
+        return {"healthy": True, "detail": "imported cleanly (no health hook)", "denials": []}
+    try:
+        with guard.watching():
+            ok = hook(ctx)
+        healthy, detail = bool(ok), "health hook returned " + repr(ok)[:200]
+    except PermissionError as exc:
+        if not guard.denials:  # stopped by the kernel (Landlock or seccomp), not the hooks
+            guard.denials.append({"operation": "kernel", "target": str(exc)[:300],
+                                  "rule": "landlock/seccomp"})
+        healthy, detail = False, f"{type(exc).__name__}: {str(exc)[:300]}"
+    except MemoryError:
+        guard.denials.append({"operation": "memory", "target": "address space",
+                              "rule": "limits.memory_mb"})
+        healthy, detail = False, "memory limit reached"
+    except (Exception, SystemExit) as exc:  # the hook's failure is the verdict
+        healthy = False
+        detail = traceback.format_exception_only(type(exc), exc)[-1].strip()[:500]
+    if guard.denials:
+        healthy = False
+    return {"healthy": healthy, "detail": detail, "denials": list(guard.denials)}
+
+
 def main() -> int:
     config = json.loads(sys.argv[1])
+    containment.join(config.get("cgroup"))  # before anything of the plugin's can run
     channel = Channel(os.fdopen(0, "rb"), os.dup(1))
     os.dup2(2, 1)
     sys.stdout = sys.stderr
@@ -182,7 +211,8 @@ def main() -> int:
     sys.dont_write_bytecode = True
     try:
         with guard.watching():
-            function = getattr(importlib.import_module(module_name), function_name)
+            module = importlib.import_module(module_name)
+            function = getattr(module, function_name)
     except BaseException as exc:
         channel.send({"type": "failed", "error": {
             "code": "DENIED" if guard.denials else "IMPORT_FAILED",
@@ -195,10 +225,11 @@ def main() -> int:
         message = channel.receive()
         if message is None or message.get("type") == "stop":
             return 0
-        if message.get("type") != "execute":
-            continue
-        result = run_one(guard, function, ctx, message.get("inputs"), limit)
-        channel.send({"type": "result", "id": message.get("id"), **result})
+        if message.get("type") == "health":
+            channel.send({"type": "health", **run_health(guard, module, ctx)})
+        elif message.get("type") == "execute":
+            result = run_one(guard, function, ctx, message.get("inputs"), limit)
+            channel.send({"type": "result", "id": message.get("id"), **result})
 
 
 if __name__ == "__main__":

@@ -1,0 +1,44 @@
+"""The sandbox's stores in a state folder (`PLUGINOPS_HOME`), and an executor over them: the
+one way the CLI, the installer's health checks, the tests and the benchmarks build it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from opentelemetry import trace
+
+from runtime.install.journal import Journal
+from runtime.install.layout import Layout
+from runtime.sandbox.approvals import Approvals
+from runtime.sandbox.audit import AuditLog
+from runtime.sandbox.executor import Executor, ExecutorDeps
+from runtime.sandbox.metering import DailyMeter
+from runtime.sandbox.policy import OrgPolicy, load_policy
+from runtime.sandbox.pool import WorkerPool
+from runtime.sandbox.settings import load_settings
+from runtime.telemetry.metrics import Metrics
+
+APPROVALS_DB = "approvals.db"
+AUDIT_LOG = "audit.log"
+METERING_DB = "metering.db"
+
+
+def executor_deps(home: Path, metrics: Metrics, tracer: trace.Tracer,
+                  journal: Journal | None = None, approvals: Approvals | None = None,
+                  policy: OrgPolicy | None = None) -> ExecutorDeps:
+    """The executor's collaborators over `home`; pass the stores a caller already holds."""
+    layout = Layout(home.absolute())
+    settings = load_settings(layout.home)
+    return ExecutorDeps(
+        layout=layout, journal=journal or Journal(layout.journal),
+        approvals=approvals or Approvals(layout.home / APPROVALS_DB),
+        policy=policy or load_policy(layout.home), settings=settings, metrics=metrics,
+        tracer=tracer, audit=AuditLog(layout.home / AUDIT_LOG),
+        meter=DailyMeter(layout.home / METERING_DB),
+        pool=WorkerPool(settings.sandbox.warm_workers or 1))
+
+
+def executor_for(home: Path, metrics: Metrics, tracer: trace.Tracer,
+                 journal: Journal | None = None, approvals: Approvals | None = None,
+                 policy: OrgPolicy | None = None) -> Executor:
+    return Executor(executor_deps(home, metrics, tracer, journal, approvals, policy))
