@@ -197,3 +197,17 @@ def test_paths_inside_the_image_exist_in_the_repository() -> None:
             for path in re.findall(rf"{IMAGE_ROOT}[\w./-]+", arg):
                 assert (REPO / path.removeprefix(IMAGE_ROOT)).exists() or \
                     path.endswith("/*"), path
+
+
+def test_the_publishers_private_key_is_never_on_a_volume_the_runtime_mounts() -> None:
+    setup = " ".join(services()["setup"]["command"])
+    keygen = re.search(r"pluginops keygen --out (\S+)", setup)
+    assert keygen is not None
+    key_folder = keygen.group(1)
+    [key_volume] = [v.split(":")[0] for v in services()["setup"]["volumes"]
+                    if v.split(":")[1] == key_folder]
+    assert f"--key {key_folder}/signing.key" in setup
+    for name, service in services().items():
+        mounted = {v.split(":")[0] for v in service.get("volumes", [])}
+        assert name == "setup" or key_volume not in mounted, name
+    assert "keys/trusted/" in setup  # the runtime trusts the public half

@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pluginops.catalogue import INSTALL_PHASES
 from runtime.install.journal import Journal
 from runtime.install.layout import Layout
+from runtime.install.lock import is_held
 from runtime.install.phases import valid_crash_points
 from tests.install_support import an_installer, assert_stable, publish_plugin
 
@@ -164,7 +165,13 @@ def where_it_landed(home: Path) -> str:
 
 
 def check_after_crash(setup: dict[str, Path], home: Path) -> tuple[str | None, str]:
-    """Recover as the next command does; the active version and where the kill landed."""
+    """Recover as the next command does; the active version and where the kill landed.
+
+    A child the killed process had just forked (its health check's worker, between fork and
+    exec) shares the plugin lock's open file until it execs: recovery rightly waits for a lock
+    that is held, so the next command is run once nothing holds it."""
+    wait_for(lambda: not is_held(Layout(home).lock("bulky")),
+             what="the killed update's last child to let go of the plugin lock")
     landed = where_it_landed(home)
     installer = an_installer(home, setup["registry"], None)
     versions = {s.plugin: s.version for s in installer.status()}
