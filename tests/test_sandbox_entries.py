@@ -7,13 +7,17 @@ effect (file not written, connection not made, process not left), not by the run
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from runtime.install.journal import Journal
@@ -280,3 +284,29 @@ def test_the_journal_records_the_denial_as_the_rollback_reason(
         assert rolled_back.phase == "health-check"
     finally:
         journal.close()
+
+
+def test_a_runtime_killed_mid_health_check_leaves_no_worker_or_helper(
+        stage: dict[str, Any], writable_registry: Path, signing_key: Ed25519PrivateKey) -> None:
+    """The worker watches its runtime: killed with `kill -9` while a health hook hangs with
+    helpers started, the runtime leaves nothing behind once its worker notices."""
+    spawner(stage, writable_registry, signing_key, "orphan-maker", hang_in_health=True)
+    trusted = stage["home"].parent / "trusted.pub"
+    trusted.write_bytes(signing_key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    cli = subprocess.Popen(
+        [str(Path(sys.executable).parent / "pluginops"), "install", "orphan-maker", "--home",
+         str(stage["home"]), "--registry", str(writable_registry), "--trust", str(trusted)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while len(processes_of("orphan-maker")) < 3:  # the worker and two helpers
+            assert time.monotonic() < deadline and cli.poll() is None, "never started"
+            time.sleep(0.02)
+    finally:
+        cli.kill()
+        cli.wait()
+    deadline = time.monotonic() + 10
+    while processes_of("orphan-maker"):
+        assert time.monotonic() < deadline, f"left behind: {processes_of('orphan-maker')}"
+        time.sleep(0.05)

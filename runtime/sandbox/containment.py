@@ -180,10 +180,25 @@ def become_subreaper() -> None:
     libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 
 
-def join(cgroup: str | None) -> None:
+def join(cgroup: str | None, runtime_pid: int) -> None:
     """Called by the worker itself, first thing: move into its cgroup (or become a subreaper)
-    before any plugin code can run, so nothing the plugin starts is ever outside its reach."""
+    before any plugin code can run, so nothing the plugin starts is ever outside its reach; and
+    watch the runtime: a worker whose runtime died (killed mid-request) ends itself and, in a
+    cgroup, everything it started, through a `cgroup.kill` handle opened now, before the
+    lock-down hides the cgroup file system."""
+    kill_fd = None
     if cgroup:
         Path(cgroup, "cgroup.procs").write_text(str(os.getpid()))
+        kill_fd = os.open(Path(cgroup, "cgroup.kill"), os.O_WRONLY)
     else:
         become_subreaper()
+
+    def watch() -> None:
+        while os.getppid() == runtime_pid:
+            time.sleep(0.2)
+        if kill_fd is not None:
+            with contextlib.suppress(OSError):
+                os.write(kill_fd, b"1")
+        os._exit(70)
+
+    threading.Thread(target=watch, name="runtime-watch", daemon=True).start()

@@ -110,6 +110,7 @@ class Worker:
             "processes": spec.processes, "limits": spec.limits, "layers": list(spec.layers),
             "api_version": spec.api_version,
             "cgroup": str(self.cell.cgroup) if self.cell.cgroup else None,
+            "runtime_pid": os.getpid(),
         }
         self.stderr_path = spec.run_dir / "worker.log"
         self._stderr = self.stderr_path.open("ab")

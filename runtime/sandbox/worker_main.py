@@ -171,7 +171,7 @@ def run_health(guard: Guard, module: Any, ctx: Context) -> dict[str, Any]:
 
 def main() -> int:
     config = json.loads(sys.argv[1])
-    containment.join(config.get("cgroup"))  # before anything of the plugin's can run
+    containment.join(config.get("cgroup"), int(config["runtime_pid"]))  # before plugin code
     channel = Channel(os.fdopen(0, "rb"), os.dup(1))
     os.dup2(2, 1)
     sys.stdout = sys.stderr
