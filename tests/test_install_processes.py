@@ -239,6 +239,7 @@ def wait_for_phase(process: subprocess.Popen[str], home: Path, phase: str) -> No
         journal.close()
 
 
+@pytest.mark.timeout(1200)  # 100 launches of the CLI; on a loaded machine each takes seconds
 def test_kill_at_100_random_instants_always_recovers(setup: dict[str, Path],
                                                      tmp_path: Path) -> None:
     """Each kill picks a phase and an offset into it at random, and is timed from what the
