@@ -16,7 +16,7 @@ from resolvelib.resolvers import ResolutionTooDeep
 from runtime.host import HostDescription
 from runtime.manifest.model import Manifest
 from runtime.registry.index import Registry
-from runtime.semver import Version, parse_version, satisfies
+from runtime.semver import Version, host_satisfies, parse_version, satisfies
 
 MAX_ROUNDS = 500
 
@@ -58,7 +58,7 @@ class Resolution:
 
 
 def runs_on(manifest: Manifest, host: HostDescription) -> bool:
-    return satisfies(host.version, manifest.host) and host.serves_api(manifest.api)
+    return host_satisfies(host.version, manifest.host) and host.serves_api(manifest.api)
 
 
 def _candidate(manifest: Manifest) -> Candidate:

@@ -292,12 +292,16 @@ def test_matrix_execute_runs_cells_on_the_cells_host_and_never_blames_the_plugin
                                   "capabilities": this_host().capabilities}))
     out = tmp_path / "matrix"
     result = runner.invoke(cli, ["matrix", str(EXAMPLES / "plugins" / "json-transform"),
-                                 "--host", str(future), "--execute", "--out", str(out),
-                                 "--home", str(tmp_path / "home")])
+                                 "--host", str(future), "--host",
+                                 str(EXAMPLES / "hosts" / "prerelease-2.9.json"), "--execute",
+                                 "--out", str(out), "--home", str(tmp_path / "home")])
     assert result.exit_code == 0, result.output
     by = {(c["host_version"], c["api_version"]): c
           for c in json.loads((out / "matrix.json").read_text())["cells"]}
     assert by[("2.9.5", "4.1")]["executed"] == "passed"
+    # a release candidate of the host installs and runs what its release would (preflight's
+    # prerelease policy, applied by the installer too)
+    assert by[("2.9.0-rc.1", "4.1")]["executed"] == "passed", by[("2.9.0-rc.1", "4.1")]
     unservable = by[("2.9.5", "4.7")]
     assert (unservable["verdict"], unservable["executed"]) == ("compatible", "not-executed")
     assert "does not implement plugin API 4.7" in unservable["detail"]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from runtime.manifest.model import Manifest
 from runtime.preflight import PreflightContext, check_manifest
-from runtime.resolver import resolve
+from runtime.preflight.host_checks import check_host_range
+from runtime.resolver import resolve, runs_on
 from tests.builders import a_host, a_manifest, a_registry, dep
 
 
@@ -92,3 +95,23 @@ def test_without_a_registry_dependencies_are_a_warning_not_a_pass() -> None:
                                  PreflightContext(a_host()))
     assert [(f.code, f.severity.value) for f in findings] == [
         ("DEPENDENCIES_UNCHECKED", "warning")]
+
+
+@pytest.mark.parametrize(("host", "declared", "runs"), [
+    pytest.param("2.8.0", "^2.3.0", True, id="a release host inside the range runs it"),
+    pytest.param("2.9.0-rc.1", "^2.3.0", True,
+                 id="a prerelease host whose release is inside the range runs it"),
+    pytest.param("2.9.0-rc.1", ">=2.9.0-rc.0", True,
+                 id="a range naming the prerelease admits it by node-semver's own rule"),
+    pytest.param("3.0.0-rc.1", "^2.3.0", False,
+                 id="a prerelease of a release outside the range does not"),
+    pytest.param("2.2.9", "^2.3.0", False, id="a release host below the range does not"),
+])
+def test_runs_on_applies_preflights_prerelease_host_policy(host: str, declared: str,
+                                                           runs: bool) -> None:
+    """The installer and the resolver pick versions with the same rule preflight reports."""
+    manifest = Manifest.model_validate(a_manifest(host=declared, api="4.0"))
+    described = a_host(version=host)
+    assert runs_on(manifest, described) is runs
+    errors = [f for f in check_host_range(manifest, described) if f.severity == "error"]
+    assert (not errors) is runs

@@ -5,7 +5,7 @@ from __future__ import annotations
 from runtime.host import HostDescription
 from runtime.manifest.model import Manifest
 from runtime.preflight.findings import Finding, finding
-from runtime.semver import parse_version, satisfies
+from runtime.semver import host_satisfies, parse_version, satisfies
 
 
 def check_host_range(manifest: Manifest, host: HostDescription) -> list[Finding]:
@@ -13,7 +13,7 @@ def check_host_range(manifest: Manifest, host: HostDescription) -> list[Finding]
     version = parse_version(host.version)
     if satisfies(version, manifest.host):
         return []
-    if version.is_prerelease and satisfies(version.without_prerelease(), manifest.host):
+    if host_satisfies(host.version, manifest.host):  # only through its release
         release = version.without_prerelease()
         return [finding(
             "HOST_PRERELEASE", "/host",

@@ -120,3 +120,17 @@ def _satisfies(version: str, range_text: str, loose: bool, include_prerelease: b
     except (InvalidVersion, InvalidRange):
         return False
     return bool(compiled.test(parsed._parsed, include_prerelease=include_prerelease))
+
+
+def host_satisfies(host_version: str, range_text: str) -> bool:
+    """Whether a host runs a plugin whose `host` range is `range_text`: node-semver's rules, and
+    a prerelease host is also tried as its release (the prerelease-host policy of
+    docs/preflight.md), so an RC of the host runs the plugins meant for the release it precedes.
+    Preflight, the resolver, the installer and the compatibility matrix all ask this."""
+    if satisfies(host_version, range_text):
+        return True
+    try:
+        version = parse_version(host_version)
+    except InvalidVersion:
+        return False
+    return version.is_prerelease and satisfies(version.without_prerelease(), range_text)
