@@ -70,6 +70,7 @@ ATTACKS = {
     "fork": "os.fork()",
     "signal-runtime": "import signal; os.kill(os.getppid(), signal.SIGTERM)",
     "runtime-memory": "open('/proc/%d/mem' % os.getppid(), 'rb').read(1)",
+    "ptrace-runtime": "import ctypes; ctypes.CDLL(None).ptrace(16, os.getppid(), 0, 0)",
     "runtime-environment": "open('/proc/%d/environ' % os.getppid(), 'rb').read()",
 }
 
