@@ -14,6 +14,7 @@ worker could clear the flag), and `pluginops host` says which one is in force.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import ctypes
 import ctypes.util
@@ -70,6 +71,7 @@ class Containment:
                 pass
             else:
                 self.base = base
+                atexit.register(self.close)  # a runtime that exits leaves no cell behind
         self._serial = 0
         self._lock = threading.Lock()
 
@@ -172,6 +174,18 @@ def kill_tree(pid: int) -> None:
     for target in stopped:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(target, signal.SIGKILL)
+    deadline = time.monotonic() + END_TIMEOUT_S  # a killed process dies when next scheduled
+    while any(_running(target) for target in stopped) and time.monotonic() < deadline:
+        time.sleep(0.001)
+
+
+def _running(pid: int) -> bool:
+    """Alive and not yet a zombie."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
 
 
 def become_subreaper() -> None:

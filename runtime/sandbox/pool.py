@@ -49,8 +49,11 @@ class WorkerPool:
         run_dir = spec.run_dir / f"w{serial}"
         worker = Worker(WorkerSpec(**{**asdict(spec), "run_dir": run_dir}), self.containment)
         with self._lock:
+            ended = [w for w in self._started if not w.alive]
             self._started = [w for w in self._started if w.alive]
             self._started.append(worker)
+        for gone in ended:  # exited on its own: reap it and free its cell
+            gone.kill()
         return worker
 
     def release(self, spec: WorkerSpec, worker: Worker) -> None:
