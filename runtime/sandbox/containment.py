@@ -56,7 +56,7 @@ class Cell:
 
 
 class Containment:
-    """Chooses the mechanism once per process; `cell()` for each worker, `end()` when it ends."""
+    """Chooses the mechanism when made; `cell()` for each worker, `end()` when it ends."""
 
     def __init__(self, root: Path | None = None) -> None:
         found = root if root is not None else cgroup2_root()
