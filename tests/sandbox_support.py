@@ -4,6 +4,7 @@ at, so the real broker code runs end to end without leaving this machine."""
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -63,3 +64,29 @@ def model_reply(record: dict[str, Any]) -> tuple[int, Any]:
         text = "A short summary."
     return 200, {"choices": [{"message": {"content": text}}],
                  "usage": {"prompt_tokens": len(prompt) // 4 + 1, "completion_tokens": 5}}
+
+
+class Listener:
+    """A TCP listener that counts connections: proof that none arrived."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.accepted = 0
+        self.sock.settimeout(0.1)
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.sock.accept()[0].close()
+                self.accepted += 1
+            except OSError:
+                continue
+
+    def close(self) -> None:
+        self._stop.set()
+        self.thread.join()
+        self.sock.close()

@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,37 +29,11 @@ from runtime.sandbox.settings import RuntimeSettings
 from runtime.telemetry.metrics import Metrics
 from runtime.telemetry.tracing import make_tracer_provider
 from tests.install_support import an_installer, publish_plugin
-from tests.sandbox_support import model_reply, serving
+from tests.sandbox_support import Listener, model_reply, serving
 
 pytestmark = pytest.mark.slow
 SECRET = "hunter2-do-not-leak"
 
-
-class Listener:
-    """A TCP listener that counts connections: proof that none arrived."""
-
-    def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.accepted = 0
-        self.sock.settimeout(0.2)
-        self._stop = False
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        while not self._stop:
-            try:
-                conn, _ = self.sock.accept()
-                self.accepted += 1
-                conn.close()
-            except OSError:
-                continue
-
-    def close(self) -> None:
-        self._stop = True
-        self.thread.join()
-        self.sock.close()
 
 
 def hostile(body: str) -> str:

@@ -6,10 +6,8 @@ effect (file not written, connection not made, process not left), not by the run
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,34 +26,10 @@ from runtime.sandbox.containment import Containment
 from runtime.sandbox.policy import load_policy
 from runtime.sandbox.pool import WorkerPool
 from tests.install_support import a_sandbox_executor, an_installer, assert_stable, publish_plugin
+from tests.sandbox_support import Listener
 
 pytestmark = pytest.mark.slow
 
-
-class Listener:
-    """A TCP listener that counts connections: proof that none arrived."""
-
-    def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.sock.settimeout(0.1)
-        self.port = self.sock.getsockname()[1]
-        self.accepted = 0
-        self._stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.sock.accept()[0].close()
-                self.accepted += 1
-            except OSError:
-                continue
-
-    def close(self) -> None:
-        self._stop.set()
-        self.thread.join()
-        self.sock.close()
 
 
 # One statement each, the same attacks as tests/test_sandbox_attacks.py's `run` bodies.
