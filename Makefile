@@ -2,7 +2,9 @@
 # Everything they need is installed here: Debian packages, the virtualenv, the Python packages.
 
 SHELL := /bin/bash
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
+# The distribution's interpreter first: sandbox workers run under unprivileged uids and must read
+# the standard library, which an interpreter under a private home (pyenv in /root) does not allow.
+PYTHON ?= $(shell test -x /usr/bin/python3.11 && echo /usr/bin/python3.11 || command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -46,7 +48,10 @@ venv: $(STAMP)
 # constraints.txt pins every package to the versions the tests passed with (`make lock` refreshes it).
 $(STAMP): pyproject.toml setup.py harness/pyproject.toml constraints.txt
 	@bash scripts/install-debs.sh --python-venv "$(PYTHON)"
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@# a virtualenv made from another interpreter is made again
+	@want=$$($(PYTHON) -c 'import sys; print(sys.base_prefix)'); \
+	have=$$($(BIN)/python -c 'import sys; print(sys.base_prefix)' 2>/dev/null || true); \
+	if [ "$$want" != "$$have" ]; then rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); fi
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]' -e harness
 	touch $(STAMP)

@@ -26,6 +26,7 @@ from prometheus_client import CollectorRegistry
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from runtime.fsutil import workers_may_enter  # noqa: E402
 from runtime.host import this_host  # noqa: E402
 from runtime.install.context import Env  # noqa: E402
 from runtime.install.journal import Journal  # noqa: E402
@@ -37,7 +38,7 @@ from runtime.registry.signing import key_id  # noqa: E402
 from runtime.sandbox.approvals import Approvals  # noqa: E402
 from runtime.sandbox.audit import AuditLog  # noqa: E402
 from runtime.sandbox.executor import Executor, ExecutorDeps  # noqa: E402
-from runtime.sandbox.home import executor_for  # noqa: E402
+from runtime.sandbox.home import executor_for, identity_book  # noqa: E402
 from runtime.sandbox.metering import DailyMeter  # noqa: E402
 from runtime.sandbox.plugin_api import Context  # noqa: E402
 from runtime.sandbox.policy import OrgPolicy  # noqa: E402
@@ -67,7 +68,7 @@ def main() -> None:
     args = parser.parse_args()
     key = Ed25519PrivateKey.generate()
     with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
+        root = workers_may_enter(Path(tmp))
         publish(ROOT / "examples" / "plugins" / "json-transform", root / "registry", this_host(),
                 key)
         home = root / "home"
@@ -91,7 +92,8 @@ def main() -> None:
 
         deps = ExecutorDeps(env.layout, env.journal, Approvals(home / "approvals.db"),
                             OrgPolicy(), RuntimeSettings(), metrics, tracer,
-                            AuditLog(home / "audit.log"), DailyMeter(home / "metering.db"))
+                            AuditLog(home / "audit.log"), DailyMeter(home / "metering.db"),
+                            identity_book(home))
         executor = Executor(deps)
         manifest, grants = executor.grants("json-transform")
         spec = executor.spec(manifest, grants)

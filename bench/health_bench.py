@@ -23,6 +23,7 @@ from prometheus_client import CollectorRegistry
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from runtime.fsutil import workers_may_enter
 from runtime.host import this_host
 from runtime.install.context import Env
 from runtime.install.journal import Journal
@@ -51,7 +52,7 @@ def main() -> None:
     args = parser.parse_args()
     key = Ed25519PrivateKey.generate()
     with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
+        root = workers_may_enter(Path(tmp))
         publish(ROOT / "examples" / "plugins" / "json-transform-v2", root / "registry",
                 this_host(), key)
         home = root / "home"

@@ -24,6 +24,7 @@ from prometheus_client import CollectorRegistry
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from runtime.fsutil import workers_may_enter
 from runtime.host import this_host
 from runtime.install.context import Env
 from runtime.install.journal import Journal
@@ -83,7 +84,7 @@ def main() -> None:
     print(f"{'size':>8} {'floor':>9} {'install':>9} {'x floor':>8} {'update':>9} {'x floor':>8} "
           f"{'rollback':>9}")
     with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
+        root = workers_may_enter(Path(tmp))
         registry = root / "registry"
         for label, size in (("100 KB", 100 * 1024), ("50 MB", 50 * 1024 * 1024)):
             name = f"bench-{size}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -88,3 +89,24 @@ def atomic_directory(path: Path) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def make_private(path: Path) -> None:
+    """Create the file 0600, or take group and other access away from one made before."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError:
+        return  # read-only media or folder: sqlite3 reports what matters
+    try:
+        if stat.S_IMODE(os.fstat(fd).st_mode) & 0o077:
+            os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+
+
+def workers_may_enter(folder: Path) -> Path:
+    """Let other users pass through a folder made private (0700, as `mkdtemp` makes them) that
+    holds a state folder: sandbox workers run under their own uids and must reach their
+    package and scratch folders beneath it. They can enter it, not list it (0711)."""
+    os.chmod(folder, stat.S_IMODE(os.stat(folder).st_mode) | 0o111)
+    return folder

@@ -1,14 +1,19 @@
 """Opening the runtime's SQLite files the one way they are opened: WAL, a busy timeout, rows by
-name, and the durability each file needs (`FULL` for records, `NORMAL` for counters)."""
+name, the durability each file needs (`FULL` for records, `NORMAL` for counters), and privacy:
+the file is its owner's alone (0600; SQLite gives its -wal and -shm files the same mode), so a
+sandbox worker under another uid cannot read the runtime's records."""
 
 from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
 
+from runtime.fsutil import make_private
+
 
 def open_db(path: Path, schema: str, synchronous: str = "FULL") -> sqlite3.Connection:
     path.parent.mkdir(parents=True, exist_ok=True)
+    make_private(path)
     db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
     db.row_factory = sqlite3.Row
     db.execute("PRAGMA journal_mode=WAL")
@@ -16,3 +21,4 @@ def open_db(path: Path, schema: str, synchronous: str = "FULL") -> sqlite3.Conne
     db.execute("PRAGMA foreign_keys=ON")
     db.executescript(schema)
     return db
+

@@ -1,18 +1,53 @@
 from __future__ import annotations
 
 import shutil
+import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from runtime.fsutil import workers_may_enter
 from runtime.host import this_host
 from runtime.registry.order import publish_order
 from runtime.registry.publish import publish
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
+
+
+class _EnterableTempPaths:
+    """pytest's temporary folders, each one enterable by other users (0711, not listable).
+
+    Run as root, the runtime starts each plugin's workers under the plugin's own uid, and those
+    must reach the package and scratch folders inside the homes the tests make; pytest makes
+    every level 0700. Everything else is pytest's own factory."""
+
+    def __init__(self, factory: pytest.TempPathFactory) -> None:
+        self._factory = factory
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._factory, name)
+
+    def getbasetemp(self) -> Path:
+        base = self._factory.getbasetemp()
+        system_temp = Path(tempfile.gettempdir()).resolve()
+        for folder in (base, *base.parents):
+            if folder == system_temp or system_temp not in folder.parents:
+                break
+            workers_may_enter(folder)
+        return base
+
+    def mktemp(self, basename: str, numbered: bool = True) -> Path:
+        self.getbasetemp()
+        return workers_may_enter(self._factory.mktemp(basename, numbered))
+
+
+@pytest.fixture(scope="session")
+def tmp_path_factory(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    return _EnterableTempPaths(tmp_path_factory)
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from runtime.install.layout import Layout
 from runtime.sandbox.approvals import Approvals
 from runtime.sandbox.audit import AuditLog
 from runtime.sandbox.executor import Executor, ExecutorDeps
+from runtime.sandbox.home import identity_book
 from runtime.sandbox.metering import DailyMeter
 from runtime.sandbox.policy import load_policy
 from runtime.sandbox.pool import WorkerPool
@@ -127,7 +128,7 @@ def executor_for(world: dict[str, Any], settings: RuntimeSettings | None = None)
         policy=load_policy(home), settings=settings or world["settings"],
         metrics=Metrics(CollectorRegistry()), tracer=make_tracer_provider({}).get_tracer("t"),
         audit=AuditLog(home / "audit.log"), meter=DailyMeter(home / "metering.db"),
-        pool=WorkerPool()))
+        identities=identity_book(home), pool=WorkerPool()))
 
 
 ATTACKS = [

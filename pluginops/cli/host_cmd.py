@@ -32,6 +32,8 @@ def host(fmt: str, home: Path) -> None:
         click.echo(f"sandbox      {name:<8} {state}{need}: {layer['detail']}")
     contained = sandbox["containment"]
     click.echo(f"processes    {contained['mechanism']}: {contained['detail']}")
+    identity = sandbox["identity"]
+    click.echo(f"workers      {identity['mechanism']}: {identity['detail']}")
     if not sandbox["ok"]:
         click.echo(f"executions are refused: required layers missing: "
                    f"{', '.join(sandbox['missing'])}")

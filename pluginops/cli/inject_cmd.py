@@ -10,6 +10,7 @@ import click
 
 from pluginops.cli.common import emit_json, format_option, handles_errors, note
 from pluginops.errors import EXIT_FAILED, PluginopsError
+from runtime.fsutil import workers_may_enter
 
 
 @click.command()
@@ -63,7 +64,8 @@ def inject(scenarios: tuple[str, ...], local: bool, runtime_url: str | None,
             results.append(result)
             note(f"{name}: {'ok' if result.ok else 'FAILED'}")
             continue
-        folder = (keep / name) if keep else Path(tempfile.mkdtemp(prefix=f"inject-{name}-"))
+        folder = (keep / name) if keep else \
+            workers_may_enter(Path(tempfile.mkdtemp(prefix=f"inject-{name}-")))
         note(f"{name}: starting the local stack in {folder}")
         with local_stack(folder, rate=rate, history=library.HISTORY[name]) as stack:
             note(f"{name}: runtime {stack.runtime}, Prometheus {stack.prometheus}, "

@@ -31,6 +31,7 @@ from typing import Any
 
 from pluginops.catalogue import INSTALL_PHASES
 from pluginops.errors import PluginopsError
+from runtime.fsutil import workers_may_enter
 from runtime.harness.golden import Golden, contains
 from runtime.harness.golden import load as load_golden
 from runtime.harness.world import APPROVER, World, install_registry, world
@@ -106,7 +107,7 @@ def load_manifest(plugin_dir: Path) -> Manifest:
 
 @contextmanager
 def _world(plan: Plan) -> Iterator[World]:
-    root = Path(tempfile.mkdtemp(prefix="golden-"))
+    root = workers_may_enter(Path(tempfile.mkdtemp(prefix="golden-")))
     try:
         with world(root, plan.golden, plan.plugin_dir, plan.previous, plan.registry,
                    plan.trust, plan.host, plan.policy) as made:

@@ -45,7 +45,7 @@ class AuditLog:
             seq, prev = self._tail()
             full = {**record, "seq": seq + 1, "prev": prev}
             full["hash"] = _digest(full)
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             try:
                 os.write(fd, (json.dumps(full, sort_keys=True) + "\n").encode())
                 os.fsync(fd)

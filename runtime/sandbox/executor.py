@@ -12,6 +12,7 @@ import json
 import logging
 import shutil
 import sys
+import sysconfig
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ from runtime.sandbox.approvals import Approvals
 from runtime.sandbox.audit import AuditLog
 from runtime.sandbox.broker import Broker
 from runtime.sandbox.grants import Grants, effective_grants
+from runtime.sandbox.identity import IdentityBook
 from runtime.sandbox.metering import DailyMeter
 from runtime.sandbox.policy import OrgPolicy
 from runtime.sandbox.pool import WorkerPool
@@ -50,6 +52,14 @@ from runtime.telemetry.metrics import Metrics
 log = logging.getLogger(__name__)
 SYSTEM_READ_PATHS = (Path("/etc/localtime"), Path("/usr/share/zoneinfo"), Path("/dev/urandom"),
                      Path("/dev/null"))
+# The interpreter: its standard library (with its compiled modules), the libraries those link
+# to, and this environment's packages (the runtime's own included).
+INTERPRETER_READ_PATHS = tuple(dict.fromkeys(Path(p) for p in (
+    sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["platstdlib"],
+    sysconfig.get_config_var("LIBDIR") or sys.base_prefix, sys.prefix)))
+# A worker that fails to start for one of these reasons would fail for every plugin: the
+# runtime's setup is at fault, and it is reported as such rather than as the plugin's error.
+SETUP_FAILURES = frozenset({"SANDBOX_LAYER_UNAVAILABLE", "SANDBOX_IDENTITY_UNREACHABLE"})
 
 
 @dataclass(frozen=True)
@@ -84,6 +94,7 @@ class ExecutorDeps:
     tracer: trace.Tracer
     audit: AuditLog
     meter: DailyMeter
+    identities: IdentityBook
     pool: WorkerPool = field(default_factory=WorkerPool)
     clock: Any = time.time
     # The plugin API versions this runtime serves; the golden harness narrows it to present one.
@@ -129,15 +140,15 @@ class Executor:
             plugin=manifest.name, version=manifest.version, profile=manifest.type,
             entrypoint=manifest.entrypoint, package_dir=package,
             run_dir=(layout.home / "run" / manifest.name / manifest.version).resolve(),
-            read_paths=(Path(sys.base_prefix), Path(sys.prefix), package, *SYSTEM_READ_PATHS,
-                        *extra_read),
+            read_paths=(*INTERPRETER_READ_PATHS, package, *SYSTEM_READ_PATHS, *extra_read),
             write_paths=(Path("/dev/null"), *extra_write), processes=grants.processes,
             limits={"cpu_seconds": limits.cpu_seconds, "memory_mb": limits.memory_mb,
                     "wall_seconds": limits.wall_seconds, "open_files": limits.open_files,
                     "output_bytes": limits.output_bytes},
             layers=tuple(self.deps.settings.sandbox.layers),
             with_inputs="$inputs" in fs, with_report="$report" in fs,
-            api_version=negotiate_api(self.deps.served_api, manifest.api) or manifest.api)
+            api_version=negotiate_api(self.deps.served_api, manifest.api) or manifest.api,
+            identity=self.deps.identities.for_plugin(manifest.name))
 
     def health(self, manifest: Manifest, timeout_s: float,
                correlation_id: str = "") -> HealthReply:
@@ -153,7 +164,7 @@ class Executor:
         try:
             worker = deps.pool.acquire(spec)
         except WorkerFailed as failed:
-            if failed.code == "SANDBOX_LAYER_UNAVAILABLE":
+            if failed.code in SETUP_FAILURES:
                 raise  # never run weaker than configured
             # the import is the first half of a health check: its error is the verdict
             detail = failed.message if failed.code in ("IMPORT_FAILED", "DENIED") else \
@@ -200,7 +211,7 @@ class Executor:
         try:
             worker = self.deps.pool.acquire(spec)
         except WorkerFailed as failed:
-            if failed.code == "SANDBOX_LAYER_UNAVAILABLE":
+            if failed.code in SETUP_FAILURES:
                 raise  # never run weaker than configured
             outcome = "denied" if failed.denials else "error"
             return Reply(outcome, None, {"type": failed.code, "message": failed.message},

@@ -12,6 +12,7 @@ from runtime.install.layout import Layout
 from runtime.sandbox.approvals import Approvals
 from runtime.sandbox.audit import AuditLog
 from runtime.sandbox.executor import Executor, ExecutorDeps
+from runtime.sandbox.identity import IDENTITIES_DB, IdentityBook
 from runtime.sandbox.metering import DailyMeter
 from runtime.sandbox.policy import OrgPolicy, load_policy
 from runtime.sandbox.pool import WorkerPool
@@ -35,7 +36,14 @@ def executor_deps(home: Path, metrics: Metrics, tracer: trace.Tracer,
         policy=policy or load_policy(layout.home), settings=settings, metrics=metrics,
         tracer=tracer, audit=AuditLog(layout.home / AUDIT_LOG),
         meter=DailyMeter(layout.home / METERING_DB),
+        identities=identity_book(layout.home),
         pool=WorkerPool(settings.sandbox.warm_workers or 1))
+
+
+def identity_book(home: Path) -> IdentityBook:
+    sandbox = load_settings(home).sandbox
+    return IdentityBook(home / IDENTITIES_DB, sandbox.worker_uids.first,
+                        sandbox.worker_uids.count, sandbox.tasks_per_plugin)
 
 
 def executor_for(home: Path, metrics: Metrics, tracer: trace.Tracer,

@@ -3,11 +3,13 @@ than the settings ask."""
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
 from runtime.sandbox import landlock, seccomp
 from runtime.sandbox.containment import cgroup2_root
+from runtime.sandbox.identity import can_assign
 
 
 def available() -> dict[str, dict[str, Any]]:
@@ -35,8 +37,21 @@ def containment() -> dict[str, Any]:
                                                 "killed (best effort)"}
 
 
+def identity() -> dict[str, Any]:
+    """Who workers run as (runtime.sandbox.identity)."""
+    if can_assign():
+        return {"mechanism": "per-plugin-uid",
+                "detail": "each plugin's workers run under its own unprivileged uid and gid "
+                          "(no groups, no capabilities, no_new_privs); RLIMIT_NPROC binds"}
+    return {"mechanism": "runtime-uid",
+            "detail": f"the runtime is not root: workers run as uid {os.getuid()}, as it does; "
+                      "RLIMIT_NPROC is not set (it would count the runtime's own processes); "
+                      "run the runtime as root to give each plugin a uid of its own "
+                      "(docs/sandbox.md, \"No root in a worker\")"}
+
+
 def report(required: list[str]) -> dict[str, Any]:
     layers = available()
     missing = [name for name in required if not layers[name]["available"]]
     return {"layers": layers, "required": required, "missing": missing, "ok": not missing,
-            "containment": containment()}
+            "containment": containment(), "identity": identity()}

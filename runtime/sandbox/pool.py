@@ -7,7 +7,7 @@ or not."""
 from __future__ import annotations
 
 import threading
-from dataclasses import asdict
+from dataclasses import replace
 
 from runtime.sandbox.containment import Containment
 from runtime.sandbox.worker import Worker, WorkerSpec
@@ -47,7 +47,7 @@ class WorkerPool:
             self._serial += 1
             serial = self._serial
         run_dir = spec.run_dir / f"w{serial}"
-        worker = Worker(WorkerSpec(**{**asdict(spec), "run_dir": run_dir}), self.containment)
+        worker = Worker(replace(spec, run_dir=run_dir), self.containment)
         with self._lock:
             ended = [w for w in self._started if not w.alive]
             self._started = [w for w in self._started if w.alive]

@@ -4,7 +4,8 @@ may never do, whatever the code tries (raw ctypes syscalls included).
 - no sockets of the internet families (and no raw/packet/netlink sockets);
 - no execve/execveat; no fork: `clone` without CLONE_THREAD is refused, `clone3` answers ENOSYS
   so the C library falls back to `clone`, where the flags can be read; threads still work;
-- no changing of resource limits, no ptrace, no mount or namespace tricks.
+- no changing of resource limits, no ptrace, no mount or namespace tricks, no changing of uid,
+  gid, groups or capabilities.
 """
 
 from __future__ import annotations
@@ -16,7 +17,10 @@ CLONE_THREAD = 0x00010000
 _ALWAYS_DENIED = ("ptrace", "process_vm_writev", "process_vm_readv", "mount", "umount2",
                   "unshare", "setns", "pivot_root", "chroot", "setrlimit", "prlimit64",
                   "kexec_load", "init_module", "finit_module", "bpf", "keyctl", "add_key",
-                  "request_key", "personality")
+                  "request_key", "personality",
+                  # identity: a worker has dropped to its uid before the filter; it stays there
+                  "setuid", "setgid", "setreuid", "setregid", "setresuid", "setresgid",
+                  "setgroups", "setfsuid", "setfsgid", "capset")
 _SOCKET_FAMILIES = (socket.AF_INET, socket.AF_INET6, socket.AF_PACKET, socket.AF_NETLINK)
 
 

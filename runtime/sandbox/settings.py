@@ -2,7 +2,8 @@
 required, the egress broker's name resolution, the model and tool back-ends, the cost model.
 
     version: 1
-    sandbox: {layers: [rlimits, landlock, seccomp, audit]}
+    sandbox: {layers: [rlimits, landlock, seccomp, audit], warm_workers: 1,
+              worker_uids: {first: 800000, count: 65536}, tasks_per_plugin: 256}
     egress: {resolve: {status.example.com: "127.0.0.1:8081"}, timeout_s: 10}
     model: {base_url: "http://127.0.0.1:8000", model: "local"}
     tools: {web_search: {url: "http://127.0.0.1:8082/search"}}
@@ -28,9 +29,21 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class WorkerUids(_Strict):
+    """The uids (and gids, the same numbers) a root runtime gives its plugins, one each. No
+    account needs to exist for them; keep the range apart from real users, subordinate-uid
+    ranges (/etc/subuid) and other homes on the same host."""
+
+    first: int = Field(default=800_000, ge=1000, le=2**31 - 2**16)
+    count: int = Field(default=65_536, ge=1, le=2**16)
+
+
 class SandboxSettings(_Strict):
     layers: list[Layer] = Field(default_factory=lambda: list(ALL_LAYERS))
     warm_workers: int = Field(default=1, ge=0, le=16)
+    worker_uids: WorkerUids = Field(default_factory=WorkerUids)
+    # RLIMIT_NPROC of each plugin's uid: processes and threads of all its workers together.
+    tasks_per_plugin: int = Field(default=256, ge=8, le=65_536)
 
 
 class EgressSettings(_Strict):

@@ -12,17 +12,23 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from pluginops.errors import OperationFailed
 from runtime.sandbox import protocol
 from runtime.sandbox.containment import Cell, Containment
+from runtime.sandbox.identity import Identity, hand_over
 
 HostCall = Callable[[str, dict[str, Any]], dict[str, Any]]
 SCRUBBED_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1"}
 START_TIMEOUT_S = 20.0
+NEXT_STEPS = {
+    "SANDBOX_IDENTITY_UNREACHABLE": "let other users enter that folder (chmod o+x), or keep "
+                                    "PLUGINOPS_HOME and the interpreter outside private folders",
+    "SANDBOX_LAYER_UNAVAILABLE": "run `pluginops host` to see which layer this machine lacks",
+}
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,7 @@ class WorkerSpec:
     with_inputs: bool
     with_report: bool
     api_version: str = ""
+    identity: Identity | None = None  # None: the runtime's own uid (it is not root)
 
     @property
     def scratch(self) -> Path:
@@ -98,6 +105,9 @@ class Worker:
         for folder in (spec.scratch, spec.inputs, spec.report):
             if folder is not None:
                 folder.mkdir(parents=True, exist_ok=True)
+        for folder in (spec.scratch, spec.report):  # inputs stay the runtime's: read-only
+            if folder is not None:
+                hand_over(folder, spec.identity)
         config = {
             "plugin": spec.plugin, "profile": spec.profile, "entrypoint": spec.entrypoint,
             "package_dir": str(spec.package_dir), "scratch": str(spec.scratch),
@@ -111,6 +121,7 @@ class Worker:
             "api_version": spec.api_version,
             "cgroup": str(self.cell.cgroup) if self.cell.cgroup else None,
             "runtime_pid": os.getpid(),
+            "identity": asdict(spec.identity) if spec.identity else None,
         }
         self.stderr_path = spec.run_dir / "worker.log"
         self._stderr = self.stderr_path.open("ab")
@@ -129,7 +140,8 @@ class Worker:
             error = (first or {}).get("error", {"code": "WORKER_START_FAILED",
                                                 "message": "the worker exited at start"})
             raise WorkerFailed(error["code"], error["message"], spec.plugin,
-                               f"see {self.stderr_path}", (first or {}).get("denials", []))
+                               NEXT_STEPS.get(error["code"], f"see {self.stderr_path}"),
+                               (first or {}).get("denials", []))
         self.layers = list(first["layers"])
 
     @property

@@ -60,16 +60,31 @@ def apply_limits(limits: dict[str, Any]) -> None:
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
 
 
+class IdentityUnreachable(OSError):
+    """The worker's uid cannot reach a path it needs (a private folder on the way)."""
+
+
 def lock_down(config: dict[str, Any]) -> list[str]:
     layers = list(config["layers"])
     active = []
     # Everything the lock-down needs is imported first: Landlock hides the source tree.
-    from runtime.sandbox import landlock, seccomp
+    from runtime.sandbox import landlock, privileges, seccomp
 
     if "seccomp" in layers:
         import pyseccomp  # noqa: F401
+    identity = config.get("identity")
+    if identity is not None:  # first: the limits below bind only on an unprivileged process
+        privileges.drop(int(identity["uid"]), int(identity["gid"]))
+        os.umask(0o077)
+        active.append("identity")
+        blocked = privileges.unreachable([Path(p) for p in config["read_paths"]],
+                                         [Path(p) for p in config["write_paths"]])
+        if blocked is not None:
+            raise IdentityUnreachable(blocked)
     if "rlimits" in layers:
         apply_limits(config["limits"])
+        if identity is not None:
+            privileges.cap_tasks(int(identity["tasks"]))
         active.append("rlimits")
     if "landlock" in layers:
         landlock.restrict([Path(p) for p in config["read_paths"]],
@@ -80,7 +95,7 @@ def lock_down(config: dict[str, Any]) -> list[str]:
         active.append("seccomp")
     for name in ("subprocess", "_posixsubprocess", "pyseccomp", "ctypes", "_ctypes",
                  "ctypes.util", "runtime.sandbox.landlock", "runtime.sandbox.seccomp",
-                 "runtime.sandbox.containment"):
+                 "runtime.sandbox.containment", "runtime.sandbox.privileges"):
         sys.modules.pop(name, None)
     return active
 
@@ -178,6 +193,10 @@ def main() -> int:
     os.chdir(config["scratch"])
     try:
         layers = lock_down(config)
+    except IdentityUnreachable as exc:
+        channel.send({"type": "failed", "error": {
+            "code": "SANDBOX_IDENTITY_UNREACHABLE", "message": str(exc)}})
+        return 3
     except (OSError, ImportError) as exc:
         channel.send({"type": "failed", "error": {
             "code": "SANDBOX_LAYER_UNAVAILABLE", "message": f"{type(exc).__name__}: {exc}"}})
