@@ -18,6 +18,14 @@ COPY examples ./examples
 ARG EXTRAS=""
 RUN pip install --no-cache-dir -c constraints.txt ".${EXTRAS:+[$EXTRAS]}"
 ENV PLUGINOPS_HOME=/var/lib/pluginops
+# The runtime runs as an unprivileged user, and so do its sandbox workers (as the same uid: only a
+# root runtime gives each plugin a uid of its own; docs/sandbox.md, "The container"). The folders
+# its named volumes start from are its own, so the volumes are too.
+RUN useradd --system --uid 10001 --user-group --home-dir /var/lib/pluginops --no-create-home \
+        --shell /usr/sbin/nologin pluginops \
+    && install -d -o pluginops -g pluginops -m 0711 /var/lib/pluginops \
+    && install -d -o pluginops -g pluginops -m 0700 /var/lib/pluginops-publisher
+USER pluginops
 VOLUME /var/lib/pluginops
 ENTRYPOINT ["pluginops"]
 CMD ["--help"]

@@ -211,3 +211,19 @@ def test_the_publishers_private_key_is_never_on_a_volume_the_runtime_mounts() ->
         mounted = {v.split(":")[0] for v in service.get("volumes", [])}
         assert name == "setup" or key_volume not in mounted, name
     assert "keys/trusted/" in setup  # the runtime trusts the public half
+
+
+def test_the_image_runs_as_an_unprivileged_user_and_the_runtime_holds_no_capability() -> None:
+    dockerfile = (REPO / "Dockerfile").read_text().splitlines()
+    users = [line.split()[1] for line in dockerfile if line.startswith("USER ")]
+    assert users and users[-1] not in ("root", "0"), "the image's last USER is not root"
+    entrypoint = max(i for i, line in enumerate(dockerfile) if line.startswith("ENTRYPOINT"))
+    assert max(i for i, line in enumerate(dockerfile) if line.startswith("USER ")) < entrypoint
+    for name in ("setup", "runtime"):
+        service = services()[name]
+        assert service.get("user") in (None, users[-1]), name  # compose keeps the image's user
+        assert service["cap_drop"] == ["ALL"], name
+        assert "no-new-privileges:true" in service["security_opt"], name
+    for name, service in services().items():  # whatever runs the image's runtime, the same
+        if service.get("image") == services()["runtime"]["image"]:
+            assert service.get("user") in (None, users[-1]), name

@@ -78,6 +78,10 @@ def world(tmp_path_factory: pytest.TempPathFactory, example_registry: Path,
                         "    open(inputs['target'], 'a').write('# owned')\n    return {}",
         "signal-host": "    import signal\n"
                        "    os.kill(os.getppid(), signal.SIGKILL)\n    return {}",
+        "take-root": f"    os.setuid(0)\n    open({str(marker)!r}, 'w').write('root')\n"
+                     "    return {}",
+        "runtime-state": f"    return {{'j': str(open({str(home / 'journal.db')!r}, 'rb')"
+                         ".read(100))}",
         "raw-socket": "    import ctypes\n"
                       "    return {'rc': ctypes.CDLL(None).syscall(41, 2, 1, 0)}",
     }
@@ -145,6 +149,8 @@ ATTACKS = [
     pytest.param("cpu-spin", {}, "timeout", None, id="CPU spin"),
     pytest.param("endless-sleep", {}, "timeout", None, id="endless sleep"),
     pytest.param("signal-host", {}, "denied", "signal", id="kill the host"),
+    pytest.param("take-root", {}, "denied", "kernel", id="change its uid back to root"),
+    pytest.param("runtime-state", {}, "denied", "file.read", id="read the runtime's journal"),
     pytest.param("agent", {"max_tokens": 100_000}, "denied", "tokens", id="overspend tokens"),
     pytest.param("agent", {"tool": "shell"}, "denied", "tool", id="call a tool not allowed"),
     pytest.param("fetch", {"url": "http://attacker.example.net/x"}, "denied", "network",

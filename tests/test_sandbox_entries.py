@@ -42,6 +42,10 @@ ATTACKS = {
     "os-system": "os.system('touch ' + MARKER)",
     "ctypes": "import ctypes; ctypes.CDLL(None).system(('touch ' + MARKER).encode())",
     "fork": "os.fork()",
+    "resolve": "import socket; socket.getaddrinfo('localhost', 80)",
+    "posixsubprocess": "import _posixsubprocess",
+    "take-root": "os.setuid(0); open(MARKER, 'w').write('root')",
+    "read-audit-log": "open(AUDIT, 'rb').read()",
     "signal-runtime": "import signal; os.kill(os.getppid(), signal.SIGTERM)",
     "runtime-memory": "open('/proc/%d/mem' % os.getppid(), 'rb').read(1)",
     "ptrace-runtime": "import ctypes; ctypes.CDLL(None).ptrace(16, os.getppid(), 0, 0)",
@@ -66,6 +70,7 @@ def module_with(stage: dict[str, Any], where: str, statement: str) -> str:
     constants = (f"import os\nMARKER = {str(stage['marker'])!r}\n"
                  f"SECRET = {str(stage['secret'])!r}\n"
                  f"JOURNAL = {str(stage['home'] / 'journal.db')!r}\n"
+                 f"AUDIT = {str(stage['home'] / 'audit.log')!r}\n"
                  f"PORT = {stage['listener'].port}\n")
     run = "def run(inputs, ctx):\n    return {}\n"
     if where == "import":
@@ -149,9 +154,9 @@ def health(ctx):
 """
 
 
-def processes_of(plugin: str) -> list[int]:
-    """Live processes running a worker of this plugin, or forked from one (a fork keeps the
-    worker's command line, which names the plugin in its configuration)."""
+def processes_of(plugin: str, home: Path) -> list[int]:
+    """Live processes running a worker of this plugin from this home, or forked from one (a
+    fork keeps the worker's command line, which names the plugin and its package folder)."""
     found = []
     for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
         try:
@@ -160,7 +165,7 @@ def processes_of(plugin: str) -> list[int]:
         except (OSError, IndexError):
             continue
         if b"runtime.sandbox.worker_main" in text and f'"plugin": "{plugin}"'.encode() in text \
-                and state != "Z":
+                and str(home.resolve()).encode() in text and state != "Z":
             found.append(int(cmdline.parent.name))
     return found
 
@@ -191,7 +196,7 @@ def test_processes_a_health_hook_starts_end_with_the_health_check(
     spawner(stage, writable_registry, signing_key, "spawner")
     outcome = spawner_installer(stage, writable_registry, signing_key).install("spawner")
     assert outcome.state == "committed", outcome.message
-    assert processes_of("spawner") == []
+    assert processes_of("spawner", stage["home"]) == []
 
 
 def test_a_hung_health_hook_and_its_helpers_all_end_at_the_timeout(
@@ -200,7 +205,7 @@ def test_a_hung_health_hook_and_its_helpers_all_end_at_the_timeout(
     installer = spawner_installer(stage, writable_registry, signing_key, health_timeout=2.0)
     outcome = installer.install("hung-spawner")
     assert outcome.state == "rolled_back"
-    assert processes_of("hung-spawner") == []
+    assert processes_of("hung-spawner", stage["home"]) == []
 
 
 @pytest.mark.parametrize("mechanism", ["cgroup", "subreaper"])
@@ -219,7 +224,7 @@ def test_processes_an_execution_starts_end_with_the_execution(
     try:
         result = executor.execute("exec-spawner", {"hang": hang})
         assert result.outcome == ("timeout" if hang else "success"), result.error
-        assert processes_of("exec-spawner") == []
+        assert processes_of("exec-spawner", stage["home"]) == []
     finally:
         executor.deps.pool.close()
 
@@ -239,7 +244,7 @@ def test_refused_executions_leave_no_worker_behind(
         with pytest.raises(OperationFailed) as refused:
             executor.execute("gate-like", {}, {"../escape": b"x"})
         assert refused.value.code == "INPUT_NAME_INVALID"
-    assert processes_of("gate-like") == []
+    assert processes_of("gate-like", stage["home"]) == []
     executor.deps.pool.close()
 
 
@@ -275,13 +280,14 @@ def test_a_runtime_killed_mid_health_check_leaves_no_worker_or_helper(
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
-        while len(processes_of("orphan-maker")) < 3:  # the worker and two helpers
+        while len(processes_of("orphan-maker", stage["home"])) < 3:  # the worker and two helpers
             assert time.monotonic() < deadline and cli.poll() is None, "never started"
             time.sleep(0.02)
     finally:
         cli.kill()
         cli.wait()
     deadline = time.monotonic() + 10
-    while processes_of("orphan-maker"):
-        assert time.monotonic() < deadline, f"left behind: {processes_of('orphan-maker')}"
+    while processes_of("orphan-maker", stage["home"]):
+        left = processes_of("orphan-maker", stage["home"])
+        assert time.monotonic() < deadline, f"left behind: {left}"
         time.sleep(0.05)

@@ -83,7 +83,7 @@ def test_every_worker_runs_under_its_plugins_own_unprivileged_uid(
     uids = {}
     for plugin in ("first", "second"):
         assert executor.execute(plugin, {}).outcome == "success"
-        [pid] = processes_of(plugin)  # the warm worker, idle in the pool
+        [pid] = processes_of(plugin, home)  # the warm worker, idle in the pool
         status = status_of(pid)
         real, effective, saved, fs = status["Uid"].split()
         assert real == effective == saved == fs != "0"
@@ -158,10 +158,10 @@ def test_a_worker_cannot_signal_another_plugins_worker(
                          "    return {'killed': True}\n")
     executor = installed["executor"]()
     assert executor.execute("victim", {}).outcome == "success"
-    [victim] = processes_of("victim")
+    [victim] = processes_of("victim", home)
     result = executor.execute("killer", {"pid": victim})
     assert result.output == {"killed": False}
-    assert processes_of("victim") == [victim]
+    assert processes_of("victim", home) == [victim]
     os.kill(victim, 0)  # still there, for the runtime
 
 
@@ -194,7 +194,7 @@ def test_the_task_limit_binds_on_a_plugin_allowed_to_start_processes(
     # the worker's own two tasks (its thread and the runtime watch) count against the cap
     assert result.output["stopped_by"] == "Resource temporarily unavailable"
     assert 0 < result.output["started"] <= tasks - 2
-    assert processes_of("bomb") == []  # and everything it started ended with the execution
+    assert processes_of("bomb", home) == []  # and everything it started ended with the execution
 
 
 def test_a_home_the_worker_cannot_enter_is_refused_with_the_folder_to_open(

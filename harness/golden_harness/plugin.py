@@ -24,8 +24,8 @@ from typing import Any
 import pytest
 
 from runtime.harness.run import plan_for
-from runtime.harness.scenarios import Plan, ScenarioResult, run_one, scenarios
-from runtime.harness.world import APPROVER, State, Stubs, World, world
+from runtime.harness.scenarios import Plan, ScenarioResult, run_one, scenarios, temporary_world
+from runtime.harness.world import APPROVER, State, Stubs, World
 from runtime.host import load_host, this_host
 from runtime.install.transaction import Outcome
 
@@ -104,9 +104,10 @@ def golden_plan(request: pytest.FixtureRequest) -> Plan:
 
 
 @pytest.fixture
-def golden_world(golden_plan: Plan, tmp_path: Path) -> Iterator[World]:
-    with world(tmp_path / "world", golden_plan.golden, golden_plan.plugin_dir,
-               golden_plan.previous, golden_plan.registry, golden_plan.trust) as made:
+def golden_world(golden_plan: Plan) -> Iterator[World]:
+    # not under tmp_path: pytest makes it private (0700), and a root runtime's sandbox workers,
+    # under their own uids, could not reach the world's plugins
+    with temporary_world(golden_plan) as made:
         yield made
 
 

@@ -106,7 +106,9 @@ def load_manifest(plugin_dir: Path) -> Manifest:
 
 
 @contextmanager
-def _world(plan: Plan) -> Iterator[World]:
+def temporary_world(plan: Plan) -> Iterator[World]:
+    """A fresh world for one scenario, in a folder the plugin's sandbox workers can enter, gone
+    afterwards."""
     root = workers_may_enter(Path(tempfile.mkdtemp(prefix="golden-")))
     try:
         with world(root, plan.golden, plan.plugin_dir, plan.previous, plan.registry,
@@ -184,7 +186,7 @@ def preflight(plan: Plan) -> None:
 
 
 def install(plan: Plan) -> None:
-    with _world(plan) as w:
+    with temporary_world(plan) as w:
         _expect(_install(w, _spec(w, plan.manifest.version)), "committed", "install")
         if w.state().active != plan.manifest.version:
             raise ScenarioFailed(f"active version is {w.state().active}")
@@ -202,7 +204,7 @@ def _ask_for_elevation(plan: Plan, w: World) -> tuple[Approvals, list[Request]]:
 def configure(plan: Plan) -> None:
     if not plan.manifest.sandbox.elevated:
         return _skip("the manifest asks for no elevated scopes")
-    with _world(plan) as w:
+    with temporary_world(plan) as w:
         approvals, requests = _ask_for_elevation(plan, w)
         request = requests[0]
         try:
@@ -219,7 +221,7 @@ def configure(plan: Plan) -> None:
 
 
 def execute(plan: Plan) -> None:
-    with _world(plan) as w:
+    with temporary_world(plan) as w:
         _expect(_install(w, _spec(w, plan.manifest.version)), "committed", "install")
         _run_cases(w)
 
@@ -234,7 +236,7 @@ def _from_previous(plan: Plan, w: World) -> str:
 def update(plan: Plan) -> None:
     if plan.previous_version is None:
         return _skip("no previous version to update from")
-    with _world(plan) as w:
+    with temporary_world(plan) as w:
         previous = _from_previous(plan, w)
         _expect(_install(w, _spec(w, plan.manifest.version), "update"), "committed",
                 f"update from {previous}")
@@ -245,7 +247,7 @@ def update(plan: Plan) -> None:
 def rollback(plan: Plan) -> None:
     if plan.previous_version is None:
         return _skip("no previous version to roll back to")
-    with _world(plan) as w:
+    with temporary_world(plan) as w:
         previous = _from_previous(plan, w)
         _expect(_install(w, _spec(w, plan.manifest.version), "update"), "committed", "update")
         _expect(w.installer().rollback(w.name), "committed", "rollback")
@@ -255,7 +257,7 @@ def rollback(plan: Plan) -> None:
 
 
 def uninstall(plan: Plan) -> None:
-    with _world(plan) as w:
+    with temporary_world(plan) as w:
         _expect(_install(w, _spec(w, plan.manifest.version)), "committed", "install")
         _expect(w.installer().uninstall(w.name), "committed", "uninstall")
         after = w.state()
@@ -266,7 +268,7 @@ def uninstall(plan: Plan) -> None:
 def permission_deny(plan: Plan) -> None:
     if not plan.manifest.sandbox.elevated:
         return _skip("the manifest asks for no elevated scopes")
-    with _world(plan) as w:
+    with temporary_world(plan) as w:
         before = w.state()
         approvals, requests = _ask_for_elevation(plan, w)
         for request in requests:
@@ -282,7 +284,7 @@ def permission_deny(plan: Plan) -> None:
 
 def failure_at(phase: str) -> Callable[[Plan], None]:
     def scenario(plan: Plan) -> None:
-        with _world(plan) as w:
+        with temporary_world(plan) as w:
             previous = plan.previous_version
             if previous is not None:
                 _from_previous(plan, w)
@@ -323,7 +325,7 @@ def failure_at(phase: str) -> Callable[[Plan], None]:
 
 def api_version(version: str) -> Callable[[Plan], None]:
     def scenario(plan: Plan) -> None:
-        with _world(plan) as w:
+        with temporary_world(plan) as w:
             _expect(_install(w, _spec(w, plan.manifest.version)), "committed", "install")
             try:
                 _run_cases(w, served_api=(version,))

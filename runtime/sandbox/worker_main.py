@@ -233,6 +233,9 @@ def main() -> int:
             module = importlib.import_module(module_name)
             function = getattr(module, function_name)
     except BaseException as exc:
+        if isinstance(exc, PermissionError) and not guard.denials:  # the kernel stopped it
+            guard.denials.append({"operation": "kernel", "target": str(exc)[:300],
+                                  "rule": "landlock/seccomp"})
         channel.send({"type": "failed", "error": {
             "code": "DENIED" if guard.denials else "IMPORT_FAILED",
             "message": traceback.format_exception_only(type(exc), exc)[-1].strip()[:1000]},
