@@ -1,8 +1,11 @@
 """Warm-worker execution against calling the same plugin function in-process, in the same run.
 
-Three rows: the function called in-process (the baseline), one round trip to a warm sandboxed
-worker (rlimits, Landlock, seccomp, audit hooks all on), and the whole `Executor.execute` (grants,
-worker, metering, metrics, audit). Goal: at most 300 us added at p50 by the warm worker.
+Four rows: the function called in-process (the baseline), a JSON line echoed by a plain child
+Python over a pipe (the floor any process boundary costs on this machine, measured in the same
+run), one round trip to a warm sandboxed worker (identity, rlimits, Landlock, seccomp, audit hooks
+all on), and the whole `Executor.execute` (grants, worker, metering, metrics, audit). Goal: at
+most 300 us added at p50 by the warm worker; its ratio to the bare pipe says how much of that is
+ours rather than the machine's.
 
     .venv/bin/python bench/executor_bench.py [--n 2000]
 """
@@ -11,8 +14,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -60,6 +65,30 @@ def timed(n: int, work: Any) -> list[float]:
         work()
         out.append(time.perf_counter() - start)
     return out
+
+
+ECHO = ("import sys, json\n"
+        "for line in sys.stdin:\n"
+        "    sys.stdout.write(json.dumps({'ok': json.loads(line)}) + '\\n')\n"
+        "    sys.stdout.flush()\n")
+
+
+def bare_pipe(n: int) -> list[float]:
+    child = subprocess.Popen([sys.executable, "-I", "-c", ECHO], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, bufsize=0)
+    assert child.stdin is not None and child.stdout is not None
+    line = (json.dumps(INPUTS) + "\n").encode()
+
+    def echo() -> None:
+        child.stdin.write(line)  # type: ignore[union-attr]
+        child.stdout.readline()  # type: ignore[union-attr]
+
+    echo()
+    try:
+        return timed(n, echo)
+    finally:
+        child.stdin.close()
+        child.wait()
 
 
 def main() -> None:
@@ -115,17 +144,22 @@ def main() -> None:
         deps.pool.close()
         shutil.rmtree(home / "run", ignore_errors=True)
 
+    pipe = bare_pipe(args.n)
     b50, b99 = percentiles(baseline)
+    p50, p99 = percentiles(pipe)
     w50, w99 = percentiles(warm)
     e50, e99 = percentiles(whole)
     us = 1e6
     print(f"{'':<34}{'p50':>10}{'p99':>10}")
     print(f"{'in-process call (baseline)':<34}{b50 * us:>8.1f}us{b99 * us:>8.1f}us")
+    print(f"{'bare pipe round trip (baseline)':<34}{p50 * us:>8.1f}us{p99 * us:>8.1f}us")
     print(f"{'warm sandboxed worker':<34}{w50 * us:>8.1f}us{w99 * us:>8.1f}us")
     print(f"{'Executor.execute (all of it)':<34}{e50 * us:>8.1f}us{e99 * us:>8.1f}us")
     print(f"added by the worker at p50: {(w50 - b50) * us:.0f} us "
           f"(goal <= 300 us: {'met' if (w50 - b50) * us <= 300 else 'NOT met'}); "
           f"by the executor: {(e50 - b50) * us:.0f} us")
+    print(f"warm worker / bare pipe at p50: {w50 / p50:.2f}x; "
+          f"Executor.execute / bare pipe: {e50 / p50:.2f}x")
 
 
 if __name__ == "__main__":
