@@ -110,3 +110,15 @@ def workers_may_enter(folder: Path) -> Path:
     package and scratch folders beneath it. They can enter it, not list it (0711)."""
     os.chmod(folder, stat.S_IMODE(os.stat(folder).st_mode) | 0o111)
     return folder
+
+
+def make_enterable_dirs(folder: Path) -> None:
+    """Make the folder and any missing parent 0755, whatever the process's umask: a sandbox
+    worker under its own uid must pass through them."""
+    missing = []
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for made in reversed(missing):
+        made.mkdir(exist_ok=True)
+        os.chmod(made, 0o755)

@@ -6,8 +6,11 @@ the uid's doing and not Landlock's, seccomp's or the audit hooks'."""
 
 from __future__ import annotations
 
+import json
 import os
 import stat
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -230,3 +233,32 @@ def test_a_runtime_that_is_not_root_keeps_its_own_uid_and_says_so(home: Path) ->
             os._exit(2)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_the_command_line_hands_its_workers_what_they_need_under_a_strict_umask(
+        tmp_path: Path, example_registry: Path, signing_key: Ed25519PrivateKey) -> None:
+    """An operator whose shell has `umask 077`: the installed package, the run folders and the
+    input files are still reachable by the plugin's uid, and the state files still private."""
+    from cryptography.hazmat.primitives import serialization
+
+    home = tmp_path / "strict"
+    trust = tmp_path / "publisher.pub"
+    trust.write_bytes(signing_key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    (tmp_path / "cov.json").write_text('{"totals": {"covered_lines": 9, "num_statements": 10}}')
+    pluginops = str(Path(sys.executable).parent / "pluginops")
+
+    def strictly(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([pluginops, *args, "--home", str(home)], capture_output=True,
+                              text=True, timeout=120, preexec_fn=lambda: os.umask(0o077))
+
+    installed = strictly("install", "coverage-gate", "--registry", str(example_registry),
+                         "--trust", str(trust))
+    assert installed.returncode == 0, installed.stderr
+    ran = strictly("run", "coverage-gate", "--format", "json",
+                   "--input", json.dumps({"report": "cov.json", "min": 0.8}),
+                   "--input-file", f"cov.json={tmp_path / 'cov.json'}")
+    assert ran.returncode == 0, ran.stderr
+    result = json.loads(ran.stdout)
+    assert result["outcome"] == "success" and result["output"]["passed"] is True, result
+    assert stat.S_IMODE(os.stat(home / "journal.db").st_mode) == 0o600

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from pluginops import __version__
@@ -34,5 +36,13 @@ for command in (preflight, publish, keygen, host, install, update, rollback, uni
     cli.add_command(command)
 
 
+# What the runtime shares with its sandbox workers (installed packages, run folders, inputs) is
+# created world-readable whatever umask the operator's shell has (a hardened 077 would hide it
+# from workers under their own uids); what is private (state files, keys) is created 0600
+# explicitly.
+RUNTIME_UMASK = 0o022
+
+
 def main() -> None:
+    os.umask(RUNTIME_UMASK)
     cli(prog_name="pluginops")

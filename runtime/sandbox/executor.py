@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import sys
 import sysconfig
@@ -32,6 +33,7 @@ from pluginops.catalogue import (
     Span,
 )
 from pluginops.errors import OperationFailed
+from runtime.fsutil import make_enterable_dirs
 from runtime.host import API_VERSIONS, negotiate_api
 from runtime.install.journal import Journal
 from runtime.install.layout import Layout
@@ -225,8 +227,9 @@ class Executor:
                 _empty(ws.inputs)
                 for name, data in (input_files or {}).items():
                     target = ws.inputs / name
-                    target.parent.mkdir(parents=True, exist_ok=True)
+                    make_enterable_dirs(target.parent)
                     target.write_bytes(data)
+                    os.chmod(target, 0o644)  # the worker's uid reads them, whatever our umask
             reply = worker.execute(inputs, cid, broker, float(spec.limits["wall_seconds"]))
         except BaseException:
             worker.kill()  # a refusal or failure on our side: the worker goes with it

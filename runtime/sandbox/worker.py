@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from pluginops.errors import OperationFailed
+from runtime.fsutil import make_enterable_dirs
 from runtime.sandbox import protocol
 from runtime.sandbox.containment import Cell, Containment
 from runtime.sandbox.identity import Identity, hand_over
@@ -104,7 +105,7 @@ class Worker:
         self._closed = False
         for folder in (spec.scratch, spec.inputs, spec.report):
             if folder is not None:
-                folder.mkdir(parents=True, exist_ok=True)
+                make_enterable_dirs(folder)
         for folder in (spec.scratch, spec.report):  # inputs stay the runtime's: read-only
             if folder is not None:
                 hand_over(folder, spec.identity)
