@@ -4,12 +4,14 @@ RUN apt-get update && apt-get install -y --no-install-recommends git \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /opt/pluginops
 COPY pyproject.toml setup.py constraints.txt README.md LICENSE ./
+COPY contracts ./contracts
 COPY pluginops ./pluginops
 COPY runtime ./runtime
 COPY collector ./collector
 COPY evaluator ./evaluator
 COPY dashboards ./dashboards
 COPY alerts ./alerts
+COPY stack ./stack
 COPY schemas ./schemas
 COPY examples ./examples
 # The runtime alone by default; EXTRAS=evaluator adds pandas, pyarrow, scipy and matplotlib (the

@@ -6,8 +6,8 @@ commands read: `pluginops_examples` (the plugins `pluginops inject --local` publ
 from setuptools import find_packages, setup
 
 setup(
-    packages=[*find_packages(include=["pluginops*", "runtime*", "collector*", "evaluator*",
-                                      "dashboards*", "alerts*"]),
+    packages=[*find_packages(include=["contracts*", "pluginops*", "runtime*", "collector*",
+                                      "evaluator*", "dashboards*", "alerts*", "stack*"]),
               "pluginops_examples", "pluginops_schemas"],
     package_dir={"pluginops_examples": "examples", "pluginops_schemas": "schemas"},
 )

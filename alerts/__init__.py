@@ -1,4 +1,4 @@
 """SLO specs, the Prometheus rule generator, Alertmanager config, runbooks.
 
-Empty until its issue lands; names come from `pluginops.catalogue`.
+Empty until its issue lands; names come from `contracts.catalogue`.
 """

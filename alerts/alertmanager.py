@@ -11,7 +11,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from alerts import conventions as c
-from pluginops.errors import PluginopsError
+from contracts.errors import PluginopsError
 
 
 class Routing(BaseModel):

@@ -1,10 +1,10 @@
 """The one home of every recording-rule, alert, group and label name the rules use (as Sloth keeps
-one conventions file). Metric names come from `pluginops.catalogue`."""
+one conventions file). Metric names come from `contracts.catalogue`."""
 
 from __future__ import annotations
 
-from pluginops.catalogue import COST_ANOMALY_SCORE as _SCORE
-from pluginops.catalogue import Label
+from contracts.catalogue import COST_ANOMALY_SCORE as _SCORE
+from contracts.catalogue import Label
 
 PREFIX = "pluginops"
 

@@ -24,7 +24,7 @@ from typing import Any
 from alerts import conventions as c
 from alerts.spec import Slo
 from alerts.windows import ALL_WINDOWS, SHORT_WINDOWS, TIERS, Tier
-from pluginops.catalogue import (
+from contracts.catalogue import (
     INSTALL_TRANSACTIONS,
     PLUGIN_EXECUTION_COST,
     PLUGIN_EXECUTION_DURATION,
@@ -32,7 +32,7 @@ from pluginops.catalogue import (
     POLICY_DENIALS,
     ROLLBACKS,
 )
-from pluginops.errors import PluginopsError
+from contracts.errors import PluginopsError
 
 BY = f"{c.PLUGIN}, {c.PLUGIN_TYPE}"
 EPSILON = "1e-12"
@@ -45,7 +45,7 @@ COST_Z = 3
 @dataclass(frozen=True)
 class Settings:
     """Knobs of the generated rules that are not SLO specs. The defaults are production's; the
-    local stack's fast profile (`alerts.live.stack.FAST_RULES`) shortens the waits."""
+    local stack's fast profile (`stack.stack.FAST_RULES`) shortens the waits."""
 
     regression_for: str = "10m"
     telemetry_for: str = "1m"

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from alerts import conventions as c
 from alerts.windows import ALL_WINDOWS, LONG_WINDOWS, TIERS, seconds
-from pluginops.errors import PluginopsError
+from contracts.errors import PluginopsError
 
 EPSILON = "1e-12"
 

@@ -28,8 +28,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from alerts import conventions as c
 from alerts.windows import seconds
-from pluginops.catalogue import LATENCY_BUCKETS, PLUGIN_EXECUTION_DURATION, PLUGIN_EXECUTIONS
-from pluginops.errors import PluginopsError
+from contracts.catalogue import LATENCY_BUCKETS, PLUGIN_EXECUTION_DURATION, PLUGIN_EXECUTIONS
+from contracts.errors import PluginopsError
 
 ANNOTATION = "pluginops.dev/"
 

@@ -28,17 +28,17 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from alerts import conventions as c
-from alerts.live.processes import get_json, prometheus
 from alerts.spec import load_slos
 from collector import parquet
 from collector import schema as s
 from collector import synthetic as syn
 from collector.source import Source
+from contracts.catalogue import PLUGIN_EXECUTIONS
 from evaluator import slo as slo_math
 from evaluator.plugin import Settings
 from evaluator.run import evaluate_source
 from evaluator.series import PluginSeries
-from pluginops.catalogue import PLUGIN_EXECUTIONS
+from stack.processes import get_json, prometheus
 from tests.evaluator_support import backfill_openmetrics
 
 REPO = Path(__file__).resolve().parent.parent

@@ -31,11 +31,11 @@ from prometheus_client import CollectorRegistry
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from runtime.fsutil import workers_may_enter  # noqa: E402
+from contracts.files import workers_may_enter  # noqa: E402
+from contracts.layout import Layout  # noqa: E402
 from runtime.host import this_host  # noqa: E402
 from runtime.install.context import Env  # noqa: E402
 from runtime.install.journal import Journal  # noqa: E402
-from runtime.install.layout import Layout  # noqa: E402
 from runtime.install.service import Installer  # noqa: E402
 from runtime.registry.index import load_registry  # noqa: E402
 from runtime.registry.publish import publish  # noqa: E402

@@ -24,11 +24,11 @@ from prometheus_client import CollectorRegistry
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from runtime.fsutil import workers_may_enter
+from contracts.files import workers_may_enter
+from contracts.layout import Layout
 from runtime.host import this_host
 from runtime.install.context import Env
 from runtime.install.journal import Journal
-from runtime.install.layout import Layout
 from runtime.install.service import Installer
 from runtime.registry.index import load_registry
 from runtime.registry.publish import publish

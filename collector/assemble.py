@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from collector import schema as s
-from pluginops.catalogue import Label
+from contracts.catalogue import Label
 
 _DROPPED = (Label.PLUGIN, "job", "instance")
 

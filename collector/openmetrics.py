@@ -19,15 +19,15 @@ from prometheus_client.utils import floatToGoString
 
 from collector import schema as s
 from collector.assemble import Assembler
-from pluginops.catalogue import (
+from contracts.catalogue import (
     PLUGIN_EXECUTION_COST,
     PLUGIN_EXECUTION_DURATION,
     PLUGIN_EXECUTIONS,
     PLUGIN_TOKENS,
     Label,
 )
-from pluginops.errors import PluginopsError
-from runtime.fsutil import atomic_writer
+from contracts.errors import PluginopsError
+from contracts.files import atomic_writer
 
 _NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 _LABEL = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"\s*(,|\})')

@@ -16,8 +16,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from collector import schema as s
-from pluginops.errors import PluginopsError
-from runtime.fsutil import atomic_directory
+from contracts.errors import PluginopsError
+from contracts.files import atomic_directory
 
 EXECUTIONS = "executions.parquet"
 OPERATIONS = "operations.parquet"

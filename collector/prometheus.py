@@ -19,14 +19,14 @@ import numpy as np
 
 from collector import schema as s
 from collector.assemble import Assembler
-from pluginops.catalogue import (
+from contracts.catalogue import (
     PLUGIN_EXECUTION_COST,
     PLUGIN_EXECUTION_DURATION,
     PLUGIN_EXECUTIONS,
     PLUGIN_TOKENS,
     Label,
 )
-from pluginops.errors import PluginopsError
+from contracts.errors import PluginopsError
 
 MAX_POINTS = 11_000  # Prometheus refuses a range query resolving more points per series
 CHUNK_POINTS = 10_000

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from pluginops.catalogue import (
+from contracts.catalogue import (
     EXECUTION_OUTCOMES,
     INSTALL_TRANSACTIONS,
     LATENCY_BUCKETS,

@@ -12,7 +12,7 @@ import pandas as pd
 from collector import openmetrics, parquet
 from collector import schema as s
 from collector.prometheus import PrometheusClient, collect
-from pluginops.errors import PluginopsError
+from contracts.errors import PluginopsError
 
 
 @dataclass(frozen=True)

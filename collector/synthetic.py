@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from collector import schema as s
-from pluginops.catalogue import LATENCY_BUCKETS, PLUGIN_TYPES
+from contracts.catalogue import LATENCY_BUCKETS, PLUGIN_TYPES
 
 COST_PLUGIN_TYPES = ("agent", "integration")
 

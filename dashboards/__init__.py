@@ -1,4 +1,4 @@
 """Grafana dashboards generated from code, and their provisioning.
 
-Empty until its issue lands; names come from `pluginops.catalogue`.
+Empty until its issue lands; names come from `contracts.catalogue`.
 """

@@ -27,8 +27,8 @@ from grafana_foundation_sdk.models.dashboard import (
 )
 from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 
+from contracts.catalogue import PLUGIN_EXECUTIONS, Dashboards, Label
 from dashboards.queries import Query
-from pluginops.catalogue import PLUGIN_EXECUTIONS, Dashboards, Label
 
 DATASOURCE = DataSourceRef(type_val="prometheus", uid=f"${{{Dashboards.DATASOURCE_VARIABLE}}}")
 WIDTH, HEIGHT = 24, 8

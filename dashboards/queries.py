@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from alerts import conventions as c
-from pluginops.catalogue import (
+from contracts.catalogue import (
     COST_ANOMALY_SCORE,
     INSTALL_IN_PROGRESS,
     INSTALL_PHASE_DURATION,

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from contracts.catalogue import Dashboards
 from dashboards import queries as q
 from dashboards.build import Panel, Spec
-from pluginops.catalogue import Dashboards
 
 SOURCE = "dashboards/specs.py"
 

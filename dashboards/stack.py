@@ -18,7 +18,7 @@ import yaml
 from alerts import conventions as c
 from alerts.alertmanager import config, load_routing
 from alerts.generated_files import ROUTING
-from pluginops.catalogue import EXEMPLAR_TRACE_ID, Dashboards
+from contracts.catalogue import EXEMPLAR_TRACE_ID, Dashboards
 
 RUNTIME = "runtime:8080"
 EVALUATOR = "evaluator:9464"

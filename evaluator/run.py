@@ -17,12 +17,12 @@ from alerts.windows import seconds
 from collector import parquet
 from collector import schema as s
 from collector.source import Source, load, plugin_frames
+from contracts.catalogue import PLUGIN_EXECUTIONS
+from contracts.errors import PluginopsError
 from evaluator.fleet import roll_up
 from evaluator.plugin import PluginOutcome, Settings, evaluate_plugin, iso
 from evaluator.results import Evaluation
 from evaluator.series import PluginSeries
-from pluginops.catalogue import PLUGIN_EXECUTIONS
-from pluginops.errors import PluginopsError
 
 Progress = Callable[[int, int], None]
 MARGIN_S = 600

@@ -15,15 +15,15 @@ from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from evaluator.results import Evaluation
-from pluginops.catalogue import (
+from contracts.catalogue import (
     COST_ANOMALY_SCORE,
     LATENCY_REGRESSION_RATIO,
     SLO_BUDGET_REMAINING,
     SLO_BURN_RATE,
     MetricSpec,
 )
-from pluginops.errors import PluginopsError
+from contracts.errors import PluginopsError
+from evaluator.results import Evaluation
 
 
 def _family(spec: MetricSpec) -> GaugeMetricFamily:

@@ -1,7 +1,3 @@
-"""Shared home of Pluginops: the CLI, the catalogue of names, and the error base.
-
-Kept thin so that `runtime`, `collector`, `evaluator`, `alerts` and `dashboards` can all import
-it without importing each other.
-"""
-
-__version__ = "0.1.0"
+"""The top floor of Pluginops: the `pluginops` command (`cli/`) and the composition root that
+wires real collaborators into the rooms below (`cli/wiring.py`), plus the generated-file
+registry (`generated.py`). Nothing below imports it (`tests/test_layers.py`)."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import importlib.util
 
-from pluginops.errors import PluginopsError
+from contracts.errors import PluginopsError
 
 # extra -> the import names its packages provide (pyproject.toml's optional-dependencies)
 EXTRAS: dict[str, tuple[str, ...]] = {

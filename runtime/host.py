@@ -9,7 +9,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
-from pluginops.errors import PluginopsError
+from contracts.errors import PluginopsError
 from runtime.semver import InvalidVersion, parse_version
 
 # What this runtime offers plugins. Bump HOST_VERSION with every release of the host platform;

@@ -8,7 +8,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from runtime.fsutil import make_private
+from contracts.files import make_private
 
 
 def open_db(path: Path, schema: str, synchronous: str = "FULL") -> sqlite3.Connection:

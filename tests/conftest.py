@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from runtime.fsutil import workers_may_enter
+from contracts.files import workers_may_enter
 from runtime.host import this_host
 from runtime.registry.order import publish_order
 from runtime.registry.publish import publish

@@ -16,8 +16,8 @@ from typing import Any
 import yaml
 
 from alerts import conventions as c
-from alerts.live.backfill import MAX_BLOCK
-from alerts.live.processes import get_json, prometheus, require
+from stack.backfill import MAX_BLOCK
+from stack.processes import get_json, prometheus, require
 
 RECORDED = re.compile(r"pluginops:[a-z0-9_:]+")
 HISTORY_RULES = (c.BAD_RATE, c.TOTAL_RATE)  # read over the whole period by later rules

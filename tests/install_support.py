@@ -11,12 +11,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client import CollectorRegistry
 
+from contracts.layout import Layout
 from runtime.host import this_host
 from runtime.install import pointer
 from runtime.install.context import Env
 from runtime.install.extract import check_tree
 from runtime.install.journal import Journal
-from runtime.install.layout import Layout
 from runtime.install.phases import Injector
 from runtime.install.service import Installer
 from runtime.manifest.model import Manifest

@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 
 from alerts import conventions as c
-from pluginops.catalogue import PLUGIN_EXECUTION_DURATION, PLUGIN_EXECUTIONS
+from contracts.catalogue import PLUGIN_EXECUTION_DURATION, PLUGIN_EXECUTIONS
 
 REPO = Path(__file__).resolve().parent.parent
 RULES = REPO / "alerts" / "generated" / "rules.yml"

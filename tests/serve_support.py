@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from alerts.live.processes import free_port
+from stack.processes import free_port
 
 PLUGINOPS = str(Path(sys.executable).parent / "pluginops")
 

@@ -15,8 +15,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from contracts.layout import Layout
 from runtime.auth.tokens import TokenStore
-from runtime.install.layout import Layout
 from tests.conftest import REPO
 from tests.install_support import publish_plugin
 from tests.serve_support import running_serve

@@ -21,7 +21,7 @@ from collector import openmetrics, parquet
 from collector import schema as s
 from collector import synthetic as syn
 from collector.prometheus import MAX_POINTS, PrometheusClient, chunks
-from pluginops.errors import PluginopsError
+from contracts.errors import PluginopsError
 
 
 class FakePrometheus(BaseHTTPRequestHandler):

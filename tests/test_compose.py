@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 import yaml
 
-from alerts.live.processes import get_json, prometheus
+from contracts.catalogue import Dashboards
 from dashboards import queries as q
 from dashboards import stack
-from pluginops.catalogue import Dashboards
 from pluginops.generated import GENERATED
+from stack.processes import get_json, prometheus
 from tests.conftest import REPO
 
 IMAGE_ROOT = "/opt/pluginops/"

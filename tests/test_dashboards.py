@@ -23,12 +23,7 @@ from alerts.spec import load_slos
 from collector import openmetrics
 from collector import synthetic as syn
 from collector.source import Source
-from dashboards import queries as q
-from dashboards.specs import ALL
-from evaluator.plugin import Settings
-from evaluator.run import evaluate_source
-from evaluator.service import families
-from pluginops.catalogue import (
+from contracts.catalogue import (
     ALL_METRICS,
     EVALUATOR_METRICS,
     INSTALL_IN_PROGRESS,
@@ -38,6 +33,11 @@ from pluginops.catalogue import (
     PREFLIGHT_FINDINGS,
     Dashboards,
 )
+from dashboards import queries as q
+from dashboards.specs import ALL
+from evaluator.plugin import Settings
+from evaluator.run import evaluate_source
+from evaluator.service import families
 from tests.conftest import REPO
 from tests.evaluator_support import backfill_openmetrics, prometheus_with_rules
 

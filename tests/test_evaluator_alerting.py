@@ -14,13 +14,13 @@ import pytest
 import yaml
 
 from alerts import conventions as c
-from alerts.live.processes import free_port, get_json, prometheus
-from alerts.live.stack import FAST_RULES
 from alerts.render import to_yaml
 from alerts.rules import generate
 from alerts.spec import load_slos
 from collector import parquet
 from collector import synthetic as syn
+from stack.processes import free_port, get_json, prometheus
+from stack.stack import FAST_RULES
 
 pytestmark = pytest.mark.slow
 

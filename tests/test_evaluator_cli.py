@@ -151,7 +151,7 @@ def test_bad_input_is_a_structured_error_that_writes_nothing(
 
 def test_evaluate_serve_exports_the_evaluators_metrics_until_sigterm(
         tmp_path: Path, cache: Path) -> None:
-    from alerts.live.processes import free_port
+    from stack.processes import free_port
 
     port = free_port()
     process = subprocess.Popen(

@@ -191,7 +191,7 @@ def test_the_pytest_plugin_runs_each_scenario_as_a_test_and_offers_fixtures(
         tmp_path: Path) -> None:
     (tmp_path / "test_mine.py").write_text('''
 import pytest
-from pluginops.errors import PluginopsError
+from contracts.errors import PluginopsError
 
 
 def test_a_failed_verify_changes_nothing_and_the_stub_answers_once_installed(

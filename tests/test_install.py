@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from pluginops.catalogue import INSTALL_PHASES, INSTALL_TRANSACTIONS, ROLLBACKS, Span
-from pluginops.errors import OperationFailed
+from contracts.catalogue import INSTALL_PHASES, INSTALL_TRANSACTIONS, ROLLBACKS, Span
+from contracts.errors import OperationFailed
+from contracts.layout import Layout
 from runtime.install.extract import UnsafeArchive, extract
-from runtime.install.layout import Layout
 from tests.install_support import an_env, an_installer, assert_stable, publish_plugin
 
 GOOD = 'def run(inputs, ctx):\n    return {"ok": True}\n'

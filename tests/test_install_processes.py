@@ -21,9 +21,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from pluginops.catalogue import INSTALL_PHASES
+from contracts.catalogue import INSTALL_PHASES
+from contracts.layout import Layout
 from runtime.install.journal import Journal
-from runtime.install.layout import Layout
 from runtime.install.lock import is_held
 from runtime.install.phases import valid_crash_points
 from tests.install_support import an_installer, assert_stable, publish_plugin

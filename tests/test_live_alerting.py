@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from alerts import conventions as c
-from alerts.live import scenarios
-from alerts.live.stack import FAULT_PLUGIN, local_stack
+from stack import scenarios
+from stack.stack import FAULT_PLUGIN, local_stack
 
 pytestmark = [
     pytest.mark.slow,

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from pluginops.errors import OperationFailed, PluginopsError
+from contracts.errors import OperationFailed, PluginopsError
 from runtime.host import this_host
 from runtime.registry import signing
 from runtime.registry.index import load_registry

@@ -16,7 +16,7 @@ import yaml
 from alerts import conventions as c
 from alerts.spec import load_slos, parse_document
 from alerts.windows import TIERS
-from pluginops.errors import PluginopsError
+from contracts.errors import PluginopsError
 from tests.promtool_support import (
     RULES,
     UP,

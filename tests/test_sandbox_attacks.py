@@ -16,9 +16,9 @@ import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from prometheus_client import CollectorRegistry
 
-from pluginops.catalogue import POLICY_DENIALS
+from contracts.catalogue import POLICY_DENIALS
+from contracts.layout import Layout
 from runtime.install.journal import Journal
-from runtime.install.layout import Layout
 from runtime.sandbox.approvals import Approvals
 from runtime.sandbox.audit import AuditLog
 from runtime.sandbox.executor import Executor, ExecutorDeps

@@ -231,7 +231,7 @@ def test_processes_an_execution_starts_end_with_the_execution(
 
 def test_refused_executions_leave_no_worker_behind(
         stage: dict[str, Any], writable_registry: Path, signing_key: Ed25519PrivateKey) -> None:
-    from pluginops.errors import OperationFailed
+    from contracts.errors import OperationFailed
 
     publish_plugin(writable_registry, stage["src"], signing_key, "gate-like", "1.0.0",
                    "def run(inputs, ctx):\n    return {}\n", type="quality_gate",

@@ -12,8 +12,8 @@ import yaml
 from click.testing import CliRunner
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from contracts.errors import OperationFailed, PluginopsError
 from pluginops.cli import cli
-from pluginops.errors import OperationFailed, PluginopsError
 from runtime.manifest.model import Manifest
 from runtime.sandbox.approvals import Approvals, Request
 from runtime.sandbox.audit import AuditLog

@@ -21,7 +21,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
-from pluginops.catalogue import PLUGIN_EXECUTION_COST, PLUGIN_EXECUTION_DURATION, PLUGIN_EXECUTIONS
+from contracts.catalogue import PLUGIN_EXECUTION_COST, PLUGIN_EXECUTION_DURATION, PLUGIN_EXECUTIONS
 from runtime.auth.tokens import TokenStore
 from tests.install_support import an_installer, publish_plugin
 

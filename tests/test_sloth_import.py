@@ -14,7 +14,7 @@ import yaml
 from alerts import conventions as c
 from alerts.render import to_yaml
 from alerts.sloth_import import import_sloth
-from pluginops.errors import PluginopsError
+from contracts.errors import PluginopsError
 
 SLOTH = Path(__file__).resolve().parent / "fixtures" / "sloth"
 CASES = [("sloth-base-30d", "30d"), ("sloth-base-28d", "28d"), ("sloth-getting-started", "30d")]

@@ -10,7 +10,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client import CollectorRegistry, generate_latest
 
-from pluginops.catalogue import (
+from contracts.catalogue import (
     ALL_METRICS,
     OVERFLOW_PLUGIN,
     PREFLIGHT_FINDINGS,

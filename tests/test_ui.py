@@ -12,6 +12,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask.testing import FlaskClient
 
+from pluginops.budgets import budget_reader
 from runtime.api.app import ApiConfig, create_app
 from runtime.auth.tokens import TokenStore
 from runtime.install.phases import Injector
@@ -191,7 +192,7 @@ def test_the_plugins_page_shows_each_plugins_budget_from_prometheus(
         installer=lambda inject_failure=None, requested_by=None: Installer(
             an_env(home, writable_registry, signing_key)),
         tokens=tokens, ui_home=home, session_secret=b"s" * 32,
-        prometheus_url=f"http://127.0.0.1:{server.server_address[1]}"))
+        slo_status=budget_reader(f"http://127.0.0.1:{server.server_address[1]}")))
     client = app.test_client()
     csrf = sign_in(client, tokens, "olga", "operator")
     client.post("/ui/install", data={"target": "json-transform@1.2.0", "csrf": csrf})
@@ -202,7 +203,7 @@ def test_the_plugins_page_shows_each_plugins_budget_from_prometheus(
         installer=lambda inject_failure=None, requested_by=None: Installer(
             an_env(home, writable_registry, signing_key)),
         tokens=tokens, ui_home=home, session_secret=b"s" * 32,
-        prometheus_url="http://127.0.0.1:9")).test_client()
+        slo_status=budget_reader("http://127.0.0.1:9"))).test_client()
     sign_in(unreachable, tokens, "olga2", "operator")
     assert "Prometheus unreachable" in unreachable.get("/ui/").get_data(as_text=True)
 

@@ -205,7 +205,7 @@ def test_a_home_the_worker_cannot_enter_is_refused_with_the_folder_to_open(
     configure(home, ["rlimits", "landlock", "seccomp", "audit"])
     installed["install"]("walled", IDLE)
     os.chmod(tmp_path, 0o700)
-    from pluginops.errors import PluginopsError
+    from contracts.errors import PluginopsError
 
     try:
         with pytest.raises(PluginopsError) as refused:

@@ -7,7 +7,7 @@ import os
 
 import click
 
-from pluginops import __version__
+from contracts.version import __version__
 from pluginops.cli.evaluate_cmd import collect, evaluate, report
 from pluginops.cli.generate_cmd import generate
 from pluginops.cli.harness_cmd import harness, matrix, release_gate

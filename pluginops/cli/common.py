@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import click
 
-from pluginops.errors import EXIT_FAILED, PluginopsError
+from contracts.errors import EXIT_FAILED, PluginopsError
 
 ENV_HOME = "PLUGINOPS_HOME"
 ENV_REGISTRY = "PLUGINOPS_REGISTRY"

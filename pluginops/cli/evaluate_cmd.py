@@ -19,8 +19,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedCo
 from alerts.generated_files import SLO_DIR
 from alerts.spec import load_slos
 from alerts.windows import seconds
+from contracts.errors import PluginopsError
 from pluginops.cli.common import emit_json, format_option, handles_errors, note
-from pluginops.errors import PluginopsError
 from pluginops.extras import require as require_extra
 
 if TYPE_CHECKING:
@@ -234,9 +234,9 @@ def weekly(prometheus: str | None, openmetrics_file: str | None, parquet_dir: st
            authorization: str | None, timeout_s: float, retries: int, step_s: int, at: str | None,
            window: str, workers: int, out: Path, fmt: str) -> None:
     """The weekly review: report.json (schemas/weekly-report.schema.json) and report.md."""
+    from contracts.files import atomic_directory
     from evaluator import charts, markdown
     from evaluator import report as weekly_report
-    from runtime.fsutil import atomic_directory
 
     source = _source(prometheus, openmetrics_file, parquet_dir, authorization, timeout_s, retries,
                      step_s)

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import click
 
+from contracts.errors import OperationFailed
+from contracts.files import atomic_write_bytes
 from pluginops.cli.common import handles_errors
-from pluginops.errors import OperationFailed
 from pluginops.extras import require as require_extra
 from pluginops.generated import GENERATED
-from runtime.fsutil import atomic_write_bytes
 
 
 @click.command()

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from contracts.errors import EXIT_FAILED
 from pluginops.cli.common import emit_json, format_option, handles_errors, home_option, note
-from pluginops.errors import EXIT_FAILED
 from runtime.host import load_host, this_host
 from runtime.sandbox.policy import POLICY_FILE
 

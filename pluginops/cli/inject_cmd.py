@@ -8,9 +8,9 @@ from pathlib import Path
 
 import click
 
+from contracts.errors import EXIT_FAILED, PluginopsError
+from contracts.files import workers_may_enter
 from pluginops.cli.common import emit_json, format_option, handles_errors, note
-from pluginops.errors import EXIT_FAILED, PluginopsError
-from runtime.fsutil import workers_may_enter
 
 
 @click.command()
@@ -42,8 +42,8 @@ def inject(scenarios: tuple[str, ...], local: bool, runtime_url: str | None,
     With --local each scenario runs on a fresh local stack; otherwise against the stack at
     --runtime, --prometheus and --alertmanager, one scenario after another.
     """
-    from alerts.live import scenarios as library
-    from alerts.live.stack import Stack, local_stack
+    from stack import scenarios as library
+    from stack.stack import Stack, local_stack
 
     remote = (runtime_url, prometheus_url, alertmanager_url)
     if local == any(remote) or (not local and not all(remote)):

@@ -10,7 +10,8 @@ from typing import Any, TypeVar
 
 import click
 
-from pluginops.catalogue import INSTALL_PHASES
+from contracts.catalogue import INSTALL_PHASES
+from contracts.errors import EXIT_FAILED
 from pluginops.cli import wiring
 from pluginops.cli.common import (
     emit_json,
@@ -21,7 +22,6 @@ from pluginops.cli.common import (
 )
 from pluginops.cli.preflight_cmd import resolve_host
 from pluginops.cli.progress import ConsoleReporter
-from pluginops.errors import EXIT_FAILED
 from runtime.install.context import Env
 from runtime.install.service import Installer
 from runtime.install.transaction import Outcome

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from contracts.errors import EXIT_FAILED, EXIT_OK, PluginopsError
 from pluginops.cli import wiring
 from pluginops.cli.common import (
     emit_json,
@@ -15,7 +16,6 @@ from pluginops.cli.common import (
     note,
     registry_dir,
 )
-from pluginops.errors import EXIT_FAILED, EXIT_OK, PluginopsError
 from runtime.host import HostDescription, load_host, this_host, with_version
 from runtime.preflight import PreflightContext, PreflightReport, preflight_paths
 from runtime.preflight.changed import changed_manifests

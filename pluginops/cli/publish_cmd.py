@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from pluginops.catalogue import Span
+from contracts.catalogue import Span
+from contracts.errors import OperationFailed, PluginopsError
 from pluginops.cli import wiring
 from pluginops.cli.common import (
     emit_json,
@@ -18,7 +19,6 @@ from pluginops.cli.common import (
     registry_dir,
 )
 from pluginops.cli.preflight_cmd import render_text, resolve_host
-from pluginops.errors import OperationFailed, PluginopsError
 from runtime.preflight.findings import PreflightReport
 from runtime.registry import signing
 from runtime.registry.order import publish_order

@@ -12,8 +12,8 @@ from alerts.render import to_yaml
 from alerts.rules import generate as generate_rules
 from alerts.sloth_import import import_sloth
 from alerts.spec import load_slos
+from contracts.files import atomic_write_bytes
 from pluginops.cli.common import handles_errors
-from runtime.fsutil import atomic_write_bytes
 
 
 @click.group()

@@ -12,9 +12,9 @@ from typing import Any
 
 import click
 
+from contracts.errors import EXIT_FAILED, PluginopsError
 from pluginops.cli import wiring
 from pluginops.cli.common import emit_json, format_option, handles_errors, home_option
-from pluginops.errors import EXIT_FAILED, PluginopsError
 from runtime.sandbox import home as sandbox_home
 from runtime.sandbox.approvals import Approvals
 from runtime.sandbox.audit import AuditLog

@@ -7,12 +7,13 @@ from pathlib import Path
 
 import click
 
+from contracts.files import atomic_write_bytes
+from pluginops.budgets import budget_reader
 from pluginops.cli import wiring
 from pluginops.cli.common import handles_errors, home_option, registry_dir
 from pluginops.cli.preflight_cmd import resolve_host
 from runtime.api.app import ApiConfig, create_app
 from runtime.auth.tokens import TokenStore
-from runtime.fsutil import atomic_write_bytes
 from runtime.install.service import Installer
 from runtime.sandbox import home as sandbox_home
 from runtime.sandbox.approvals import Approvals
@@ -67,7 +68,7 @@ def serve(listen: str, port: int, registry: Path | None, trust: tuple[Path, ...]
                                audit=AuditLog(home / sandbox_home.AUDIT_LOG),
                                approvals=Approvals(home / sandbox_home.APPROVALS_DB),
                                ui_home=home.absolute(), session_secret=session_secret(home),
-                               grafana_url=grafana_url, prometheus_url=prometheus_url,
+                               grafana_url=grafana_url, slo_status=budget_reader(prometheus_url),
                                metrics=wiring.metrics().registry, executor=executor,
                                allow_fault_injection=allow_fault_injection))
     try:

@@ -14,10 +14,10 @@ from types import FrameType
 
 import click
 
-from alerts.live.sink import Delivery, webhook_sink
-from alerts.live.traffic import Traffic
+from contracts.errors import PluginopsError
 from pluginops.cli.common import handles_errors, note
-from pluginops.errors import PluginopsError
+from stack.sink import Delivery, webhook_sink
+from stack.traffic import Traffic
 
 
 def _wait_for_signal() -> None:

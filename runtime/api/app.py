@@ -34,8 +34,9 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 from werkzeug.exceptions import HTTPException
 
-from pluginops.catalogue import INSTALL_PHASES
-from pluginops.errors import PluginopsError
+from contracts.catalogue import INSTALL_PHASES
+from contracts.errors import PluginopsError
+from runtime.api.ui import SloReader, create_blueprint, no_slo_reader
 from runtime.auth.tokens import TokenStore
 from runtime.install.service import Installer
 from runtime.install.transaction import Outcome
@@ -59,7 +60,7 @@ class ApiConfig:
     ui_home: Path | None = None  # serve the web UI from this runtime home (sessions, policy)
     session_secret: bytes = b""  # signs the UI's session cookies
     grafana_url: str | None = None  # links into the plugin-detail dashboard
-    prometheus_url: str | None = None  # where the UI reads each plugin's SLO budgets
+    slo_status: SloReader = no_slo_reader  # what the UI shows of each plugin's SLO budgets
     metrics: CollectorRegistry | None = None
     executor: Executor | None = None
     allow_fault_injection: bool = False
@@ -130,13 +131,12 @@ def create_app(config: ApiConfig) -> Flask:
                       request.path, "see GET / for the endpoints")
 
     if config.ui_home is not None:
-        from runtime.api.ui import create_blueprint
 
         app.secret_key = config.session_secret or None
         app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")
         app.register_blueprint(create_blueprint(config.ui_home, config.tokens, config.installer,
                                                 config.approvals, config.audit,
-                                                config.grafana_url, config.prometheus_url))
+                                                config.grafana_url, config.slo_status))
 
     @app.before_request
     def authenticate() -> tuple[Response, int] | None:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pluginops import __version__
-from pluginops.catalogue import INSTALL_PHASES
+from contracts.catalogue import INSTALL_PHASES
+from contracts.version import __version__
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 NAME = {"name": "name", "in": "path", "required": True,

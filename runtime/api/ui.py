@@ -18,9 +18,9 @@ from flask import Blueprint, abort, g, redirect, render_template, request, sessi
 from pydantic import ValidationError
 from werkzeug.wrappers import Response
 
-from pluginops.errors import PluginopsError
+from contracts.errors import PluginopsError
+from contracts.files import atomic_write_bytes
 from runtime.auth.tokens import Principal, TokenStore
-from runtime.fsutil import atomic_write_bytes
 from runtime.install.views import status_view
 from runtime.sandbox.policy import POLICY_FILE, POLICY_VERSIONS, OrgPolicy, load_policy
 
@@ -93,28 +93,18 @@ def validate_policy(text: str) -> OrgPolicy:
                              next_step="see docs/sandbox.md for the policy format") from None
 
 
-def slo_status(prometheus_url: str | None) -> dict[str, list[str]] | str:
-    """Budget left per plugin and SLO from the recording rules, or why there is none."""
-    if not prometheus_url:
-        return "Prometheus not configured"
-    from alerts import conventions as c
-    from collector.prometheus import PrometheusClient
+# What the plugins page shows of each plugin's SLOs: per plugin, one line per SLO, or why there is
+# nothing to show. The composition root supplies it (`pluginops.budgets`), as it does the stores.
+SloReader = Callable[[], "dict[str, list[str]] | str"]
 
-    client = PrometheusClient(prometheus_url, timeout_s=2.0, retries=0)
-    try:
-        answer = client.query(c.BUDGET_REMAINING, time.time())
-    except PluginopsError:
-        return "Prometheus unreachable"
-    out: dict[str, list[str]] = {}
-    for labels, value in sorted(answer, key=lambda item: item[0].get(c.SLO, "")):
-        out.setdefault(labels.get(c.PLUGIN, ""), []).append(
-            f"{labels.get(c.SLO, '?')} {value * 100:.1f}% of budget left")
-    return out
+
+def no_slo_reader() -> str:
+    return "Prometheus not configured"
 
 
 def create_blueprint(home: Path, tokens: TokenStore, installer: Callable[..., Any],
                      approvals: Any, audit: Any, grafana_url: str | None,
-                     prometheus_url: str | None = None) -> Blueprint:
+                     slo_status: SloReader = no_slo_reader) -> Blueprint:
     ui = Blueprint("ui", __name__, url_prefix="/ui", template_folder="templates")
 
     def record(kind: str, **fields: Any) -> None:
@@ -152,7 +142,7 @@ def create_blueprint(home: Path, tokens: TokenStore, installer: Callable[..., An
     @needs("viewer", tokens)
     def plugins() -> str:
         items = [status_view(s) for s in installer().status()]
-        return render_template("plugins.html", plugins=items, slo=slo_status(prometheus_url))
+        return render_template("plugins.html", plugins=items, slo=slo_status())
 
     @ui.post("/install")
     @needs("operator", tokens)

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from pluginops.errors import OperationFailed, PluginopsError
+from contracts.errors import OperationFailed, PluginopsError
 from runtime.sqlite import open_db
 
 ROLES = ("viewer", "operator", "admin")

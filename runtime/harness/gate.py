@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from runtime.fsutil import atomic_write_bytes
+from contracts.files import atomic_write_bytes
 
 GATES = "gates"  # <home>/gates/<name>-<version>.json
 KEY_FILE = Path("keys") / "gate.key"

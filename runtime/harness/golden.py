@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from pluginops.errors import PluginopsError
+from contracts.errors import PluginopsError
 
 FILE = "golden.json"
 

@@ -156,7 +156,7 @@ def to_markdown(cells: list[Cell]) -> str:
 
 def write(cells: list[Cell], out: Path) -> dict[str, Any]:
     """The three artifacts into `out`, replaced whole."""
-    from runtime.fsutil import atomic_directory
+    from contracts.files import atomic_directory
 
     files = {"matrix.json": to_json(cells), "matrix.csv": to_csv(cells),
              "matrix.md": to_markdown(cells)}

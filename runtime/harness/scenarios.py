@@ -29,9 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pluginops.catalogue import INSTALL_PHASES
-from pluginops.errors import PluginopsError
-from runtime.fsutil import workers_may_enter
+from contracts.catalogue import INSTALL_PHASES
+from contracts.errors import PluginopsError
+from contracts.files import workers_may_enter
 from runtime.harness.golden import Golden, contains
 from runtime.harness.golden import load as load_golden
 from runtime.harness.world import APPROVER, World, install_registry, world

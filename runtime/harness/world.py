@@ -20,17 +20,23 @@ from typing import Any
 
 import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from prometheus_client import CollectorRegistry
 
+from contracts.layout import Layout
 from runtime.harness.golden import Golden
 from runtime.harness.tls import issue
 from runtime.host import API_VERSIONS, HostDescription, this_host
-from runtime.install.layout import Layout
+from runtime.install.environment import installer_env
+from runtime.install.phases import Injector
 from runtime.install.service import Installer
 from runtime.registry import signing
 from runtime.registry.publish import publish
 from runtime.sandbox.executor import Execution, Executor
+from runtime.sandbox.home import executor_deps
 from runtime.sandbox.policy import POLICY_FILE
 from runtime.sandbox.settings import SETTINGS_FILE
+from runtime.telemetry.metrics import Metrics
+from runtime.telemetry.tracing import make_tracer_provider
 
 AUTHOR = "plugin-author"  # who asks for installs in the harness
 APPROVER = "harness-admin"  # a second person, for four-eyes approvals
@@ -146,23 +152,22 @@ class World:
                     "tools": {"web_search": {"url": f"http://{self.stubs.address}/search"}}}
         (self.home / SETTINGS_FILE).write_text(yaml.safe_dump(settings))
         self.layout = Layout(self.home.absolute())
+        self.metrics = Metrics(CollectorRegistry())  # the world's own, like a runtime's
+        self.tracer = make_tracer_provider({}).get_tracer("golden-harness")
 
     @property
     def name(self) -> str:
         return self.candidate.name
 
     def installer(self, inject_failure: str | None = None) -> Installer:
-        from pluginops.cli import wiring  # the CLI's collaborators (metrics, tracer, keys)
-
-        return Installer(wiring.installer_env(self.home, self.registry, self.host, self.trust,
-                                              inject_failure=inject_failure,
-                                              requested_by=AUTHOR))
+        return Installer(installer_env(self.home, self.registry, self.host, self.metrics,
+                                       self.tracer, AUTHOR, self.trust,
+                                       injector=Injector(fail_phase=inject_failure)))
 
     def execute(self, inputs: Any, files: dict[str, bytes],
                 served_api: tuple[str, ...] = API_VERSIONS) -> Execution:
-        from pluginops.cli import wiring
-
-        deps = replace(wiring.executor_deps(self.home), served_api=served_api)
+        deps = replace(executor_deps(self.home, self.metrics, self.tracer),
+                       served_api=served_api)
         try:
             return Executor(deps).execute(self.name, inputs, files)
         finally:

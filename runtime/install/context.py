@@ -11,9 +11,9 @@ from typing import Any, Protocol, TextIO
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from opentelemetry import trace
 
+from contracts.layout import Layout
 from runtime.host import HostDescription
 from runtime.install.journal import InstalledRow, Journal
-from runtime.install.layout import Layout
 from runtime.install.phases import Injector, Reporter, SilentReporter
 from runtime.manifest.model import Manifest
 from runtime.registry.index import Registry

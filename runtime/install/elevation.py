@@ -3,7 +3,7 @@ org policy or by a second person) is not activated; the transaction ends `awaiti
 
 from __future__ import annotations
 
-from pluginops.errors import OperationFailed
+from contracts.errors import OperationFailed
 from runtime.install.context import Tx
 from runtime.install.transaction import AWAITING_APPROVAL
 from runtime.manifest.model import Manifest

@@ -13,7 +13,7 @@ import tarfile
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
-from pluginops.errors import OperationFailed
+from contracts.errors import OperationFailed
 
 MAX_UNPACKED_BYTES = 1024 * 1024 * 1024
 MAX_ENTRIES = 10_000

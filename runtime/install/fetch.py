@@ -8,7 +8,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from pluginops.errors import OperationFailed
+from contracts.errors import OperationFailed
 
 MAX_ARTIFACT_BYTES = 512 * 1024 * 1024
 CHUNK = 1 << 20

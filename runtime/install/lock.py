@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from pluginops.errors import OperationFailed
+from contracts.errors import OperationFailed
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from pluginops.errors import OperationFailed
+from contracts.errors import OperationFailed
 from runtime.install import extract
 from runtime.install.context import Env, Tx
 from runtime.install.elevation import check_elevation

@@ -8,8 +8,8 @@ import signal
 from dataclasses import dataclass
 from typing import Protocol
 
-from pluginops.catalogue import INSTALL_PHASES
-from pluginops.errors import OperationFailed
+from contracts.catalogue import INSTALL_PHASES
+from contracts.errors import OperationFailed
 
 DOWNLOAD, VERIFY, DEPENDENCY_PREPARE, ACTIVATE, HEALTH_CHECK = INSTALL_PHASES
 

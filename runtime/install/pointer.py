@@ -7,7 +7,7 @@ import contextlib
 import os
 from pathlib import Path
 
-from runtime.fsutil import fsync_dir
+from contracts.files import fsync_dir
 
 
 def read(link: Path) -> str | None:

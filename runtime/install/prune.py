@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 
-from runtime.install.layout import Layout
+from contracts.layout import Layout
 
 
 def prune_versions(layout: Layout, name: str, active: str, keep: int) -> list[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from pluginops.errors import OperationFailed, PluginopsError
+from contracts.errors import OperationFailed, PluginopsError
 from runtime.host import HostDescription
 from runtime.manifest.model import NAME_PATTERN
 from runtime.registry.index import Published, Registry

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from pluginops.errors import OperationFailed
+from contracts.errors import OperationFailed
 from runtime.install import pointer
 from runtime.install.context import Env
 from runtime.install.lock import is_held

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pluginops.errors import OperationFailed
+from contracts.errors import OperationFailed
 from runtime.install import extract, fetch, pointer
 from runtime.install.context import Tx
 from runtime.install.journal import InstalledRow

@@ -11,14 +11,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from pluginops.catalogue import (
+from contracts.catalogue import (
     INSTALL_IN_PROGRESS,
     INSTALL_PHASE_DURATION,
     INSTALL_TRANSACTIONS,
     ROLLBACKS,
     Span,
 )
-from pluginops.errors import OperationFailed, PluginopsError
+from contracts.errors import OperationFailed, PluginopsError
 from runtime.install import pointer
 from runtime.install.context import Env, Tx
 from runtime.install.lock import Holder, PluginLock

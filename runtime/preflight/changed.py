@@ -6,7 +6,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from pluginops.errors import PluginopsError
+from contracts.errors import PluginopsError
 from runtime.manifest.read import MANIFEST_FILE
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from opentelemetry import trace
 
-from pluginops.catalogue import PREFLIGHT_FINDINGS, Span
+from contracts.catalogue import PREFLIGHT_FINDINGS, Span
 from runtime.host import HostDescription
 from runtime.manifest.model import Manifest
 from runtime.manifest.read import ReadProblem, parse_json, read_manifest_bytes

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from pluginops.errors import PluginopsError
+from contracts.errors import PluginopsError
 from runtime.manifest.model import Manifest
 from runtime.semver import Version, parse_version
 

@@ -13,7 +13,7 @@ import stat
 import tarfile
 from pathlib import Path
 
-from pluginops.errors import PluginopsError
+from contracts.errors import PluginopsError
 
 SKIPPED_NAMES = frozenset({"__pycache__", ".git", ".hg", ".svn", ".DS_Store", ".pytest_cache"})
 SKIPPED_SUFFIXES = (".pyc", ".pyo")

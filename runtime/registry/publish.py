@@ -15,8 +15,8 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from pluginops.errors import OperationFailed
-from runtime.fsutil import atomic_write_bytes, exclusive_lock
+from contracts.errors import OperationFailed
+from contracts.files import atomic_write_bytes, exclusive_lock
 from runtime.host import HostDescription
 from runtime.manifest.read import parse_json, read_manifest_bytes
 from runtime.preflight.findings import ManifestResult

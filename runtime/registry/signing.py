@@ -11,8 +11,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from pluginops.errors import PluginopsError
-from runtime.fsutil import atomic_write_bytes
+from contracts.errors import PluginopsError
+from contracts.files import atomic_write_bytes
 
 PRIVATE_KEY_FILE = "signing.key"
 PUBLIC_KEY_FILE = "signing.pub"

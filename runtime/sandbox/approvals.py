@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from pluginops.errors import OperationFailed, PluginopsError
+from contracts.errors import OperationFailed, PluginopsError
 from runtime.sqlite import open_db
 
 SCHEMA = """

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runtime.fsutil import exclusive_lock
+from contracts.files import exclusive_lock
 
 GENESIS = "0" * 64
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from opentelemetry import trace
 
-from pluginops.catalogue import (
+from contracts.catalogue import (
     EXECUTION_OUTCOMES,
     EXEMPLAR_TRACE_ID,
     PLUGIN_EXECUTION_COST,
@@ -32,11 +32,11 @@ from pluginops.catalogue import (
     POLICY_DENIALS,
     Span,
 )
-from pluginops.errors import OperationFailed
-from runtime.fsutil import make_enterable_dirs
+from contracts.errors import OperationFailed
+from contracts.files import make_enterable_dirs
+from contracts.layout import Layout
 from runtime.host import API_VERSIONS, negotiate_api
 from runtime.install.journal import Journal
-from runtime.install.layout import Layout
 from runtime.manifest.model import Manifest
 from runtime.sandbox.approvals import Approvals
 from runtime.sandbox.audit import AuditLog

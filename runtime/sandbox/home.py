@@ -7,8 +7,8 @@ from pathlib import Path
 
 from opentelemetry import trace
 
+from contracts.layout import Layout
 from runtime.install.journal import Journal
-from runtime.install.layout import Layout
 from runtime.sandbox.approvals import Approvals
 from runtime.sandbox.audit import AuditLog
 from runtime.sandbox.executor import Executor, ExecutorDeps

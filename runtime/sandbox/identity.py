@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from pluginops.errors import PluginopsError
+from contracts.errors import PluginopsError
 from runtime.sqlite import open_db
 
 IDENTITIES_DB = "identities.db"

@@ -24,7 +24,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from pluginops.errors import PluginopsError
+from contracts.errors import PluginopsError
 from runtime.sandbox.scopes import matches
 
 POLICY_FILE = "policy.yaml"

@@ -18,7 +18,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from pluginops.errors import PluginopsError
+from contracts.errors import PluginopsError
 
 SETTINGS_FILE = "runtime.yaml"
 Layer = Literal["rlimits", "landlock", "seccomp", "audit"]

@@ -16,8 +16,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from pluginops.errors import OperationFailed
-from runtime.fsutil import make_enterable_dirs
+from contracts.errors import OperationFailed
+from contracts.files import make_enterable_dirs
 from runtime.sandbox import protocol
 from runtime.sandbox.containment import Cell, Containment
 from runtime.sandbox.identity import Identity, hand_over

@@ -1,4 +1,4 @@
-"""Prometheus metric objects for every entry of `pluginops.catalogue`, on a registry passed in.
+"""Prometheus metric objects for every entry of `contracts.catalogue`, on a registry passed in.
 
     >>> from prometheus_client import CollectorRegistry
     >>> metrics = Metrics(CollectorRegistry())
@@ -12,7 +12,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from pluginops.catalogue import (
+from contracts.catalogue import (
     ALL_METRICS,
     OVERFLOW_PLUGIN,
     PLUGIN_LABEL_CAP,

@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from alerts import conventions as c
-from alerts.live.processes import get_json
-from alerts.live.stack import DENIED_PLUGIN, FAULT_PLUGIN, RAW_HISTORY_S, Stack
-from alerts.live.traffic import Traffic, post
 from alerts.windows import TIERS, seconds
-from pluginops.catalogue import INSTALL_PHASES
-from pluginops.errors import PluginopsError
+from contracts.catalogue import INSTALL_PHASES
+from contracts.errors import PluginopsError
+from stack.processes import get_json
+from stack.stack import DENIED_PLUGIN, FAULT_PLUGIN, RAW_HISTORY_S, Stack
+from stack.traffic import Traffic, post
 
 POLL_S = 0.2
 WARMUP_S = 5.0
@@ -192,7 +192,7 @@ SCENARIOS: dict[str, Callable[[Stack, Result], list[Expected]]] = {
 }
 
 
-# What history each scenario's alert reads (see alerts.live.stack._history).
+# What history each scenario's alert reads (see stack.stack._history).
 HISTORY: dict[str, tuple[str, ...]] = {
     "error-spike": ("slo",), "clean": ("slo",), "latency-regression": ("slo", "latency"),
     "cost-spike": ("slo", "cost"), "install-failure": (), "policy-violation-burst": (),

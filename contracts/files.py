@@ -66,7 +66,7 @@ def atomic_directory(path: Path) -> Iterator[Path]:
     removed. A folder that cannot be written is a PluginopsError (OUTPUT_UNWRITABLE)."""
     import shutil
 
-    from pluginops.errors import PluginopsError
+    from contracts.errors import PluginopsError
 
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

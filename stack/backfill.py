@@ -9,7 +9,7 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from alerts.live.processes import require
+from stack.processes import require
 
 # Hidden from --help; without it a block of 1 M samples takes 83 s instead of 1.8 s (NOTES.md).
 MAX_BLOCK = "--max-block-duration=240h"

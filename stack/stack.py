@@ -27,26 +27,26 @@ from prometheus_client.utils import floatToGoString
 from alerts import conventions as c
 from alerts.alertmanager import Routing, config
 from alerts.generated_files import HERE as ALERTS_DIR
-from alerts.live.backfill import (
-    counter_samples,
-    gauge_samples,
-    noisy_counter_samples,
-    write_blocks,
-)
-from alerts.live.processes import alertmanager, free_port, prometheus, wait_for_alertmanager
-from alerts.live.sink import Sink, webhook_sink
 from alerts.render import to_yaml
 from alerts.rules import Settings, generate
 from alerts.spec import load_slos
-from pluginops.catalogue import (
+from contracts.catalogue import (
     LATENCY_BUCKETS,
     PLUGIN_EXECUTION_COST,
     PLUGIN_EXECUTION_DURATION,
     PLUGIN_EXECUTIONS,
 )
-from pluginops.errors import PluginopsError
+from contracts.errors import PluginopsError
 from runtime.auth.tokens import TokenStore
 from runtime.sandbox.policy import POLICY_FILE
+from stack.backfill import (
+    counter_samples,
+    gauge_samples,
+    noisy_counter_samples,
+    write_blocks,
+)
+from stack.processes import alertmanager, free_port, prometheus, wait_for_alertmanager
+from stack.sink import Sink, webhook_sink
 
 FAULT_PLUGIN = "chaos-monkey"
 DENIED_PLUGIN = "snoop"

@@ -1,0 +1,31 @@
+"""The web UI's view of each plugin's SLO budgets, read from the Prometheus that runs the
+generated recording rules: wired into the API by `pluginops serve` (the UI itself knows neither
+the rule names nor the Prometheus client)."""
+
+from __future__ import annotations
+
+import time
+
+from alerts import conventions as c
+from collector.prometheus import PrometheusClient
+from contracts.errors import PluginopsError
+from runtime.api.ui import SloReader, no_slo_reader
+
+
+def budget_reader(prometheus_url: str | None) -> SloReader:
+    if not prometheus_url:
+        return no_slo_reader
+    client = PrometheusClient(prometheus_url, timeout_s=2.0, retries=0)
+
+    def read() -> dict[str, list[str]] | str:
+        try:
+            answer = client.query(c.BUDGET_REMAINING, time.time())
+        except PluginopsError:
+            return "Prometheus unreachable"
+        out: dict[str, list[str]] = {}
+        for labels, value in sorted(answer, key=lambda item: item[0].get(c.SLO, "")):
+            out.setdefault(labels.get(c.PLUGIN, ""), []).append(
+                f"{labels.get(c.SLO, '?')} {value * 100:.1f}% of budget left")
+        return out
+
+    return read
