@@ -178,6 +178,8 @@ class Span:
     ATTR_OUTCOME = "pluginops.outcome"
     INSTALL_TRANSACTION = "pluginops.install.transaction"
     INSTALL_PHASE = "pluginops.install.phase"
+    INSTALL_RECOVER = "pluginops.install.recover"
+    ATTR_REPAIRED = "pluginops.install.repaired"
     ATTR_OPERATION = "pluginops.operation"
     ATTR_PHASE = "pluginops.phase"
     ATTR_PLUGIN = "pluginops.plugin"

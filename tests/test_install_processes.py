@@ -20,8 +20,9 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from contracts.catalogue import INSTALL_PHASES
+from contracts.catalogue import INSTALL_PHASES, Span
 from contracts.layout import Layout
 from runtime.install.journal import Journal
 from runtime.install.lock import is_held
@@ -130,16 +131,31 @@ def test_two_concurrent_updates_give_one_success_and_one_clear_refusal(
 
 def test_a_killed_holder_never_blocks_the_next_operation(setup: dict[str, Path],
                                                          tmp_path: Path) -> None:
+    """A read shows the interrupted transaction and changes nothing; recovery runs where an
+    operation (or `pluginops recover`) starts."""
     home = fresh_home(setup, tmp_path)
     first = cli(setup, home, "update", "gated", popen=True)
     flight = wait_for(lambda: in_flight(home), what="the first update's health check")
     first.send_signal(signal.SIGKILL)
     first.wait(timeout=30)
-    status = subprocess.run([PLUGINOPS, "status", "gated", "--format", "json", "--home",
-                             str(home)], capture_output=True, text=True, timeout=60)
-    (item,) = json.loads(status.stdout)["plugins"]
+
+    def status() -> dict[str, Any]:
+        done = subprocess.run([PLUGINOPS, "status", "gated", "--format", "json", "--home",
+                               str(home)], capture_output=True, text=True, timeout=60)
+        (item,) = json.loads(done.stdout)["plugins"]
+        return dict(item)
+
+    for _ in range(2):  # reading twice repairs nothing
+        item = status()
+        assert (item["state"], item["version"], item["in_flight"]) == \
+            ("interrupted", "1.0.0", None)
+        assert item["last_transaction"]["tx_id"] == flight["tx_id"]
+        assert item["last_transaction"]["state"] == "running"
+    recovered = subprocess.run([PLUGINOPS, "recover", "--format", "json", "--home", str(home)],
+                               capture_output=True, text=True, timeout=60)
+    assert json.loads(recovered.stdout) == {"repaired": [flight["tx_id"]]}
+    item = status()
     assert (item["state"], item["version"], item["in_flight"]) == ("active", "1.0.0", None)
-    assert item["last_transaction"]["tx_id"] == flight["tx_id"]
     assert item["last_transaction"]["error_code"] == "INTERRUPTED"
     setup["gate"].touch()
     try:
@@ -149,6 +165,31 @@ def test_a_killed_holder_never_blocks_the_next_operation(setup: dict[str, Path],
         assert_stable(home, "gated", "2.0.0")
     finally:
         setup["gate"].unlink()
+
+
+def test_making_an_installer_recovers_nothing_an_operation_recovers_first_and_traces_it(
+        setup: dict[str, Path], tmp_path: Path) -> None:
+    home = fresh_home(setup, tmp_path)
+    done = cli(setup, home, "update", "bulky", env={"PLUGINOPS_CRASH_AT": "after:activate"})
+    assert done.returncode == -signal.SIGKILL
+    spans = InMemorySpanExporter()
+    installer = an_installer(home, setup["registry"], None, spans=spans)
+    try:
+        assert [t.plugin for t in installer.env.journal.transactions(state="running")] == \
+            ["bulky"]
+        installer.history("bulky")
+        installer.status("bulky")
+        assert installer.env.journal.transactions(state="running") != []
+        assert [s.name for s in spans.get_finished_spans()] == []
+        # an operation: recovery first (the interrupted update is undone), then its own work
+        outcome = installer.install("bulky@1.0.0")
+        assert outcome.state == "noop", outcome.message  # 1.0.0 is active again
+        assert installer.env.journal.transactions(state="running") == []
+        [recovery] = [s for s in spans.get_finished_spans() if s.name == Span.INSTALL_RECOVER]
+        assert recovery.attributes is not None
+        assert recovery.attributes[Span.ATTR_REPAIRED] == 1
+    finally:
+        installer.env.journal.close()
 
 
 def where_it_landed(home: Path) -> str:
@@ -174,6 +215,7 @@ def check_after_crash(setup: dict[str, Path], home: Path) -> tuple[str | None, s
              what="the killed update's last child to let go of the plugin lock")
     landed = where_it_landed(home)
     installer = an_installer(home, setup["registry"], None)
+    installer.recover()
     versions = {s.plugin: s.version for s in installer.status()}
     installer.env.journal.close()
     version = versions.get("bulky")

@@ -13,7 +13,15 @@ from pluginops.cli.generate_cmd import generate
 from pluginops.cli.harness_cmd import harness, matrix, release_gate
 from pluginops.cli.host_cmd import host
 from pluginops.cli.inject_cmd import inject
-from pluginops.cli.install_cmd import history, install, rollback, status, uninstall, update
+from pluginops.cli.install_cmd import (
+    history,
+    install,
+    recover,
+    rollback,
+    status,
+    uninstall,
+    update,
+)
 from pluginops.cli.preflight_cmd import preflight
 from pluginops.cli.publish_cmd import keygen, publish
 from pluginops.cli.rules_cmd import rules
@@ -29,8 +37,8 @@ def cli() -> None:
     """Pluginops: plugin runtime and operations stack."""
 
 
-for command in (preflight, publish, keygen, host, install, update, rollback, uninstall, status,
-                history, run, approve, deny, approvals, audit, policy, serve, rules, inject,
+for command in (preflight, publish, keygen, host, install, update, rollback, uninstall, recover,
+                status, history, run, approve, deny, approvals, audit, policy, serve, rules, inject,
                 generate, collect, evaluate, report, sink, traffic, harness, release_gate,
                 matrix, token):
     cli.add_command(command)

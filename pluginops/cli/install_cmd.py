@@ -127,12 +127,32 @@ def status(name: str | None, fmt: str, home: Path) -> None:
             click.echo(f"{item['in_flight']['line']}; active: {item['version'] or 'none'}")
         elif item["state"] == "active":
             click.echo(f"{item['plugin']} {item['version']} active ({item['type']})")
+        elif item["state"] == "interrupted":
+            click.echo(f"{item['plugin']}: an operation was interrupted (active: "
+                       f"{item['version'] or 'none'}); `pluginops recover` restores the last "
+                       "committed state")
         else:
             click.echo(f"{item['plugin']}: not installed")
         last = item["last_transaction"]
         if last and last["state"] == "rolled_back":
             click.echo(f"  last {last['operation']} rolled back: {last['error_code']}: "
                        f"{last['message']}")
+
+
+@click.command()
+@format_option
+@home_option
+@handles_errors
+def recover(fmt: str, home: Path) -> None:
+    """Undo what interrupted operations left (every install, update, rollback and uninstall
+    does this first)."""
+    repaired = Installer(wiring.installer_env(home, None, resolve_host(None, None))).recover()
+    wiring.shutdown()
+    if fmt == "json":
+        emit_json({"repaired": repaired})
+    else:
+        click.echo(f"repaired {len(repaired)} interrupted transaction(s)"
+                   + (f": {', '.join(repaired)}" if repaired else ""))
 
 
 @click.command()

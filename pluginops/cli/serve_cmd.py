@@ -62,7 +62,7 @@ def serve(listen: str, port: int, registry: Path | None, trust: tuple[Path, ...]
                                               inject_failure, requested_by=requested_by,
                                               health=executor.health))
 
-    installer()  # recover and fail fast on a bad home or registry before binding
+    installer().recover()  # fail fast on a bad home or registry, before binding
     executor.prime_metrics()
     app = create_app(ApiConfig(installer=installer, tokens=TokenStore(home),
                                audit=AuditLog(home / sandbox_home.AUDIT_LOG),

@@ -1,11 +1,19 @@
 """The installer as its callers see it (CLI and HTTP API): install, update, rollback, uninstall,
-status and history. Recovery runs first, every time."""
+status and history.
+
+Making one has no side effect. Crash recovery (undoing transactions whose process died, under
+their plugin locks) runs where an operation starts: each install, update, rollback and uninstall
+first calls `recover()`, which is traced and logged; `pluginops recover` and `pluginops serve`'s
+start call it on their own. Reads (status, history) take no lock and change nothing: an
+interrupted transaction shows as `interrupted` until the next operation repairs it."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from contracts.catalogue import Span
 from contracts.errors import OperationFailed
 from runtime.install import pointer
 from runtime.install.context import Env
@@ -15,6 +23,8 @@ from runtime.install.phases import PHASES_BY_OPERATION
 from runtime.install.recovery import recover
 from runtime.install.select import parse_spec, select
 from runtime.install.transaction import Outcome, run, start
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -33,7 +43,7 @@ class InFlight:
 @dataclass(frozen=True)
 class PluginStatus:
     plugin: str
-    state: str  # active, not_installed, in_progress
+    state: str  # active, not_installed, in_progress, interrupted
     version: str | None
     type: str | None
     since_tx: str | None
@@ -44,12 +54,23 @@ class PluginStatus:
 class Installer:
     def __init__(self, env: Env) -> None:
         self.env = env
-        self.recovered = recover(env)
+
+    def recover(self) -> list[str]:
+        """Undo or clean up what interrupted operations left; the ids of the transactions
+        repaired."""
+        with self.env.tracer.start_as_current_span(Span.INSTALL_RECOVER) as span:
+            repaired = recover(self.env)
+            span.set_attribute(Span.ATTR_REPAIRED, len(repaired))
+        if repaired:
+            log.warning("recovered %d interrupted transaction(s): %s", len(repaired),
+                        ", ".join(repaired))
+        return repaired
 
     # operations
 
     def install(self, target: str, operation: str = "install") -> Outcome:
         name, spec = parse_spec(target)
+        self.recover()
         registry = self._registry()
         current = self.env.journal.installed_version(name)
         if operation == "install" and current is not None:
@@ -74,6 +95,7 @@ class Installer:
 
     def rollback(self, name: str, to: str | None = None) -> Outcome:
         parse_spec(name)
+        self.recover()
         current = self.env.journal.installed_version(name)
         if current is None:
             raise OperationFailed("NOT_INSTALLED", f"{name} is not installed", where=name,
@@ -87,6 +109,7 @@ class Installer:
 
     def uninstall(self, name: str) -> Outcome:
         parse_spec(name)
+        self.recover()
         current = self.env.journal.installed_version(name)
         if current is None:
             raise OperationFailed("NOT_INSTALLED", f"{name} is not installed", where=name,
@@ -116,7 +139,8 @@ class Installer:
             row = installed.get(plugin)
             flight = running.get(plugin)
             in_flight = None
-            if flight is not None and is_held(self.env.layout.lock(plugin)):
+            interrupted = flight is not None and not is_held(self.env.layout.lock(plugin))
+            if flight is not None and not interrupted:
                 phases = PHASES_BY_OPERATION[flight.operation]
                 index = phases.index(flight.phase) + 1 if flight.phase in phases else 0
                 in_flight = InFlight(flight.id, flight.operation, flight.to_version,
@@ -126,8 +150,10 @@ class Installer:
             last_outcome = ({"tx_id": last[0].id, "operation": last[0].operation,
                              "state": last[0].state, "error_code": last[0].error_code,
                              "message": last[0].error_message} if last else {})
+            state = "in_progress" if in_flight else "interrupted" if interrupted else \
+                "active" if row else "not_installed"
             out.append(PluginStatus(
-                plugin, "in_progress" if in_flight else ("active" if row else "not_installed"),
+                plugin, state,
                 row.version if row else None, row.type if row else None,
                 row.tx_id if row else None, in_flight, last_outcome))
         return out
