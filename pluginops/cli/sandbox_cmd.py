@@ -6,7 +6,6 @@ import json
 import sys
 import time
 from collections import Counter
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ import click
 from contracts.errors import EXIT_FAILED, PluginopsError
 from pluginops.cli import wiring
 from pluginops.cli.common import emit_json, format_option, handles_errors, home_option
+from runtime.admin import approving
 from runtime.sandbox import home as sandbox_home
 from runtime.sandbox.approvals import Approvals
 from runtime.sandbox.audit import AuditLog
@@ -91,31 +91,16 @@ def run(name: str, input_text: str, input_files: tuple[str, ...], repeat: int, f
         sys.exit(EXIT_FAILED)
 
 
-def _expiry(text: str | None) -> float | None:
-    if text is None:
-        return None
-    units = {"h": 3600, "d": 86400}
-    if text[:-1].isdigit() and text[-1] in units:
-        return time.time() + int(text[:-1]) * units[text[-1]]
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        raise PluginopsError("EXPIRY_INVALID", f"{text!r} is not a time", where="--expires",
-                             next_step="use 12h, 30d or an RFC 3339 time") from None
-
-
 def _decide(decision: str, name: str, scopes: tuple[str, ...], reason: str, as_user: str | None,
             expires: str | None, fmt: str, home: Path) -> None:
     approvals = Approvals(home / sandbox_home.APPROVALS_DB)
     by = as_user or wiring.current_user()
-    until = _expiry(expires)
-    done = [approvals.decide(name, scope, decision, by, reason, time.time(), until)
-            for scope in scopes]
+    now = time.time()
+    until = approving.expiry_from_text(expires, now, "--expires")
     audit = AuditLog(home / sandbox_home.AUDIT_LOG)
-    for item in done:
-        audit.append({"kind": f"approval.{decision}", "time": time.strftime(
-            "%Y-%m-%dT%H:%M:%SZ", time.gmtime(item.decided_at)), "plugin": name,
-            "scope": item.scope, "by": by, "reason": reason, "expires_at": item.expires_at})
+    decider = approving.Decider(by, "local", "cli")
+    done = [approving.decide(approvals, audit, name, scope, decision, decider, reason, now,
+                             until) for scope in scopes]
     if fmt == "json":
         emit_json({"decisions": [d.__dict__ for d in done]})
         return
@@ -130,7 +115,7 @@ def _decide(decision: str, name: str, scopes: tuple[str, ...], reason: str, as_u
 @click.option("--scope", "scopes", multiple=True, required=True, metavar="KIND:TARGET")
 @click.option("--reason", required=True)
 @click.option("--as", "as_user", metavar="USER")
-@click.option("--expires", help="12h, 30d or an RFC 3339 time.")
+@click.option("--expires", help="90m, 12h, 30d or an RFC 3339 time.")
 @format_option
 @home_option
 @handles_errors

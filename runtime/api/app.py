@@ -36,6 +36,7 @@ from werkzeug.exceptions import HTTPException
 
 from contracts.catalogue import INSTALL_PHASES
 from contracts.errors import PluginopsError
+from runtime.admin import approving
 from runtime.api.ui import SloReader, create_blueprint, no_slo_reader
 from runtime.auth.tokens import TokenStore
 from runtime.install.service import Installer
@@ -90,7 +91,7 @@ def _error(code: str, message: str, status: int, where: str = "", next_step: str
     return jsonify(body), status
 
 
-def _body(allowed: set[str]) -> dict[str, Any]:
+def _body(allowed: set[str], numbers: frozenset[str] | set[str] = frozenset()) -> dict[str, Any]:
     if not request.data:
         return {}
     data = request.get_json(silent=True)
@@ -102,6 +103,8 @@ def _body(allowed: set[str]) -> dict[str, Any]:
         raise PluginopsError("BAD_REQUEST", f"unknown field(s): {', '.join(sorted(unknown))}",
                              where="body", next_step=f"allowed: {', '.join(sorted(allowed))}")
     for key, value in data.items():
+        if key in numbers:
+            continue  # the use case validates its numbers
         if value is not None and not isinstance(value, str):
             raise PluginopsError("BAD_REQUEST", f"{key} must be a string", where=f"body.{key}",
                                  next_step='e.g. {"version": "^1.4"}')
@@ -227,24 +230,13 @@ def create_app(config: ApiConfig) -> Flask:
 
     @app.post("/v1/approvals/<name>")
     def decide(name: str) -> tuple[Response, int]:
-        body = _body({"scope", "decision", "reason", "expires_in_s"})
-        decision = body.get("decision")
-        if decision not in ("approved", "denied") or not isinstance(body.get("scope"), str):
-            raise PluginopsError("BAD_REQUEST", "need a scope and a decision",
-                                 where="decision", next_step='send {"scope": "network:host", '
-                                 '"decision": "approved" or "denied", "reason": "..."}')
-        expires = body.get("expires_in_s")
-        if expires is not None and (not isinstance(expires, int | float) or expires <= 0):
-            raise PluginopsError("BAD_REQUEST", "expires_in_s must be a positive number",
-                                 where="expires_in_s", next_step="e.g. 2592000 for 30 days")
+        body = _body({"scope", "decision", "reason", "expires_in_s"}, numbers={"expires_in_s"})
         now = time.time()
-        made = _approvals().decide(name, body["scope"], decision, g.principal.user,
-                                   str(body.get("reason", "")), now,
-                                   now + expires if expires else None)
-        if config.audit is not None:
-            config.audit.event(f"approval.{decision}", at=now, plugin=name, scope=made.scope,
-                               by=made.decided_by, reason=made.reason,
-                               expires_at=made.expires_at)
+        made = approving.decide(
+            _approvals(), config.audit, name, body.get("scope"), body.get("decision"),
+            approving.Decider(g.principal.user, g.principal.role, "api"),
+            body.get("reason") or "", now,
+            approving.expiry_after(body.get("expires_in_s"), now, "body.expires_in_s"))
         return jsonify({"decision": made.__dict__}), 201
 
     @app.get("/readyz")

@@ -13,16 +13,14 @@ from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
 from flask import Blueprint, abort, g, redirect, render_template, request, session, url_for
-from pydantic import ValidationError
 from werkzeug.wrappers import Response
 
 from contracts.errors import PluginopsError
-from contracts.files import atomic_write_bytes
+from runtime.admin import approving, policy_editing
 from runtime.auth.tokens import Principal, TokenStore
 from runtime.install.views import status_view
-from runtime.sandbox.policy import POLICY_FILE, POLICY_VERSIONS, OrgPolicy, load_policy
+from runtime.sandbox.policy import POLICY_FILE, load_policy
 
 F = TypeVar("F", bound=Callable[..., Any])
 HISTORY_DIR = "policy-history"
@@ -64,35 +62,6 @@ def needs(role: str, tokens: TokenStore) -> Callable[[F], F]:
     return wrap
 
 
-def policy_revisions(home: Path) -> list[dict[str, Any]]:
-    folder = home / HISTORY_DIR
-    if not folder.is_dir():
-        return []
-    out = []
-    for path in sorted(folder.glob("*.yaml"), reverse=True):
-        number, _, user = path.stem.partition("-")
-        out.append({"revision": int(number), "by": user, "text": path.read_text()})
-    return out
-
-
-def validate_policy(text: str) -> OrgPolicy:
-    try:
-        data = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        raise PluginopsError("POLICY_INVALID", f"not YAML: {exc}", where="policy",
-                             next_step="fix the YAML") from None
-    if not isinstance(data, dict) or data.get("version") not in POLICY_VERSIONS:
-        raise PluginopsError("POLICY_VERSION_UNSUPPORTED", "the policy needs `version: 1`",
-                             where="version", next_step="start the document with version: 1")
-    try:
-        return OrgPolicy.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise PluginopsError("POLICY_INVALID", f"{'/'.join(map(str, first['loc']))}: "
-                             f"{first['msg']}", where="policy",
-                             next_step="see docs/sandbox.md for the policy format") from None
-
-
 # What the plugins page shows of each plugin's SLOs: per plugin, one line per SLO, or why there is
 # nothing to show. The composition root supplies it (`pluginops.budgets`), as it does the stores.
 SloReader = Callable[[], "dict[str, list[str]] | str"]
@@ -100,6 +69,19 @@ SloReader = Callable[[], "dict[str, list[str]] | str"]
 
 def no_slo_reader() -> str:
     return "Prometheus not configured"
+
+
+def _days(text: str) -> float | None:
+    """The form's expiry in days, as seconds (empty: none); the use case judges the number."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        return float(text) * 86400
+    except ValueError:
+        raise PluginopsError("EXPIRY_INVALID", f"{text[:50]!r} is not a number of days",
+                             where="expires_days", next_step="e.g. 30, or leave it empty"
+                             ) from None
 
 
 def create_blueprint(home: Path, tokens: TokenStore, installer: Callable[..., Any],
@@ -192,21 +174,19 @@ def create_blueprint(home: Path, tokens: TokenStore, installer: Callable[..., An
     @ui.post("/approvals/<name>")
     @needs("admin", tokens)
     def decide(name: str) -> Response | tuple[str, int]:
-        decision = request.form.get("decision")
-        if decision not in ("approved", "denied"):
-            abort(400, "decision must be approved or denied")
-        days = request.form.get("expires_days", "").strip()
-        expires = time.time() + float(days) * 86400 if days else None
+        now = time.time()
         try:
-            made = approvals.decide(name, request.form.get("scope", ""), decision,
-                                    g.principal.user, request.form.get("reason", ""),
-                                    time.time(), expires)
+            approving.decide(
+                approvals, audit, name, request.form.get("scope", ""),
+                request.form.get("decision"),
+                approving.Decider(g.principal.user, g.principal.role, "ui"),
+                request.form.get("reason", ""), now,
+                approving.expiry_after(_days(request.form.get("expires_days", "")), now,
+                                       "expires_days"))
         except PluginopsError as err:
             return render_template("approvals.html", pending=approvals.requests(),
-                                   decisions=approvals.decisions(), now=time.time(),
+                                   decisions=approvals.decisions(), now=now,
                                    error=err), err.http_status
-        record(f"approval.{decision}", plugin=name, scope=made.scope, reason=made.reason,
-               expires_at=made.expires_at)
         return redirect(url_for("ui.approvals_page"))
 
     @ui.get("/policy")
@@ -215,22 +195,18 @@ def create_blueprint(home: Path, tokens: TokenStore, installer: Callable[..., An
         path = home / POLICY_FILE
         text = path.read_text() if path.exists() else "version: 1\n"
         return render_template("policy.html", text=text, policy=load_policy(home),
-                               revisions=policy_revisions(home), error=None)
+                               revisions=policy_editing.revisions(home), error=None)
 
     @ui.post("/policy")
     @needs("admin", tokens)
     def policy_post() -> Response | tuple[str, int]:
         text = request.form.get("policy", "")
         try:
-            validate_policy(text)
+            policy_editing.revise(home, text, g.principal.user,
+                                  request.form.get("reason", ""), audit, g.principal.role, "ui")
         except PluginopsError as err:
             return render_template("policy.html", text=text, policy=load_policy(home),
-                                   revisions=policy_revisions(home), error=err), 400
-        revision = len(policy_revisions(home)) + 1
-        atomic_write_bytes(home / HISTORY_DIR / f"{revision:05d}-{g.principal.user}.yaml",
-                           text.encode())
-        atomic_write_bytes(home / POLICY_FILE, text.encode())
-        record("policy.edit", revision=revision, reason=request.form.get("reason", ""))
+                                   revisions=policy_editing.revisions(home), error=err), 400
         return redirect(url_for("ui.policy"))
 
     return ui

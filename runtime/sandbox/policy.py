@@ -19,7 +19,7 @@ Tightening only ever lowers a number; a rule that would loosen a profile is refu
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -86,24 +86,45 @@ class OrgPolicy(_Strict):
         return "needs_approval"
 
 
+MAX_POLICY_BYTES = 256 * 1024
+
+
+def parse_policy(text: str, where: str) -> OrgPolicy:
+    """A policy document says `version: 1` and follows the schema; anything else is refused
+    with the field at fault (an empty document is not a policy: no file is)."""
+    if len(text.encode()) > MAX_POLICY_BYTES:
+        raise PluginopsError("POLICY_INVALID", f"more than {MAX_POLICY_BYTES} bytes",
+                             where=where, next_step="a policy is a short document")
+    try:
+        data: Any = yaml.safe_load(text)
+    except (yaml.YAMLError, RecursionError) as exc:
+        detail = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise PluginopsError("POLICY_INVALID", f"not YAML: {detail[:300]}", where=where,
+                             next_step="fix the YAML; `pluginops policy check` validates it"
+                             ) from None
+    if not isinstance(data, dict) or data.get("version") not in POLICY_VERSIONS:
+        found = data.get("version") if isinstance(data, dict) else type(data).__name__
+        raise PluginopsError(
+            "POLICY_VERSION_UNSUPPORTED", f"the policy needs `version: 1` (found {found!r})",
+            where=where, next_step=f"use version: {', '.join(map(str, POLICY_VERSIONS))}")
+    try:
+        return OrgPolicy.model_validate(data)
+    except (ValidationError, RecursionError) as exc:
+        problem = (f"{'/'.join(map(str, exc.errors()[0]['loc']))}: {exc.errors()[0]['msg']}"
+                   if isinstance(exc, ValidationError) else "nested too deeply")
+        raise PluginopsError("POLICY_INVALID", problem, where=where,
+                             next_step="see docs/sandbox.md for the policy format") from None
+
+
 def load_policy(home: Path) -> OrgPolicy:
+    """The home's policy; the default one when there is no policy file."""
     path = home / POLICY_FILE
     if not path.exists():
         return OrgPolicy()
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise PluginopsError("POLICY_INVALID", f"not readable YAML: {exc}", where=str(path),
-                             next_step="fix the YAML; `pluginops policy check` validates it"
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PluginopsError("POLICY_INVALID", f"not readable: {exc}", where=str(path),
+                             next_step="fix the file; `pluginops policy check` validates it"
                              ) from None
-    if isinstance(data, dict) and data.get("version") not in POLICY_VERSIONS:
-        raise PluginopsError(
-            "POLICY_VERSION_UNSUPPORTED", f"policy version {data.get('version')!r}",
-            where=str(path), next_step=f"use version: {', '.join(map(str, POLICY_VERSIONS))}")
-    try:
-        return OrgPolicy.model_validate(data or {})
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = "/".join(str(p) for p in first["loc"])
-        raise PluginopsError("POLICY_INVALID", f"{where}: {first['msg']}", where=str(path),
-                             next_step="see docs/sandbox.md for the policy format") from None
+    return parse_policy(text, str(path))
