@@ -11,6 +11,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from alerts import conventions as c
+from contracts.codes import Code
 from contracts.errors import PluginopsError
 
 
@@ -30,7 +31,7 @@ def load_routing(path: Path) -> Routing:
     try:
         return Routing.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
     except (OSError, yaml.YAMLError, ValidationError) as exc:
-        raise PluginopsError("ROUTING_INVALID", str(exc).splitlines()[0][:300], where=str(path),
+        raise PluginopsError(Code.ROUTING_INVALID, str(exc).splitlines()[0][:300], where=str(path),
                              next_step="see alerts/routing.yaml for the fields") from None
 
 

@@ -32,6 +32,7 @@ from contracts.catalogue import (
     POLICY_DENIALS,
     ROLLBACKS,
 )
+from contracts.codes import Code
 from contracts.errors import PluginopsError
 
 BY = f"{c.PLUGIN}, {c.PLUGIN_TYPE}"
@@ -143,7 +144,7 @@ def slo_group(kind: str, slos: list[Slo]) -> dict[str, Any]:
     scoped = _scopes(slos)
     periods = {s.period for s in slos}
     if len(periods) != 1:
-        raise PluginopsError("SLO_PERIODS_DIFFER", f"{kind} SLOs use periods "
+        raise PluginopsError(Code.SLO_PERIODS_DIFFER, f"{kind} SLOs use periods "
                              f"{', '.join(sorted(periods))}", where="alerts/slos",
                              next_step=f"give every {kind} SLO the same timeWindow")
     periods.pop()

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from alerts import conventions as c
 from alerts.windows import ALL_WINDOWS, LONG_WINDOWS, TIERS, seconds
+from contracts.codes import Code
 from contracts.errors import PluginopsError
 
 EPSILON = "1e-12"
@@ -85,7 +86,7 @@ def _slo_group(spec: SlothSpec, slo: SlothSlo, period: str) -> dict[str, Any]:
     events = slo.sli.events
     raw = slo.sli.raw
     if events is None and raw is None:
-        raise PluginopsError("SLOTH_SLI_UNSUPPORTED", f"SLO {slo.name}: only events and raw "
+        raise PluginopsError(Code.SLOTH_SLI_UNSUPPORTED, f"SLO {slo.name}: only events and raw "
                              "SLIs are imported", where=slo.name,
                              next_step="rewrite the SLI as error_query/total_query")
     if events is not None:
@@ -136,20 +137,20 @@ def import_sloth(text: str, period: str = "30d") -> dict[str, Any]:
     try:
         seconds(period)
     except ValueError:
-        raise PluginopsError("PERIOD_INVALID", f"{period!r} is not like 30d", where="--period",
+        raise PluginopsError(Code.PERIOD_INVALID, f"{period!r} is not like 30d", where="--period",
                              next_step="e.g. --period 28d") from None
     groups = []
     for doc in yaml.safe_load_all(text):
         if not doc:
             continue
         if doc.get("version") != "prometheus/v1":
-            raise PluginopsError("SLOTH_VERSION_UNSUPPORTED", f"version {doc.get('version')!r}",
+            raise PluginopsError(Code.SLOTH_VERSION_UNSUPPORTED, f"version {doc.get('version')!r}",
                                  where="version", next_step="only prometheus/v1 is imported")
         try:
             spec = SlothSpec.model_validate(doc)
         except ValidationError as exc:
             first = exc.errors()[0]
-            raise PluginopsError("SLOTH_SPEC_INVALID", f"{'/'.join(map(str, first['loc']))}: "
+            raise PluginopsError(Code.SLOTH_SPEC_INVALID, f"{'/'.join(map(str, first['loc']))}: "
                                  f"{first['msg']}", where="spec",
                                  next_step="check it with Sloth's validator") from None
         groups += [_slo_group(spec, slo, period) for slo in spec.slos]

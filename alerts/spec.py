@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from alerts import conventions as c
 from alerts.windows import seconds
 from contracts.catalogue import LATENCY_BUCKETS, PLUGIN_EXECUTION_DURATION, PLUGIN_EXECUTIONS
+from contracts.codes import Code
 from contracts.errors import PluginopsError
 
 ANNOTATION = "pluginops.dev/"
@@ -116,7 +117,7 @@ class Slo:
 
 
 def _error(source: str, message: str) -> PluginopsError:
-    return PluginopsError("SLO_SPEC_INVALID", message, where=source,
+    return PluginopsError(Code.SLO_SPEC_INVALID, message, where=source,
                           next_step="see alerts/slos/README.md for the accepted form")
 
 

@@ -26,6 +26,7 @@ from contracts.catalogue import (
     PLUGIN_TOKENS,
     Label,
 )
+from contracts.codes import Code
 from contracts.errors import PluginopsError
 from contracts.files import atomic_writer
 
@@ -35,7 +36,7 @@ _ESCAPES = {"\\\\": "\\", '\\"': '"', "\\n": "\n"}
 
 
 def _error(where: str, message: str) -> PluginopsError:
-    return PluginopsError("OPENMETRICS_INVALID", message, where=where,
+    return PluginopsError(Code.OPENMETRICS_INVALID, message, where=where,
                           next_step="write one sample per line as `name{labels} value timestamp` "
                                     "and end the file with `# EOF`")
 
@@ -78,7 +79,7 @@ def read(path: Path) -> s.Telemetry:
     try:
         handle = path.open(encoding="utf-8")
     except OSError as exc:
-        raise PluginopsError("SOURCE_UNREADABLE", f"cannot open {path}: {exc.strerror}",
+        raise PluginopsError(Code.SOURCE_UNREADABLE, f"cannot open {path}: {exc.strerror}",
                              where=str(path), next_step="pass an existing OpenMetrics file"
                              ) from None
     with handle:

@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from collector import schema as s
+from contracts.codes import Code
 from contracts.errors import PluginopsError
 from contracts.files import atomic_directory
 
@@ -33,7 +34,7 @@ def _arrow_schema() -> pa.Schema:
 
 
 def _not_a_cache(folder: Path, why: str) -> PluginopsError:
-    return PluginopsError("PARQUET_CACHE_INVALID", f"{folder} is not a Pluginops Parquet cache: "
+    return PluginopsError(Code.PARQUET_CACHE_INVALID, f"{folder} is not a Pluginops Parquet cache: "
                           f"{why}", where=str(folder),
                           next_step="create one with `pluginops collect --out DIR`")
 

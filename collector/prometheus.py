@@ -26,6 +26,7 @@ from contracts.catalogue import (
     PLUGIN_TOKENS,
     Label,
 )
+from contracts.codes import Code
 from contracts.errors import PluginopsError
 
 MAX_POINTS = 11_000  # Prometheus refuses a range query resolving more points per series
@@ -40,7 +41,7 @@ def chunks(start: float, end: float, step: float, points: int = CHUNK_POINTS
     """[start, end] at `step` as consecutive sub-ranges of at most `points` points each, with no
     point in two sub-ranges."""
     if step <= 0 or end < start:
-        raise PluginopsError("RANGE_INVALID", f"range {start}..{end} step {step}",
+        raise PluginopsError(Code.RANGE_INVALID, f"range {start}..{end} step {step}",
                              where="--start/--end/--step",
                              next_step="give an end after the start and a positive step")
     total = math.floor((end - start) / step + 1e-9) + 1
@@ -79,8 +80,8 @@ class PrometheusClient:
                 detail = _error_text(exc)
                 if exc.code not in RETRYABLE:
                     raise PluginopsError(
-                        "PROMETHEUS_QUERY_FAILED", f"HTTP {exc.code} for {params.get('query')!r}:"
-                        f" {detail}", where=self.url,
+                        Code.PROMETHEUS_QUERY_FAILED,
+                        f"HTTP {exc.code} for {params.get('query')!r}: {detail}", where=self.url,
                         next_step="check the query, the URL and the Authorization header"
                     ) from None
                 last = f"HTTP {exc.code}: {detail}"
@@ -88,7 +89,7 @@ class PrometheusClient:
                 last = str(getattr(exc, "reason", exc))
             except (ValueError, KeyError) as exc:
                 last = f"not a Prometheus API answer: {exc}"
-        raise PluginopsError("PROMETHEUS_UNREACHABLE", f"{self.url}: {last} (after "
+        raise PluginopsError(Code.PROMETHEUS_UNREACHABLE, f"{self.url}: {last} (after "
                              f"{self.retries + 1} attempts)", where=self.url,
                              next_step="check that Prometheus is up and reachable, or raise "
                                        "--timeout")

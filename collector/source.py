@@ -12,6 +12,7 @@ import pandas as pd
 from collector import openmetrics, parquet
 from collector import schema as s
 from collector.prometheus import PrometheusClient, collect
+from contracts.codes import Code
 from contracts.errors import PluginopsError
 
 
@@ -34,12 +35,12 @@ def choose(prometheus: str | None, openmetrics_file: str | None, parquet_dir: st
                                  ("parquet", parquet_dir)) if v]
     if len(given) != 1:
         raise PluginopsError(
-            "SOURCE_REQUIRED", f"give exactly one telemetry source ({len(given)} given)",
+            Code.SOURCE_REQUIRED, f"give exactly one telemetry source ({len(given)} given)",
             where="--prometheus/--openmetrics/--parquet",
             next_step="pass --prometheus URL, --openmetrics FILE or --parquet DIR")
     kind, location = given[0]
     if kind != "prometheus" and not Path(location).exists():
-        raise PluginopsError("SOURCE_UNREADABLE", f"{location} does not exist",
+        raise PluginopsError(Code.SOURCE_UNREADABLE, f"{location} does not exist",
                              where=f"--{kind}", next_step="pass an existing file or folder")
     return Source(kind, location, **options)  # type: ignore[arg-type]
 

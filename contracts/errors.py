@@ -5,18 +5,25 @@ from __future__ import annotations
 
 from typing import Any
 
+from contracts.codes import remedy
+
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 
 
 class PluginopsError(Exception):
-    """A failure with a stable `code`, a `where` (file, field or object) and a `next_step`.
+    """A failure with a stable `code` (`contracts.codes.Code`), a `where` (file, field or object)
+    and a `next_step` (the code's remedy from the table, unless the caller knows a more precise
+    one for this case).
 
-    >>> err = PluginopsError("REGISTRY_INDEX_INVALID", "index.json is not JSON",
-    ...                      where="reg/index.json", next_step="restore it from backup")
-    >>> err.exit_code
-    2
+    >>> from contracts.codes import Code
+    >>> err = PluginopsError(Code.REGISTRY_INDEX_INVALID, "index.json is not JSON",
+    ...                      where="reg/index.json")
+    >>> err.exit_code, err.code
+    (2, 'REGISTRY_INDEX_INVALID')
+    >>> err.next_step
+    "Restore index.json from the registry's history or backup."
     """
 
     exit_code: int = EXIT_USAGE
@@ -33,10 +40,10 @@ class PluginopsError(Exception):
         http_status: int | None = None,
     ) -> None:
         super().__init__(message)
-        self.code = code
+        self.code = str(code)
         self.message = message
         self.where = where
-        self.next_step = next_step
+        self.next_step = next_step or remedy(code)
         if exit_code is not None:
             self.exit_code = exit_code
         if http_status is not None:

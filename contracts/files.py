@@ -10,6 +10,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from contracts.codes import Code
+
 
 def fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
@@ -72,7 +74,7 @@ def atomic_directory(path: Path) -> Iterator[Path]:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     except OSError as exc:
-        raise PluginopsError("OUTPUT_UNWRITABLE", f"cannot write {path}: {exc.strerror}",
+        raise PluginopsError(Code.OUTPUT_UNWRITABLE, f"cannot write {path}: {exc.strerror}",
                              where=str(path), next_step="choose a folder you can write to"
                              ) from None
     try:

@@ -18,6 +18,7 @@ from collector import parquet
 from collector import schema as s
 from collector.source import Source, load, plugin_frames
 from contracts.catalogue import PLUGIN_EXECUTIONS
+from contracts.codes import Code
 from contracts.errors import PluginopsError
 from evaluator.fleet import roll_up
 from evaluator.plugin import PluginOutcome, Settings, evaluate_plugin, iso
@@ -66,7 +67,7 @@ def _at_ms(at_s: float | None, telemetry_end_ms: int | None) -> int:
 
 
 def _no_data(source: Source) -> PluginopsError:
-    return PluginopsError("NO_TELEMETRY", f"{source.describe()} holds no plugin executions in "
+    return PluginopsError(Code.NO_TELEMETRY, f"{source.describe()} holds no plugin executions in "
                           "the evaluated range", where=source.describe(),
                           next_step="check --at and the source; the runtime exports "
                                     f"{PLUGIN_EXECUTIONS.name} once a plugin runs")

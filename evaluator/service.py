@@ -22,6 +22,7 @@ from contracts.catalogue import (
     SLO_BURN_RATE,
     MetricSpec,
 )
+from contracts.codes import Code
 from contracts.errors import PluginopsError
 from evaluator.results import Evaluation
 
@@ -80,7 +81,7 @@ def serve(evaluate: Callable[[], Evaluation], host: str, port: int, interval_s: 
     try:
         server, thread = start_http_server(port, addr=host, registry=registry)
     except OSError as exc:
-        raise PluginopsError("LISTEN_FAILED", f"cannot listen on {host}:{port}: {exc.strerror}",
+        raise PluginopsError(Code.LISTEN_FAILED, f"cannot listen on {host}:{port}: {exc.strerror}",
                              where="--listen", next_step="choose a free port or address"
                              ) from None
     stop = threading.Event()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.util
 
+from contracts.codes import Code
 from contracts.errors import PluginopsError
 
 # extra -> the import names its packages provide (pyproject.toml's optional-dependencies)
@@ -24,6 +25,6 @@ def require(extra: str, command: str) -> None:
     absent = missing(extra)
     if absent:
         raise PluginopsError(
-            "EXTRA_MISSING", f"`{command}` needs the '{extra}' extra ({', '.join(absent)} not "
+            Code.EXTRA_MISSING, f"`{command}` needs the '{extra}' extra ({', '.join(absent)} not "
             "installed)", where=command,
             next_step=f"pip install 'pluginops[{extra}]'")

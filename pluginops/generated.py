@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pydantic import BaseModel
 
 from alerts.generated_files import alertmanager_yaml, rules_yaml
+from contracts.codes import render_errors_markdown
 from dashboards.stack import FILES as STACK_FILES
 from runtime.manifest.model import Manifest
 from runtime.preflight.codes import render_markdown
@@ -75,6 +76,7 @@ def _openapi() -> str:
 GENERATED: dict[str, Callable[[], str]] = {
     "schemas/plugin-manifest.schema.json": manifest_schema,
     "docs/preflight-codes.md": render_markdown,
+    "docs/error-codes.md": render_errors_markdown,
     "alerts/generated/rules.yml": rules_yaml,
     "alerts/generated/alertmanager.yml": alertmanager_yaml,
     "schemas/evaluation.schema.json": evaluation_schema,

@@ -9,6 +9,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
+from contracts.codes import Code
 from contracts.errors import PluginopsError
 from runtime.semver import InvalidVersion, parse_version
 
@@ -65,12 +66,12 @@ def load_host(path: Path, version_override: str | None = None) -> HostDescriptio
         data = json.loads(path.read_text(encoding="utf-8"))
         host = HostDescription.model_validate(data)
     except FileNotFoundError:
-        raise PluginopsError("HOST_FILE_INVALID", "file does not exist", where=str(path),
+        raise PluginopsError(Code.HOST_FILE_INVALID, "file does not exist", where=str(path),
                              next_step="pass an existing host description file") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, ValidationError) as exc:
         detail = str(exc).splitlines()[0][:300]
         raise PluginopsError(
-            "HOST_FILE_INVALID", f"not a host description: {detail}", where=str(path),
+            Code.HOST_FILE_INVALID, f"not a host description: {detail}", where=str(path),
             next_step='write {"version": "2.7.1", "api": ["4.1"], "capabilities": ["http"]}',
         ) from None
     return with_version(host, version_override) if version_override else host
@@ -80,7 +81,7 @@ def with_version(host: HostDescription, version: str) -> HostDescription:
     try:
         parse_version(version)
     except InvalidVersion:
-        raise PluginopsError("HOST_VERSION_INVALID", f"{version!r} is not a semver version",
+        raise PluginopsError(Code.HOST_VERSION_INVALID, f"{version!r} is not a semver version",
                              where="--host-version",
                              next_step="give a version such as 2.7.1") from None
     return host.model_copy(update={"version": version})

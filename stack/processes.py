@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from contracts.codes import Code
 from contracts.errors import PluginopsError
 
 PROMETHEUS = "prometheus"
@@ -32,7 +33,7 @@ def free_port() -> int:
 def require(binary: str) -> str:
     path = shutil.which(binary)
     if path is None:
-        raise PluginopsError("BINARY_MISSING", f"{binary} is not installed", where=binary,
+        raise PluginopsError(Code.BINARY_MISSING, f"{binary} is not installed", where=binary,
                              next_step="run `make test` once (it installs the Debian packages "
                                        "prometheus and prometheus-alertmanager)")
     return path
@@ -48,7 +49,7 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path,
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise PluginopsError("PROCESS_EXITED", f"exited with {process.returncode}",
+            raise PluginopsError(Code.PROCESS_EXITED, f"exited with {process.returncode}",
                                  where=url, next_step=f"see {log}")
         try:
             with urllib.request.urlopen(f"{url}/-/ready", timeout=2) as response:
@@ -57,7 +58,7 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path,
         except (urllib.error.URLError, OSError):
             pass
         time.sleep(0.05)
-    raise PluginopsError("NOT_READY", f"not ready within {timeout:g} s", where=url,
+    raise PluginopsError(Code.NOT_READY, f"not ready within {timeout:g} s", where=url,
                          next_step=f"see {log}")
 
 
@@ -117,7 +118,7 @@ def wait_for_alertmanager(prometheus_url: str, timeout: float = READY_TIMEOUT_S)
         if get_json(f"{prometheus_url}/api/v1/alertmanagers")["data"]["activeAlertmanagers"]:
             return
         time.sleep(0.1)
-    raise PluginopsError("ALERTMANAGER_NOT_DISCOVERED", "Prometheus lists no Alertmanager",
+    raise PluginopsError(Code.ALERTMANAGER_NOT_DISCOVERED, "Prometheus lists no Alertmanager",
                          where=prometheus_url, next_step="check the alerting section")
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from alerts import conventions as c
 from alerts.windows import TIERS, seconds
 from contracts.catalogue import INSTALL_PHASES
+from contracts.codes import Code
 from contracts.errors import PluginopsError
 from stack.processes import get_json
 from stack.stack import DENIED_PLUGIN, FAULT_PLUGIN, RAW_HISTORY_S, Stack
@@ -169,7 +170,7 @@ def policy_violation_burst(stack: Stack, result: Result) -> list[Expected]:
 def telemetry_outage(stack: Stack, result: Result) -> list[Expected]:
     expected = [Expected(c.TELEMETRY_ABSENT, {c.SEVERITY: c.PAGE})]
     if stack.runtime_process is None:
-        raise PluginopsError("SCENARIO_NEEDS_LOCAL", "telemetry-outage pauses the runtime "
+        raise PluginopsError(Code.SCENARIO_NEEDS_LOCAL, "telemetry-outage pauses the runtime "
                              "process, which only a --local stack owns", where="--scenario",
                              next_step="run it with --local, or stop your runtime by hand")
     started = time.time()

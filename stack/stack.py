@@ -36,6 +36,7 @@ from contracts.catalogue import (
     PLUGIN_EXECUTION_DURATION,
     PLUGIN_EXECUTIONS,
 )
+from contracts.codes import Code
 from contracts.errors import PluginopsError
 from runtime.auth.tokens import TokenStore
 from runtime.sandbox.policy import POLICY_FILE
@@ -83,7 +84,7 @@ def _pluginops(*args: str) -> str:
     exe = Path(sys.executable).parent / "pluginops"
     done = subprocess.run([str(exe), *args], capture_output=True, text=True, timeout=300)
     if done.returncode != 0:
-        raise PluginopsError("STACK_SETUP_FAILED", f"pluginops {' '.join(args)}: "
+        raise PluginopsError(Code.STACK_SETUP_FAILED, f"pluginops {' '.join(args)}: "
                              f"{(done.stderr or done.stdout).strip()[-500:]}", where="stack",
                              next_step="run the same command by hand to see why")
     return done.stdout
@@ -116,14 +117,14 @@ def _wait_http(url: str, process: subprocess.Popen[bytes], timeout: float = 30.0
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise PluginopsError("RUNTIME_EXITED", f"pluginops serve exited with "
+            raise PluginopsError(Code.RUNTIME_EXITED, f"pluginops serve exited with "
                                  f"{process.returncode}", where=url, next_step="see its log")
         try:
             with urllib.request.urlopen(url, timeout=2):
                 return
         except (urllib.error.URLError, OSError):
             time.sleep(0.05)
-    raise PluginopsError("RUNTIME_NOT_READY", "not ready in time", where=url,
+    raise PluginopsError(Code.RUNTIME_NOT_READY, "not ready in time", where=url,
                          next_step="see the runtime log")
 
 

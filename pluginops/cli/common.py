@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import click
 
+from contracts.codes import Code
 from contracts.errors import EXIT_FAILED, PluginopsError
 
 ENV_HOME = "PLUGINOPS_HOME"
@@ -83,7 +84,7 @@ def handles_errors(func: F) -> F:
             if os.environ.get(ENV_DEBUG):
                 raise
             report_error(PluginopsError(
-                "INTERNAL_ERROR", f"{type(exc).__name__}: {exc}", exit_code=EXIT_FAILED,
+                Code.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}", exit_code=EXIT_FAILED,
                 next_step=f"this is a bug: rerun with {ENV_DEBUG}=1 and report the traceback"),
                 fmt)
             sys.exit(EXIT_FAILED)

@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedCo
 from alerts.generated_files import SLO_DIR
 from alerts.spec import load_slos
 from alerts.windows import seconds
+from contracts.codes import Code
 from contracts.errors import PluginopsError
 from pluginops.cli.common import emit_json, format_option, handles_errors, note
 from pluginops.extras import require as require_extra
@@ -40,11 +41,11 @@ def parse_time(value: str, option: str) -> float:
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise PluginopsError("TIME_INVALID", f"{value!r} is neither RFC 3339 nor unix seconds",
+        raise PluginopsError(Code.TIME_INVALID, f"{value!r} is neither RFC 3339 nor unix seconds",
                              where=option, next_step="write e.g. 2026-11-25T12:00:00Z or "
                                                      "1795608000") from None
     if parsed.tzinfo is None:
-        raise PluginopsError("TIME_INVALID", f"{value!r} has no time zone", where=option,
+        raise PluginopsError(Code.TIME_INVALID, f"{value!r} has no time zone", where=option,
                              next_step="add Z or an offset, e.g. 2026-11-25T12:00:00Z")
     return parsed.timestamp()
 
@@ -53,7 +54,7 @@ def parse_window(value: str, option: str) -> str:
     try:
         seconds(value)
     except ValueError:
-        raise PluginopsError("WINDOW_INVALID", f"{value!r} is not a duration", where=option,
+        raise PluginopsError(Code.WINDOW_INVALID, f"{value!r} is not a duration", where=option,
                              next_step="write a duration of one unit, e.g. 7d or 30d") from None
     return value
 
@@ -87,7 +88,7 @@ def _source(prometheus: str | None, openmetrics_file: str | None, parquet_dir: s
     from collector.source import choose
 
     if step_s <= 0:
-        raise PluginopsError("STEP_INVALID", f"step {step_s}", where="--step",
+        raise PluginopsError(Code.STEP_INVALID, f"step {step_s}", where="--step",
                              next_step="give a positive number of seconds")
     return choose(prometheus, openmetrics_file, parquet_dir, authorization=authorization,
                   timeout_s=timeout_s, retries=retries, step_s=float(step_s))
@@ -149,7 +150,7 @@ def collect(prometheus: str | None, openmetrics_file: str | None, parquet_dir: s
     start_s = parse_time(start, "--start")
     end_s = parse_time(end, "--end") if end else time.time()
     if end_s <= start_s:
-        raise PluginopsError("RANGE_INVALID", "--end is not after --start", where="--end",
+        raise PluginopsError(Code.RANGE_INVALID, "--end is not after --start", where="--end",
                              next_step="give an end after the start")
     telemetry = load(source, start_s, end_s, lambda name: note(f"collecting {name}"))
     parquet.write(telemetry, out, {"source": source.describe(), "start": start_s,
@@ -209,7 +210,7 @@ def evaluate(prometheus: str | None, openmetrics_file: str | None, parquet_dir: 
 
     host, _, port = listen.rpartition(":")
     if not host or not port.isdigit():
-        raise PluginopsError("LISTEN_INVALID", f"{listen!r} is not HOST:PORT", where="--listen",
+        raise PluginopsError(Code.LISTEN_INVALID, f"{listen!r} is not HOST:PORT", where="--listen",
                              next_step="write e.g. 127.0.0.1:9464")
     serve_forever(lambda: _run(source, at, window, workers).evaluation, host, int(port),
                   interval_s, note)

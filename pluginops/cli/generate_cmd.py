@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from contracts.codes import Code
 from contracts.errors import OperationFailed
 from contracts.files import atomic_write_bytes
 from pluginops.cli.common import handles_errors
@@ -35,5 +36,5 @@ def generate(root: Path, check: bool) -> None:
             atomic_write_bytes(path, content.encode())
             click.echo(f"wrote {rel}")
     if stale:
-        raise OperationFailed("GENERATED_STALE", f"stale: {', '.join(stale)}", where=str(root),
+        raise OperationFailed(Code.GENERATED_STALE, f"stale: {', '.join(stale)}", where=str(root),
                               next_step="run `pluginops generate` and commit the result")

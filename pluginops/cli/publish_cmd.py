@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from contracts.catalogue import Span
+from contracts.codes import Code
 from contracts.errors import OperationFailed, PluginopsError
 from pluginops.cli import wiring
 from pluginops.cli.common import (
@@ -108,7 +109,7 @@ def check_gate(plugin_dir: Path, home: Path, force: bool, reason: str) -> Verdic
                        else "run ") + f"`pluginops release-gate {plugin_dir} --home {home}` "
                        "on this host, or publish with --force --reason '...' (audited)")
     if force and not reason.strip():
-        raise PluginopsError("REASON_REQUIRED", "--force needs --reason", where="--reason",
+        raise PluginopsError(Code.REASON_REQUIRED, "--force needs --reason", where="--reason",
                              next_step="say why the release gate is overridden")
     return verdict
 

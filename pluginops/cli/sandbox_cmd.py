@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from contracts.codes import Code
 from contracts.errors import EXIT_FAILED, PluginopsError
 from pluginops.cli import wiring
 from pluginops.cli.common import emit_json, format_option, handles_errors, home_option
@@ -26,7 +27,7 @@ def _json_arg(text: str, where: str) -> Any:
     try:
         return json.loads(text)
     except ValueError as exc:
-        raise PluginopsError("INPUT_NOT_JSON", f"not JSON: {exc}", where=where,
+        raise PluginopsError(Code.INPUT_NOT_JSON, f"not JSON: {exc}", where=where,
                              next_step='quote it for the shell: --input \'{"text": "hi"}\''
                              ) from None
 
@@ -56,7 +57,7 @@ def run(name: str, input_text: str, input_files: tuple[str, ...], repeat: int, f
         try:
             files[label] = Path(path).read_bytes()
         except OSError as exc:
-            raise PluginopsError("INPUT_FILE_UNREADABLE", str(exc), where=path,
+            raise PluginopsError(Code.INPUT_FILE_UNREADABLE, str(exc), where=path,
                                  next_step="pass a readable file") from None
     deps = wiring.executor_deps(home)
     executor = Executor(deps)

@@ -14,6 +14,7 @@ from types import FrameType
 
 import click
 
+from contracts.codes import Code
 from contracts.errors import PluginopsError
 from pluginops.cli.common import handles_errors, note
 from stack.sink import Delivery, webhook_sink
@@ -56,7 +57,7 @@ def _read_token(path: Path | None) -> str:
     try:
         return path.read_text().strip()
     except OSError as exc:
-        raise PluginopsError("TOKEN_UNREADABLE", f"{path}: {exc.strerror}", where=str(path),
+        raise PluginopsError(Code.TOKEN_UNREADABLE, f"{path}: {exc.strerror}", where=str(path),
                              next_step="create it with `pluginops token create ... > FILE`"
                              ) from None
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from contracts.codes import Code
 from contracts.errors import PluginopsError
 from runtime.sandbox.approvals import Approvals, Decision
 from runtime.sandbox.audit import AuditLog
@@ -32,7 +33,7 @@ def expiry_after(seconds: Any, now: float, where: str) -> float | None:
         return None
     if isinstance(seconds, bool) or not isinstance(seconds, int | float) or \
             not math.isfinite(seconds) or seconds <= 0:
-        raise PluginopsError("EXPIRY_INVALID", f"{seconds!r} is not a positive number of "
+        raise PluginopsError(Code.EXPIRY_INVALID, f"{seconds!r} is not a positive number of "
                              "seconds", where=where, next_step="e.g. 2592000 for 30 days")
     return now + float(seconds)
 
@@ -49,7 +50,7 @@ def expiry_from_text(text: str | None, now: float, where: str) -> float | None:
     except ValueError:
         moment = None
     if moment is None or moment.tzinfo is None or moment.timestamp() <= now:
-        raise PluginopsError("EXPIRY_INVALID", f"{text[:100]!r} is not a time to come",
+        raise PluginopsError(Code.EXPIRY_INVALID, f"{text[:100]!r} is not a time to come",
                              where=where, next_step="use 90m, 12h, 30d or an RFC 3339 time "
                              "with its offset, in the future")
     return moment.timestamp()
@@ -59,10 +60,10 @@ def decide(approvals: Approvals, audit: AuditLog | None, plugin: str, scope: Any
            decision: Any, decider: Decider, reason: Any, now: float,
            expires_at: float | None) -> Decision:
     if decision not in DECISIONS:
-        raise PluginopsError("DECISION_INVALID", f"{str(decision)[:50]!r} is not a decision",
+        raise PluginopsError(Code.DECISION_INVALID, f"{str(decision)[:50]!r} is not a decision",
                              where="decision", next_step="approved or denied")
     if not isinstance(scope, str) or ":" not in scope:
-        raise PluginopsError("SCOPE_INVALID", f"{str(scope)[:100]!r} is not a scope",
+        raise PluginopsError(Code.SCOPE_INVALID, f"{str(scope)[:100]!r} is not a scope",
                              where="scope", next_step="KIND:TARGET, e.g. network:api.example.com")
     made = approvals.decide(plugin, scope, decision, decider.user,
                             reason if isinstance(reason, str) else "", now, expires_at)

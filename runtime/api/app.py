@@ -35,6 +35,7 @@ from prometheus_client.exposition import choose_encoder
 from werkzeug.exceptions import HTTPException
 
 from contracts.catalogue import INSTALL_PHASES
+from contracts.codes import Code
 from contracts.errors import PluginopsError
 from runtime.admin import approving
 from runtime.api.ui import SloReader, create_blueprint, no_slo_reader
@@ -96,17 +97,17 @@ def _body(allowed: set[str], numbers: frozenset[str] | set[str] = frozenset()) -
         return {}
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
-        raise PluginopsError("BAD_REQUEST", "the body is not a JSON object", where="body",
+        raise PluginopsError(Code.BAD_REQUEST, "the body is not a JSON object", where="body",
                              next_step="send a JSON object, or no body")
     unknown = set(data) - allowed
     if unknown:
-        raise PluginopsError("BAD_REQUEST", f"unknown field(s): {', '.join(sorted(unknown))}",
+        raise PluginopsError(Code.BAD_REQUEST, f"unknown field(s): {', '.join(sorted(unknown))}",
                              where="body", next_step=f"allowed: {', '.join(sorted(allowed))}")
     for key, value in data.items():
         if key in numbers:
             continue  # the use case validates its numbers
         if value is not None and not isinstance(value, str):
-            raise PluginopsError("BAD_REQUEST", f"{key} must be a string", where=f"body.{key}",
+            raise PluginopsError(Code.BAD_REQUEST, f"{key} must be a string", where=f"body.{key}",
                                  next_step='e.g. {"version": "^1.4"}')
     return data
 
@@ -150,14 +151,14 @@ def create_app(config: ApiConfig) -> Flask:
         principal = config.tokens.authenticate(token) if scheme.lower() == "bearer" else None
         if principal is None:
             response, status = _error(
-                "UNAUTHENTICATED", "no valid API token", 401, "Authorization",
+                Code.UNAUTHENTICATED, "no valid API token", 401, "Authorization",
                 "send `Authorization: Bearer <token>`; an admin creates tokens with "
                 "`pluginops token create`")
             response.headers["WWW-Authenticate"] = 'Bearer realm="pluginops"'
             return response, status
         needed = required_role(request.method, request.path)
         if not principal.may(needed):
-            return _error("FORBIDDEN_ROLE", f"{principal.user} is a {principal.role}; "
+            return _error(Code.FORBIDDEN_ROLE, f"{principal.user} is a {principal.role}; "
                           f"{request.method} {request.path} needs {needed}", 403,
                           request.path, f"ask an admin for a token with the {needed} role")
         g.principal = principal
@@ -179,7 +180,7 @@ def create_app(config: ApiConfig) -> Flask:
     @app.get("/metrics")
     def metrics() -> Response:
         if config.metrics is None:
-            raise PluginopsError("METRICS_DISABLED", "this app exports no metrics",
+            raise PluginopsError(Code.METRICS_DISABLED, "this app exports no metrics",
                                  where="/metrics", next_step="start it with `pluginops serve`",
                                  http_status=404)
         encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
@@ -190,7 +191,7 @@ def create_app(config: ApiConfig) -> Flask:
         body = _body(allowed)
         inject = body.get("inject_failure")
         if inject is not None and inject not in INSTALL_PHASES:
-            raise PluginopsError("BAD_REQUEST", f"no phase {inject!r}", where="inject_failure",
+            raise PluginopsError(Code.BAD_REQUEST, f"no phase {inject!r}", where="inject_failure",
                                  next_step=f"one of {', '.join(INSTALL_PHASES)}")
         return body.get("version"), inject
 
@@ -216,7 +217,7 @@ def create_app(config: ApiConfig) -> Flask:
 
     def _approvals() -> Approvals:
         if config.approvals is None:
-            raise PluginopsError("APPROVALS_DISABLED", "this app has no approvals store",
+            raise PluginopsError(Code.APPROVALS_DISABLED, "this app has no approvals store",
                                  where=request.path, next_step="start it with `pluginops serve`",
                                  http_status=404)
         return config.approvals
@@ -247,16 +248,16 @@ def create_app(config: ApiConfig) -> Flask:
     @app.post("/v1/plugins/<name>/execute")
     def execute(name: str) -> tuple[Response, int]:
         if config.executor is None:
-            raise PluginopsError("EXECUTION_DISABLED", "this app runs no plugins",
+            raise PluginopsError(Code.EXECUTION_DISABLED, "this app runs no plugins",
                                  where=request.path, next_step="start it with `pluginops serve`",
                                  http_status=404)
         data = request.get_json(silent=True) if request.data else {}
         if not isinstance(data, dict) or set(data) - {"inputs", "correlation_id"}:
-            raise PluginopsError("BAD_REQUEST", 'the body must be {"inputs": {...}}',
+            raise PluginopsError(Code.BAD_REQUEST, 'the body must be {"inputs": {...}}',
                                  where="body", next_step='e.g. {"inputs": {"text": "hi"}}')
         cid = data.get("correlation_id")
         if cid is not None and (not isinstance(cid, str) or len(cid) > 64):
-            raise PluginopsError("BAD_REQUEST", "correlation_id must be a short string",
+            raise PluginopsError(Code.BAD_REQUEST, "correlation_id must be a short string",
                                  where="body.correlation_id", next_step="omit it or send hex")
         result = config.executor.execute(name, data.get("inputs", {}), correlation_id=cid)
         return jsonify(result.to_dict()), EXECUTION_STATUS[result.outcome]
@@ -275,7 +276,7 @@ def create_app(config: ApiConfig) -> Flask:
         plugin_name = request.args.get("plugin") or None
         limit = request.args.get("limit", "200")
         if not limit.isdigit() or not 1 <= int(limit) <= 10_000:
-            raise PluginopsError("BAD_REQUEST", "limit must be 1 to 10000", where="limit",
+            raise PluginopsError(Code.BAD_REQUEST, "limit must be 1 to 10000", where="limit",
                                  next_step="e.g. ?limit=50")
         return jsonify({"transactions": config.installer().history(plugin_name, int(limit))})
 
@@ -284,7 +285,7 @@ def create_app(config: ApiConfig) -> Flask:
         installer = config.installer()
         row = installer.env.journal.transaction(tx_id)
         if row is None:
-            raise PluginopsError("TRANSACTION_NOT_FOUND", f"no transaction {tx_id}",
+            raise PluginopsError(Code.TRANSACTION_NOT_FOUND, f"no transaction {tx_id}",
                                  where=tx_id, next_step="GET /v1/history lists them",
                                  http_status=404)
         events = [{"seq": e.seq, "at": e.at, "kind": e.kind, "phase": e.phase,

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from flask import Blueprint, abort, g, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
+from contracts.codes import Code
 from contracts.errors import PluginopsError
 from runtime.admin import approving, policy_editing
 from runtime.auth.tokens import Principal, TokenStore
@@ -79,7 +80,7 @@ def _days(text: str) -> float | None:
     try:
         return float(text) * 86400
     except ValueError:
-        raise PluginopsError("EXPIRY_INVALID", f"{text[:50]!r} is not a number of days",
+        raise PluginopsError(Code.EXPIRY_INVALID, f"{text[:50]!r} is not a number of days",
                              where="expires_days", next_step="e.g. 30, or leave it empty"
                              ) from None
 

@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from contracts.codes import Code
 from contracts.errors import OperationFailed, PluginopsError
 from runtime.sqlite import open_db
 
@@ -64,10 +65,10 @@ class TokenStore:
 
     def create(self, user: str, role: str, created_by: str) -> tuple[str, TokenInfo]:
         if role not in ROLES:
-            raise PluginopsError("ROLE_INVALID", f"no role {role!r}", where="--role",
+            raise PluginopsError(Code.ROLE_INVALID, f"no role {role!r}", where="--role",
                                  next_step=f"one of {', '.join(ROLES)}")
         if not re.match(r"^[A-Za-z0-9._@-]{1,64}$", user):
-            raise PluginopsError("USER_INVALID", f"{user!r} is not a user name", where="--user",
+            raise PluginopsError(Code.USER_INVALID, f"{user!r} is not a user name", where="--user",
                                  next_step="letters, digits and . _ @ -, up to 64")
         token_id, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
         now = time.time()
@@ -96,7 +97,7 @@ class TokenStore:
     def revoke(self, token_id: str) -> TokenInfo:
         row = self.db.execute("SELECT * FROM tokens WHERE id = ?", (token_id,)).fetchone()
         if row is None:
-            raise OperationFailed("TOKEN_UNKNOWN", f"no token {token_id}", where=token_id,
+            raise OperationFailed(Code.TOKEN_UNKNOWN, f"no token {token_id}", where=token_id,
                                   next_step="`pluginops token list` shows the ids",
                                   http_status=404)
         self.db.execute("UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from contracts.codes import Code
 from contracts.files import atomic_write_bytes
 
 GATES = "gates"  # <home>/gates/<name>-<version>.json
@@ -83,9 +84,9 @@ class Verdict:
 
     @property
     def code(self) -> str:
-        return {"missing": "RELEASE_GATE_MISSING", "changed": "RELEASE_GATE_MISSING",
-                "untrusted": "RELEASE_GATE_UNTRUSTED",
-                "failed": "RELEASE_GATE_FAILED"}.get(self.problem or "", "")
+        return {"missing": Code.RELEASE_GATE_MISSING, "changed": Code.RELEASE_GATE_MISSING,
+                "untrusted": Code.RELEASE_GATE_UNTRUSTED,
+                "failed": Code.RELEASE_GATE_FAILED}.get(self.problem or "", "")
 
 
 def judge(stored: dict[str, Any] | None, trusted: bool, name: str, version: str,

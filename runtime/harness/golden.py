@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from contracts.codes import Code
 from contracts.errors import PluginopsError
 
 FILE = "golden.json"
@@ -61,18 +62,18 @@ class Golden(_Strict):
 def load(plugin_dir: Path) -> Golden:
     path = plugin_dir / FILE
     if not path.is_file():
-        raise PluginopsError("GOLDEN_MISSING", f"{plugin_dir} has no {FILE}", where=str(path),
+        raise PluginopsError(Code.GOLDEN_MISSING, f"{plugin_dir} has no {FILE}", where=str(path),
                              next_step=f"add {FILE} with at least one case: an input and the "
                                        "output it must give (see docs/harness.md)")
     try:
         return Golden.model_validate(json.loads(path.read_text(encoding="utf-8")))
     except json.JSONDecodeError as exc:
-        raise PluginopsError("GOLDEN_INVALID", f"not JSON: {exc.msg}",
+        raise PluginopsError(Code.GOLDEN_INVALID, f"not JSON: {exc.msg}",
                              where=f"{path}:{exc.lineno}", next_step="fix the JSON") from None
     except ValidationError as exc:
         first = exc.errors()[0]
         where = "/".join(str(p) for p in first["loc"])
-        raise PluginopsError("GOLDEN_INVALID", f"{where}: {first['msg']}", where=str(path),
+        raise PluginopsError(Code.GOLDEN_INVALID, f"{where}: {first['msg']}", where=str(path),
                              next_step="see docs/harness.md for the golden.json format"
                              ) from None
 

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from contracts.catalogue import INSTALL_PHASES
+from contracts.codes import Code
 from contracts.errors import PluginopsError
 from contracts.files import workers_may_enter
 from runtime.harness.golden import Golden, contains
@@ -100,7 +101,7 @@ def load_manifest(plugin_dir: Path) -> Manifest:
     try:
         return Manifest.model_validate(json.loads(manifest_path(plugin_dir).read_text()))
     except (OSError, ValueError) as exc:
-        raise PluginopsError("MANIFEST_INVALID", f"cannot read the manifest: {exc}",
+        raise PluginopsError(Code.MANIFEST_INVALID, f"cannot read the manifest: {exc}",
                              where=str(plugin_dir),
                              next_step=f"run `pluginops preflight {plugin_dir}`") from None
 
@@ -211,7 +212,7 @@ def configure(plan: Plan) -> None:
             approvals.decide(w.name, request.scope, "approved",
                                            request.requested_by, "self-approval", time.time())
         except PluginopsError as err:
-            if err.code != "FOUR_EYES":
+            if err.code != Code.FOUR_EYES:
                 raise
         else:
             raise ScenarioFailed("the author approved their own request")

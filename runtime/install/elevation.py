@@ -3,6 +3,7 @@ org policy or by a second person) is not activated; the transaction ends `awaiti
 
 from __future__ import annotations
 
+from contracts.codes import Code
 from contracts.errors import OperationFailed
 from runtime.install.context import Tx
 from runtime.install.transaction import AWAITING_APPROVAL
@@ -22,7 +23,7 @@ def check_elevation(tx: Tx, manifest: Manifest) -> None:
     for wanted in scopes:
         decision = env.policy.decision(manifest.name, manifest.type, wanted)
         if decision == "forbidden":
-            raise OperationFailed("ELEVATION_FORBIDDEN", f"the org policy forbids {wanted} for "
+            raise OperationFailed(Code.ELEVATION_FORBIDDEN, f"the org policy forbids {wanted} for "
                                   f"{manifest.name}", where=wanted,
                                   next_step="drop the request from the manifest, or change the "
                                             "policy (policy.yaml)")

@@ -13,6 +13,7 @@ import tarfile
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
+from contracts.codes import Code
 from contracts.errors import OperationFailed
 
 MAX_UNPACKED_BYTES = 1024 * 1024 * 1024
@@ -22,7 +23,7 @@ CHUNK = 1 << 20
 
 class UnsafeArchive(OperationFailed):
     def __init__(self, message: str, where: str) -> None:
-        super().__init__("UNSAFE_ARCHIVE", message, where=where,
+        super().__init__(Code.UNSAFE_ARCHIVE, message, where=where,
                          next_step="republish the plugin with `pluginops publish`, which packs "
                                    "only regular files; do not install this artifact")
 

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from contracts.codes import Code
 from contracts.errors import OperationFailed
 
 
@@ -32,7 +33,7 @@ class OperationInProgress(OperationFailed):
             detail = (f"{holder.operation} {holder.tx_id} (pid {holder.pid}) has held it for "
                       f"{max(0.0, now - holder.started_at):.1f} s")
         super().__init__(
-            "OPERATION_IN_PROGRESS", f"{plugin} is busy: {detail}", where=plugin,
+            Code.OPERATION_IN_PROGRESS, f"{plugin} is busy: {detail}", where=plugin,
             next_step=f"wait for it to end (`pluginops status {plugin}`), then retry")
         self.holder = holder
 

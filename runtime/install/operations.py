@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from contracts.codes import Code
 from contracts.errors import OperationFailed
 from runtime.install import extract
 from runtime.install.context import Env, Tx
@@ -80,7 +81,7 @@ def _dependency_order(env: Env, published: Published) -> list[Candidate]:
     resolution = resolve(published.manifest, registry, env.host)
     if resolution.failures:
         first = resolution.failures[0]
-        raise OperationFailed("DEPENDENCY_FAILED", f"{first.dependency}: {first.detail}",
+        raise OperationFailed(Code.DEPENDENCY_FAILED, f"{first.dependency}: {first.detail}",
                               where=f"{published.name}@{published.version}",
                               next_step="run `pluginops preflight` on the plugin for the chain")
     pinned = resolution.pinned
@@ -113,7 +114,7 @@ def _install_dependency(tx: Tx, dep: Candidate) -> None:
             wanted = row.manifest.get("dependencies", {}).get(dep.name)
             if row.plugin != tx.plugin and wanted and not satisfies(version, wanted):
                 raise OperationFailed(
-                    "DEPENDENCY_CONFLICT", f"{dep.ref} is needed, but installed {row.plugin} "
+                    Code.DEPENDENCY_CONFLICT, f"{dep.ref} is needed, but installed {row.plugin} "
                     f"{row.version} requires {dep.name} {wanted}", where=dep.name,
                     next_step=f"update {row.plugin} first, or pin a compatible range")
     lock_plugin(env, tx, dep.name, tx.id, "install")
@@ -137,7 +138,7 @@ def rollback_steps(tx: Tx, target: str) -> list[Step]:
 
     def verify() -> None:
         if not folder.is_dir():
-            raise OperationFailed("ROLLBACK_TARGET_MISSING",
+            raise OperationFailed(Code.ROLLBACK_TARGET_MISSING,
                                   f"{tx.plugin} {target} is no longer on disk", where=str(folder),
                                   next_step=f"pluginops update {tx.plugin}@{target} fetches it "
                                             "from the registry")
@@ -146,12 +147,12 @@ def rollback_steps(tx: Tx, target: str) -> list[Step]:
             manifest.update(json.loads((folder / "plugin.json").read_text()))
             Manifest.model_validate(manifest)
         except (OSError, ValueError) as exc:
-            raise OperationFailed("VERSION_FOLDER_DAMAGED", f"{folder}: {exc}",
+            raise OperationFailed(Code.VERSION_FOLDER_DAMAGED, f"{folder}: {exc}",
                                   where=str(folder), next_step=f"pluginops update "
                                   f"{tx.plugin}@{target} installs it afresh") from None
         problem = extract.check_tree(folder, tree)
         if problem:
-            raise OperationFailed("VERSION_FOLDER_DAMAGED", f"{folder}: {problem}",
+            raise OperationFailed(Code.VERSION_FOLDER_DAMAGED, f"{folder}: {problem}",
                                   where=str(folder), next_step=f"pluginops update "
                                   f"{tx.plugin}@{target} installs it afresh")
 
@@ -173,7 +174,7 @@ def uninstall_steps(tx: Tx) -> list[Step]:
         dependents = [row.plugin for row in env.journal.installed()
                       if tx.plugin in row.manifest.get("dependencies", {})]
         if dependents:
-            raise OperationFailed("HAS_DEPENDENTS", f"{', '.join(dependents)} depend(s) on "
+            raise OperationFailed(Code.HAS_DEPENDENTS, f"{', '.join(dependents)} depend(s) on "
                                   f"{tx.plugin}", where=tx.plugin,
                                   next_step=f"uninstall {', '.join(dependents)} first")
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from contracts.catalogue import INSTALL_PHASES
+from contracts.codes import Code
 from contracts.errors import OperationFailed
 
 DOWNLOAD, VERIFY, DEPENDENCY_PREPARE, ACTIVATE, HEALTH_CHECK = INSTALL_PHASES
@@ -27,7 +28,7 @@ MID_POINTS = ("mid:download", "mid:verify", "mid:activate:placed", "mid:activate
 
 class InjectedFailure(OperationFailed):
     def __init__(self, phase: str) -> None:
-        super().__init__("INJECTED_FAILURE", f"failure injected into phase {phase}",
+        super().__init__(Code.INJECTED_FAILURE, f"failure injected into phase {phase}",
                          where=phase, next_step="none: this failure was asked for "
                                                 "(--inject-failure or PLUGINOPS_INJECT_FAILURE)")
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 
+from contracts.codes import Code
 from runtime.install.context import Env
 from runtime.install.lock import Holder, OperationInProgress, PluginLock
 from runtime.install.transaction import Failure, cleanup, undo
@@ -22,7 +23,7 @@ def recover(env: Env) -> list[str]:
             continue  # alive: its own process will finish or undo it
         try:
             undo(env, row.id, row.plugin, row.operation, Failure(
-                row.phase, "INTERRUPTED",
+                row.phase, Code.INTERRUPTED,
                 f"{row.operation} was interrupted in phase {row.phase or 'start'} (process "
                 f"{row.pid} ended without finishing); restored the last committed state",
                 f"run `pluginops {row.operation} {row.plugin}` again"))

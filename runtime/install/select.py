@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from contracts.codes import Code
 from contracts.errors import OperationFailed, PluginopsError
 from runtime.host import HostDescription
 from runtime.manifest.model import NAME_PATTERN
@@ -15,13 +16,13 @@ from runtime.semver import InvalidRange, parse_range, satisfies
 def parse_spec(text: str) -> tuple[str, str | None]:
     name, _, spec = text.partition("@")
     if not re.match(NAME_PATTERN, name) or len(name) > 64:
-        raise PluginopsError("PLUGIN_NAME_INVALID", f"{name!r} is not a plugin name",
+        raise PluginopsError(Code.PLUGIN_NAME_INVALID, f"{name!r} is not a plugin name",
                              where=text, next_step="use NAME or NAME@VERSION_OR_RANGE")
     if spec:
         try:
             parse_range(spec)
         except InvalidRange:
-            raise PluginopsError("VERSION_SPEC_INVALID", f"{spec!r} is not a version or range",
+            raise PluginopsError(Code.VERSION_SPEC_INVALID, f"{spec!r} is not a version or range",
                                  where=text, next_step="e.g. acme-http@1.4.0 or acme-http@^1.4"
                                  ) from None
     return name, spec or None
@@ -30,7 +31,7 @@ def parse_spec(text: str) -> tuple[str, str | None]:
 def select(registry: Registry, host: HostDescription, name: str, spec: str | None) -> Published:
     published = registry.versions(name)
     if not published:
-        raise OperationFailed("PLUGIN_NOT_IN_REGISTRY", f"{name} is not in the registry",
+        raise OperationFailed(Code.PLUGIN_NOT_IN_REGISTRY, f"{name} is not in the registry",
                               where=str(registry.root),
                               next_step="check the name, or publish it first", http_status=404)
     in_range = [p for p in published if spec is None or satisfies(p.version, spec)]
@@ -40,9 +41,9 @@ def select(registry: Registry, host: HostDescription, name: str, spec: str | Non
     listed = ", ".join(str(p.version) for p in published[:10])
     if in_range:
         raise OperationFailed(
-            "NO_COMPATIBLE_VERSION",
+            Code.NO_COMPATIBLE_VERSION,
             f"{len(in_range)} version(s) of {name} match {spec or 'any'}, but none runs on host "
             f"{host.version} (API {', '.join(host.api)})", where=name,
             next_step=f"pick a version built for this host (published: {listed})")
-    raise OperationFailed("NO_MATCHING_VERSION", f"no version of {name} matches {spec}",
+    raise OperationFailed(Code.NO_MATCHING_VERSION, f"no version of {name} matches {spec}",
                           where=name, next_step=f"published: {listed}", http_status=404)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from contracts.catalogue import Span
+from contracts.codes import Code
 from contracts.errors import OperationFailed
 from runtime.install import pointer
 from runtime.install.context import Env
@@ -78,11 +79,11 @@ class Installer:
             if str(wanted.version) == current:
                 return Outcome("", name, operation, "noop", current, current, current,
                                note=f"{name} {current} is already installed")
-            raise OperationFailed("ALREADY_INSTALLED", f"{name} {current} is installed",
+            raise OperationFailed(Code.ALREADY_INSTALLED, f"{name} {current} is installed",
                                   where=name, next_step=f"pluginops update {target}")
         if operation == "update" and current is None:
-            raise OperationFailed("NOT_INSTALLED", f"{name} is not installed", where=name,
-                                  next_step=f"pluginops install {target}", http_status=404)
+            raise OperationFailed(Code.NOT_INSTALLED, f"{name} is not installed", where=name,
+                                  http_status=404)
         published = select(registry, self.env.host, name, spec)
         if operation == "update" and str(published.version) == current:
             return Outcome("", name, operation, "noop", current, current, current,
@@ -98,8 +99,8 @@ class Installer:
         self.recover()
         current = self.env.journal.installed_version(name)
         if current is None:
-            raise OperationFailed("NOT_INSTALLED", f"{name} is not installed", where=name,
-                                  next_step=f"pluginops install {name}", http_status=404)
+            raise OperationFailed(Code.NOT_INSTALLED, f"{name} is not installed", where=name,
+                                  http_status=404)
         target = to or self._previous_version(name, current)
         if target == current:
             return Outcome("", name, "rollback", "noop", current, current, current,
@@ -112,12 +113,11 @@ class Installer:
         self.recover()
         current = self.env.journal.installed_version(name)
         if current is None:
-            raise OperationFailed("NOT_INSTALLED", f"{name} is not installed", where=name,
-                                  next_step="`pluginops status` lists what is installed",
+            raise OperationFailed(Code.NOT_INSTALLED, f"{name} is not installed", where=name,
                                   http_status=404)
         dependents = self.dependents(name)
         if dependents:
-            raise OperationFailed("HAS_DEPENDENTS", f"{', '.join(dependents)} depend(s) on "
+            raise OperationFailed(Code.HAS_DEPENDENTS, f"{', '.join(dependents)} depend(s) on "
                                   f"{name}", where=name,
                                   next_step=f"uninstall {', '.join(dependents)} first")
         tx = start(self.env, name, "uninstall", current, None)
@@ -197,7 +197,7 @@ class Installer:
 
     def _registry(self) -> Any:
         if self.env.registry is None:
-            raise OperationFailed("REGISTRY_REQUIRED", "no registry to install from",
+            raise OperationFailed(Code.REGISTRY_REQUIRED, "no registry to install from",
                                   where="--registry",
                                   next_step="pass --registry DIR or set PLUGINOPS_REGISTRY")
         return self.env.registry
@@ -206,6 +206,6 @@ class Installer:
         for row in self.env.journal.transactions(name, state="committed"):
             if row.to_version == current and row.from_version and row.operation != "uninstall":
                 return row.from_version
-        raise OperationFailed("NO_PREVIOUS_VERSION", f"{name} has no earlier version to roll "
+        raise OperationFailed(Code.NO_PREVIOUS_VERSION, f"{name} has no earlier version to roll "
                               "back to", where=name, next_step=f"pluginops rollback {name} "
                               "--to VERSION")

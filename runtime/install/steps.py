@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from contracts.codes import Code, Severity
 from contracts.errors import OperationFailed
 from runtime.install import extract, fetch, pointer
 from runtime.install.context import Tx
 from runtime.install.journal import InstalledRow
 from runtime.manifest.model import Manifest
-from runtime.preflight.codes import Severity
 from runtime.preflight.run import PreflightContext, check_manifest
 from runtime.registry.index import Published
 from runtime.registry.signing import verify as verify_signature
@@ -64,19 +64,19 @@ def _check_signature(tx: Tx, published: Published) -> None:
         if tx.env.allow_unsigned:
             tx.note("unsigned artifact accepted: policy allows unsigned installs")
             return
-        raise OperationFailed("SIGNATURE_MISSING", f"{published.name} {published.version} is "
+        raise OperationFailed(Code.SIGNATURE_MISSING, f"{published.name} {published.version} is "
                               "not signed", where=entry.artifact,
                               next_step="publish it with a key (`pluginops keygen`, then "
                                         "`pluginops publish --key`), or allow unsigned installs")
     key = tx.env.trusted_keys.get(entry.key_id)
     if key is None:
-        raise OperationFailed("UNTRUSTED_KEY", f"signed by key {entry.key_id}, which is not "
+        raise OperationFailed(Code.UNTRUSTED_KEY, f"signed by key {entry.key_id}, which is not "
                               "trusted here", where=entry.artifact,
                               next_step="add the publisher's signing.pub to <home>/keys/trusted/ "
                                         "or pass --trust FILE")
     if not verify_signature(key, entry.signature, published.name, str(published.version),
                             entry.sha256):
-        raise OperationFailed("SIGNATURE_INVALID", "the signature does not match the artifact",
+        raise OperationFailed(Code.SIGNATURE_INVALID, "the signature does not match the artifact",
                               where=entry.artifact,
                               next_step="do not install it; republish from a trusted source")
 
@@ -84,7 +84,7 @@ def _check_signature(tx: Tx, published: Published) -> None:
 def verify_artifact(tx: Tx, published: Published, artifact: Fetched) -> Staged:
     digest = artifact.sha256  # of the staged bytes, hashed as they were written
     if digest != published.entry.sha256:
-        raise OperationFailed("SHA256_MISMATCH", f"sha256 {digest} differs from the index's "
+        raise OperationFailed(Code.SHA256_MISMATCH, f"sha256 {digest} differs from the index's "
                               f"{published.entry.sha256}", where=published.entry.artifact,
                               next_step="the artifact was altered or truncated; republish it")
     _check_signature(tx, published)
@@ -96,7 +96,7 @@ def verify_artifact(tx: Tx, published: Published, artifact: Fetched) -> Staged:
         tree = extract.extract(handle, folder)
     inside = _read_manifest(folder)
     if inside != published.entry.manifest:
-        raise OperationFailed("MANIFEST_MISMATCH", "the manifest inside the artifact differs "
+        raise OperationFailed(Code.MANIFEST_MISMATCH, "the manifest inside the artifact differs "
                               "from the indexed one", where=f"{published.entry.artifact}:"
                               "plugin.json", next_step="republish the plugin")
     ctx = PreflightContext(tx.env.host, tx.env.registry)
@@ -104,7 +104,7 @@ def verify_artifact(tx: Tx, published: Published, artifact: Fetched) -> Staged:
     errors = [f for f in findings if f.severity is Severity.ERROR]
     if errors:
         first = errors[0]
-        raise OperationFailed("PREFLIGHT_FAILED", f"{first.code} at {first.field or '/'}: "
+        raise OperationFailed(Code.PREFLIGHT_FAILED, f"{first.code} at {first.field or '/'}: "
                               f"{first.message}", where=f"{published.name}@{published.version}",
                               next_step=first.next_step)
     signed = (f"signature {published.entry.key_id}" if published.entry.signature
@@ -118,7 +118,7 @@ def _read_manifest(folder: Path) -> Any:
     try:
         return json.loads((folder / "plugin.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        raise OperationFailed("MANIFEST_MISMATCH", "the artifact holds no readable plugin.json",
+        raise OperationFailed(Code.MANIFEST_MISMATCH, "the artifact holds no readable plugin.json",
                               where=str(folder), next_step="republish the plugin") from None
 
 
@@ -129,7 +129,7 @@ def place(tx: Tx, staged: Staged) -> Path:
     if target.exists():
         problem = extract.check_tree(target, _read_tree(tx, staged.name, staged.version))
         if problem:
-            raise OperationFailed("VERSION_FOLDER_DAMAGED", f"{target}: {problem}",
+            raise OperationFailed(Code.VERSION_FOLDER_DAMAGED, f"{target}: {problem}",
                                   where=str(target), next_step=f"uninstall {staged.name} and "
                                                                "install it again")
         tx.note(f"{staged.name} {staged.version} is already on disk; reusing it")
@@ -165,7 +165,7 @@ def check_health(tx: Tx, manifest: Manifest) -> None:
     name, version = manifest.name, manifest.version
     door = tx.env.health
     if door is None:
-        raise OperationFailed("HEALTH_CHECK_UNAVAILABLE", "no sandbox to run the health check "
+        raise OperationFailed(Code.HEALTH_CHECK_UNAVAILABLE, "no sandbox to run the health check "
                               "in", where=f"{name}@{version}",
                               next_step="construct the installer with a health door "
                                         "(`Executor.health`), as `pluginops` does")
@@ -177,13 +177,13 @@ def check_health(tx: Tx, manifest: Manifest) -> None:
     if result.denials:
         first = result.denials[0]
         raise OperationFailed(
-            "HEALTH_CHECK_DENIED", f"health check denied: {first['operation']} "
+            Code.HEALTH_CHECK_DENIED, f"health check denied: {first['operation']} "
             f"{first['target']} (rule {first['rule']})", where=f"{name}@{version}",
             next_step="the health hook (or import-time code) did what the plugin's sandbox "
                       "profile does not grant: remove it, or declare and get approved the "
                       "permission it needs")
     if not result.healthy:
-        raise OperationFailed("HEALTH_CHECK_FAILED", f"health check failed: {result.detail}",
+        raise OperationFailed(Code.HEALTH_CHECK_FAILED, f"health check failed: {result.detail}",
                               where=f"{name}@{version}",
                               next_step=f"see the log ({tx.env.layout.log(tx.id)}); fix the "
                                         "plugin's health hook or import errors and publish a "

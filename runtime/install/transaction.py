@@ -18,6 +18,7 @@ from contracts.catalogue import (
     ROLLBACKS,
     Span,
 )
+from contracts.codes import Code
 from contracts.errors import OperationFailed, PluginopsError
 from runtime.install import pointer
 from runtime.install.context import Env, Tx
@@ -115,7 +116,7 @@ def run(tx: Tx, steps: list[Step]) -> Outcome:
             except PluginopsError as err:
                 failure = Failure(tx.phase, err.code, err.message, err.next_step)
             except Exception as exc:  # a bug must still end in the known-good state
-                failure = Failure(tx.phase, "INTERNAL_ERROR", f"{type(exc).__name__}: {exc}",
+                failure = Failure(tx.phase, Code.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}",
                                   "report this with the transaction log")
             if failure is not None:
                 span.add_event("rollback", {"phase": failure.phase or "", "reason": failure.code})
@@ -233,7 +234,7 @@ def _remove_empty_plugin_dirs(env: Env, plugins: set[str]) -> None:
 def _remove_created(env: Env, detail: dict[str, str]) -> None:
     path = Path(detail["path"])
     if not path.is_relative_to(env.layout.plugins):
-        raise OperationFailed("JOURNAL_CORRUPT", f"refusing to remove {path}", where=str(path),
+        raise OperationFailed(Code.JOURNAL_CORRUPT, f"refusing to remove {path}", where=str(path),
                               next_step="inspect the journal")
     shutil.rmtree(path, ignore_errors=True)
     with contextlib.suppress(FileNotFoundError):

@@ -20,6 +20,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from contracts.codes import Code
 from runtime.profiles import FS_ROOTS
 from runtime.semver import SEMVER2_PATTERN, InvalidRange, is_semver2, parse_range
 
@@ -37,7 +38,7 @@ _FS_PATH = re.compile(r"^(\$[a-z]+)(/[^/\0]+)*/?$|^/([^/\0]+/?)*$")
 def _check_version(value: str) -> str:
     if not is_semver2(value):
         raise PydanticCustomError(
-            "VERSION_INVALID", "'{value}' is not a SemVer 2.0.0 version", {"value": value[:80]})
+            Code.VERSION_INVALID, "'{value}' is not a SemVer 2.0.0 version", {"value": value[:80]})
     return value
 
 
@@ -55,21 +56,21 @@ def _check_range(code: str) -> AfterValidator:
 def _check_api(value: str) -> str:
     if not re.match(API_PATTERN, value):
         raise PydanticCustomError(
-            "API_VERSION_INVALID", "'{value}' is not MAJOR.MINOR", {"value": value[:80]})
+            Code.API_VERSION_INVALID, "'{value}' is not MAJOR.MINOR", {"value": value[:80]})
     return value
 
 
 def _check_entrypoint(value: str) -> str:
     if not re.match(ENTRYPOINT_PATTERN, value):
         raise PydanticCustomError(
-            "ENTRYPOINT_INVALID", "'{value}' is not 'module:function'", {"value": value[:80]})
+            Code.ENTRYPOINT_INVALID, "'{value}' is not 'module:function'", {"value": value[:80]})
     return value
 
 
 def _check_domain(value: str) -> str:
     if len(value) > 253 or not _DOMAIN.match(value):
         raise PydanticCustomError(
-            "MANIFEST_FIELD_INVALID", "'{value}' is not a domain name", {"value": value[:80]})
+            Code.MANIFEST_FIELD_INVALID, "'{value}' is not a domain name", {"value": value[:80]})
     return value
 
 
@@ -79,7 +80,7 @@ def _check_fs_path(value: str) -> str:
     if (not _FS_PATH.match(value) or ".." in parts or "." in parts
             or (root.startswith("$") and root not in FS_ROOTS)):
         raise PydanticCustomError(
-            "MANIFEST_FIELD_INVALID",
+            Code.MANIFEST_FIELD_INVALID,
             "'{value}' is neither an absolute path nor one under {roots}",
             {"value": value[:80], "roots": ", ".join(FS_ROOTS)})
     return value
@@ -89,9 +90,9 @@ PluginName = Annotated[str, StringConstraints(pattern=NAME_PATTERN, max_length=6
 SemVer = Annotated[str, StringConstraints(max_length=256), AfterValidator(_check_version),
                    WithJsonSchema({"type": "string", "pattern": SEMVER2_PATTERN, "maxLength": 256,
                                    "description": "SemVer 2.0.0"})]
-HostRange = Annotated[str, StringConstraints(max_length=256), _check_range("HOST_RANGE_INVALID")]
+HostRange = Annotated[str, StringConstraints(max_length=256), _check_range(Code.HOST_RANGE_INVALID)]
 DependencyRange = Annotated[
-    str, StringConstraints(max_length=256), _check_range("DEPENDENCY_RANGE_INVALID")]
+    str, StringConstraints(max_length=256), _check_range(Code.DEPENDENCY_RANGE_INVALID)]
 ApiVersion = Annotated[str, AfterValidator(_check_api),
                        WithJsonSchema({"type": "string", "pattern": API_PATTERN,
                                        "description": "plugin API contract, MAJOR.MINOR"})]

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from contracts.codes import Code
+
 MANIFEST_FILE = "plugin.json"
 MAX_MANIFEST_BYTES = 256 * 1024
 
@@ -40,20 +42,20 @@ def _reject_constant(name: str) -> Any:
 def parse_json(data: bytes) -> Any | ReadProblem:
     """Strict JSON: UTF-8, no duplicate keys, no NaN or Infinity."""
     if len(data) > MAX_MANIFEST_BYTES:
-        return ReadProblem("MANIFEST_TOO_LARGE",
+        return ReadProblem(Code.MANIFEST_TOO_LARGE,
                            f"{len(data)} bytes; manifests are capped at {MAX_MANIFEST_BYTES}")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return ReadProblem("MANIFEST_NOT_JSON", f"not UTF-8 text (byte {exc.start})")
+        return ReadProblem(Code.MANIFEST_NOT_JSON, f"not UTF-8 text (byte {exc.start})")
     try:
         return json.loads(text, object_pairs_hook=_reject_duplicates,
                           parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
-        return ReadProblem("MANIFEST_NOT_JSON",
+        return ReadProblem(Code.MANIFEST_NOT_JSON,
                            f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}")
     except (ValueError, RecursionError) as exc:
-        return ReadProblem("MANIFEST_NOT_JSON", f"invalid JSON: {str(exc)[:200]}")
+        return ReadProblem(Code.MANIFEST_NOT_JSON, f"invalid JSON: {str(exc)[:200]}")
 
 
 def read_manifest_bytes(path: Path) -> bytes | ReadProblem:
@@ -64,10 +66,10 @@ def read_manifest_bytes(path: Path) -> bytes | ReadProblem:
             data = handle.read(MAX_MANIFEST_BYTES + 1)
     except FileNotFoundError:
         where = f"{path} has no {MANIFEST_FILE}" if path.is_dir() else f"{path} does not exist"
-        return ReadProblem("MANIFEST_UNREADABLE", where)
+        return ReadProblem(Code.MANIFEST_UNREADABLE, where)
     except OSError as exc:
-        return ReadProblem("MANIFEST_UNREADABLE", f"cannot read {target}: {exc.strerror}")
+        return ReadProblem(Code.MANIFEST_UNREADABLE, f"cannot read {target}: {exc.strerror}")
     if len(data) > MAX_MANIFEST_BYTES:
-        return ReadProblem("MANIFEST_TOO_LARGE",
+        return ReadProblem(Code.MANIFEST_TOO_LARGE,
                            f"larger than the {MAX_MANIFEST_BYTES}-byte cap for manifests")
     return data

@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+from contracts.codes import Code
 from contracts.errors import PluginopsError
 from runtime.manifest.read import MANIFEST_FILE
 
@@ -15,11 +16,11 @@ def _git(repo: Path, *args: str) -> list[str]:
         done = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,
                               check=False, timeout=60)
     except FileNotFoundError:
-        raise PluginopsError("GIT_UNAVAILABLE", "git is not installed", where="--changed",
+        raise PluginopsError(Code.GIT_UNAVAILABLE, "git is not installed", where="--changed",
                              next_step="install git, or pass the manifests by path") from None
     if done.returncode != 0:
         detail = (done.stderr.strip().splitlines() or ["git failed"])[-1]
-        raise PluginopsError("GIT_BASE_INVALID", detail, where="--changed",
+        raise PluginopsError(Code.GIT_BASE_INVALID, detail, where="--changed",
                              next_step="pass a revision that exists here, e.g. origin/main; in "
                                        "CI fetch it first (fetch-depth: 0)")
     return [line for line in done.stdout.splitlines() if line]

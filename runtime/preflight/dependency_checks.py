@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contracts.codes import Code
 from runtime.host import HostDescription
 from runtime.manifest.model import Manifest
 from runtime.preflight.findings import Finding, finding, pointer
@@ -9,11 +10,11 @@ from runtime.registry.index import Registry
 from runtime.resolver import Failure, resolve
 
 _CODES = {
-    "not_found": "DEPENDENCY_NOT_FOUND",
-    "unsatisfiable": "DEPENDENCY_UNSATISFIABLE",
-    "conflict": "DEPENDENCY_CONFLICT",
-    "too_deep": "DEPENDENCY_CONFLICT",
-    "cycle": "DEPENDENCY_CYCLE",
+    "not_found": Code.DEPENDENCY_NOT_FOUND,
+    "unsatisfiable": Code.DEPENDENCY_UNSATISFIABLE,
+    "conflict": Code.DEPENDENCY_CONFLICT,
+    "too_deep": Code.DEPENDENCY_CONFLICT,
+    "cycle": Code.DEPENDENCY_CYCLE,
 }
 
 
@@ -35,7 +36,7 @@ def check_dependencies(manifest: Manifest, registry: Registry | None,
     if not manifest.dependencies:
         return []
     if registry is None:
-        return [finding("DEPENDENCIES_UNCHECKED", "/dependencies",
+        return [finding(Code.DEPENDENCIES_UNCHECKED, "/dependencies",
                         f"{len(manifest.dependencies)} dependencies not resolved: no registry")]
     resolution = resolve(manifest, registry, host)
     return [finding(_CODES[f.kind], _field(manifest, f), _message(f))

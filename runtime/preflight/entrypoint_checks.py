@@ -9,6 +9,7 @@ import ast
 import sys
 from pathlib import Path
 
+from contracts.codes import Code
 from runtime.manifest.model import Manifest
 from runtime.preflight.findings import Finding, finding
 
@@ -46,21 +47,21 @@ def check_entrypoint(manifest: Manifest, package_dir: Path) -> list[Finding]:
     path = _module_file(package_dir, module)
     if path is None:
         if top in sys.stdlib_module_names or top in {"runtime", "pluginops"}:
-            return [finding("ENTRYPOINT_OUTSIDE_PACKAGE", "/entrypoint",
+            return [finding(Code.ENTRYPOINT_OUTSIDE_PACKAGE, "/entrypoint",
                             f"'{module}' is not a module of the plugin's package but of the "
                             f"host or the standard library",
                             "ship the entry module inside the plugin folder")]
-        return [finding("ENTRYPOINT_NOT_FOUND", "/entrypoint",
+        return [finding(Code.ENTRYPOINT_NOT_FOUND, "/entrypoint",
                         f"no module '{module}' in {package_dir}",
                         f"add {module.replace('.', '/')}.py to the plugin folder, "
                         f"defining {function}(inputs, ctx)")]
     root = package_dir.resolve()
     if not path.resolve().is_relative_to(root):
-        return [finding("ENTRYPOINT_OUTSIDE_PACKAGE", "/entrypoint",
+        return [finding(Code.ENTRYPOINT_OUTSIDE_PACKAGE, "/entrypoint",
                         f"'{module}' resolves to {path.resolve()}, outside {root}",
                         "replace the link with the module itself")]
     if path.stat().st_size > MAX_MODULE_BYTES or not _defines(path.read_bytes(), function):
-        return [finding("ENTRYPOINT_NOT_FOUND", "/entrypoint",
+        return [finding(Code.ENTRYPOINT_NOT_FOUND, "/entrypoint",
                         f"{path.relative_to(package_dir)} does not define '{function}' at top "
                         f"level (or does not parse)",
                         f"define {function}(inputs, ctx) in {path.relative_to(package_dir)}")]

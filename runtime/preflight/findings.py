@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from runtime.preflight.codes import Severity, info
+from contracts.codes import Severity
+from runtime.preflight.codes import info
 
 
 class Finding(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contracts.codes import Code
 from runtime.host import HostDescription
 from runtime.manifest.model import Manifest
 from runtime.preflight.findings import Finding, finding
@@ -16,11 +17,11 @@ def check_host_range(manifest: Manifest, host: HostDescription) -> list[Finding]
     if host_satisfies(host.version, manifest.host):  # only through its release
         release = version.without_prerelease()
         return [finding(
-            "HOST_PRERELEASE", "/host",
+            Code.HOST_PRERELEASE, "/host",
             f"host {host.version} is a prerelease; matched its release {release} against "
             f"'{manifest.host}'")]
     return [finding(
-        "HOST_RANGE_UNSATISFIED", "/host",
+        Code.HOST_RANGE_UNSATISFIED, "/host",
         f"requires host {manifest.host}, this host is {host.version}",
         f"use a version of {manifest.name} whose host range includes {host.version}, "
         f"or run a host within {manifest.host}")]
@@ -31,7 +32,7 @@ def check_api(manifest: Manifest, host: HostDescription) -> list[Finding]:
         return []
     served = ", ".join(host.api) or "none"
     return [finding(
-        "API_VERSION_UNSUPPORTED", "/api",
+        Code.API_VERSION_UNSUPPORTED, "/api",
         f"built against plugin API {manifest.api}; this host serves {served}",
         f"rebuild {manifest.name} against one of {served}, or use a host that serves "
         f"{manifest.api.split('.')[0]}.x at minor {manifest.api.split('.')[1]} or above")]
@@ -40,7 +41,7 @@ def check_api(manifest: Manifest, host: HostDescription) -> list[Finding]:
 def check_capabilities(manifest: Manifest, host: HostDescription) -> list[Finding]:
     offered = set(host.capabilities)
     return [
-        finding("CAPABILITY_MISSING", f"/capabilities/requires/{i}",
+        finding(Code.CAPABILITY_MISSING, f"/capabilities/requires/{i}",
                 f"requires capability '{cap}', which this host does not offer",
                 f"drop '{cap}' from capabilities.requires, or use a host offering it "
                 f"(this one offers: {', '.join(sorted(offered)) or 'none'})")

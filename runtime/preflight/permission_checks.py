@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from contracts.codes import Code
 from runtime.manifest.model import Manifest
 from runtime.preflight.findings import Finding, finding, pointer
 from runtime.profiles import PROFILES, Profile
@@ -63,13 +64,13 @@ def check_permissions(manifest: Manifest) -> list[Finding]:
         index = requested.get((item.kind, item.target))
         if index is None:
             found.append(finding(
-                "PERMISSION_NOT_IN_PROFILE", item.field, item.why,
+                Code.PERMISSION_NOT_IN_PROFILE, item.field, item.why,
                 f"remove it, or add {{\"kind\": \"{item.kind}\", \"target\": \"{item.target}\", "
                 f"\"justification\": \"...\"}} to /sandbox/elevated"))
             continue
         covered.add(index)
         found.append(finding(
-            "ELEVATION_REQUESTED", pointer("sandbox", "elevated", index),
+            Code.ELEVATION_REQUESTED, pointer("sandbox", "elevated", index),
             f"asks for {item.kind} '{item.target}' beyond the {profile.name} profile; it stays "
             f"awaiting approval until an admin approves it",
             f"an admin other than the author runs: pluginops approve {manifest.name} "
@@ -82,11 +83,11 @@ def check_permissions(manifest: Manifest) -> list[Finding]:
         if _declares(manifest, request.kind, request.target) and \
                 (request.kind, request.target) not in needed_keys:
             found.append(finding(
-                "ELEVATION_UNNEEDED", field,
+                Code.ELEVATION_UNNEEDED, field,
                 f"the {profile.name} profile already grants {request.kind} '{request.target}'"))
         else:
             found.append(finding(
-                "ELEVATION_UNMATCHED", field,
+                Code.ELEVATION_UNMATCHED, field,
                 f"requests {request.kind} '{request.target}', which permissions do not declare",
                 "declare it under /permissions, or drop this request"))
     return found

@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from contracts.codes import Code
 from runtime.manifest.model import MANIFEST_VERSIONS, Manifest
 from runtime.preflight.codes import CODES
 from runtime.preflight.findings import Finding, finding, pointer
@@ -21,22 +22,22 @@ def _code_for(error: dict[str, Any]) -> str:
     if kind in CODES:
         return kind
     if error["loc"] == ("manifest_version",):
-        return "MANIFEST_VERSION_UNSUPPORTED"
+        return Code.MANIFEST_VERSION_UNSUPPORTED
     if kind == "missing":
-        return "MANIFEST_FIELD_MISSING"
+        return Code.MANIFEST_FIELD_MISSING
     if kind == "extra_forbidden":
-        return "MANIFEST_FIELD_UNKNOWN"
+        return Code.MANIFEST_FIELD_UNKNOWN
     if kind in _TYPE_ERRORS or kind.endswith("_type"):
-        return "MANIFEST_FIELD_TYPE"
-    return "MANIFEST_FIELD_INVALID"
+        return Code.MANIFEST_FIELD_TYPE
+    return Code.MANIFEST_FIELD_INVALID
 
 
 def _next_step(code: str, field: str, error: dict[str, Any]) -> str:
-    if code == "MANIFEST_FIELD_MISSING":
+    if code == Code.MANIFEST_FIELD_MISSING:
         return f"add `{field.rsplit('/', 1)[-1]}`; see schemas/plugin-manifest.schema.json"
-    if code == "MANIFEST_FIELD_UNKNOWN":
+    if code == Code.MANIFEST_FIELD_UNKNOWN:
         return f"remove `{field}` or fix its spelling; unknown fields are refused"
-    if code == "MANIFEST_VERSION_UNSUPPORTED":
+    if code == Code.MANIFEST_VERSION_UNSUPPORTED:
         supported = ", ".join(str(v) for v in MANIFEST_VERSIONS)
         return f"set manifest_version to one of: {supported}"
     return CODES[code].remedy
@@ -44,7 +45,7 @@ def _next_step(code: str, field: str, error: dict[str, Any]) -> str:
 
 def validate(data: Any) -> Manifest | list[Finding]:
     if not isinstance(data, dict):
-        return [finding("MANIFEST_NOT_OBJECT", "",
+        return [finding(Code.MANIFEST_NOT_OBJECT, "",
                         f"the top level is a JSON {type(data).__name__}, not an object")]
     try:
         return Manifest.model_validate(data)
@@ -55,7 +56,7 @@ def validate(data: Any) -> Manifest | list[Finding]:
             field = pointer(*loc)
             code = _code_for(dict(error))
             message = str(error["msg"])
-            if code == "MANIFEST_VERSION_UNSUPPORTED":
+            if code == Code.MANIFEST_VERSION_UNSUPPORTED:
                 message = f"manifest_version {error.get('input')!r} is not supported"
             found.append(finding(code, field, message, _next_step(code, field, dict(error))))
         return found

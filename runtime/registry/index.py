@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from contracts.codes import Code
 from contracts.errors import PluginopsError
 from runtime.manifest.model import Manifest
 from runtime.semver import Version, parse_version
@@ -77,7 +78,7 @@ class Registry:
 def load_index_file(root: Path) -> IndexFile:
     path = root / INDEX_FILE
     if not root.is_dir():
-        raise PluginopsError("REGISTRY_NOT_FOUND", "no registry folder here", where=str(root),
+        raise PluginopsError(Code.REGISTRY_NOT_FOUND, "no registry folder here", where=str(root),
                              next_step="pass the folder `pluginops publish` writes to")
     if not path.exists():
         return IndexFile()
@@ -85,7 +86,7 @@ def load_index_file(root: Path) -> IndexFile:
         return IndexFile.model_validate(json.loads(path.read_text(encoding="utf-8")))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, ValidationError) as exc:
         raise PluginopsError(
-            "REGISTRY_INDEX_INVALID", f"not a registry index: {str(exc).splitlines()[0][:200]}",
+            Code.REGISTRY_INDEX_INVALID, f"not a registry index: {str(exc).splitlines()[0][:200]}",
             where=str(path), next_step="restore index.json from the registry's history or backup",
         ) from None
 
@@ -96,6 +97,6 @@ def load_registry(root: Path) -> Registry:
         return Registry(root, index)
     except (ValidationError, ValueError) as exc:
         raise PluginopsError(
-            "REGISTRY_INDEX_INVALID", f"an indexed manifest is invalid: {str(exc)[:200]}",
+            Code.REGISTRY_INDEX_INVALID, f"an indexed manifest is invalid: {str(exc)[:200]}",
             where=str(root / INDEX_FILE), next_step="republish or remove the broken entry",
         ) from None

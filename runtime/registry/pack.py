@@ -13,6 +13,7 @@ import stat
 import tarfile
 from pathlib import Path
 
+from contracts.codes import Code
 from contracts.errors import PluginopsError
 
 SKIPPED_NAMES = frozenset({"__pycache__", ".git", ".hg", ".svn", ".DS_Store", ".pytest_cache"})
@@ -35,11 +36,11 @@ def package_files(root: Path) -> list[Path]:
             rel = path.relative_to(root)
             if stat.S_ISLNK(mode) or not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
                 raise PluginopsError(
-                    "PACKAGE_ENTRY_REFUSED", "links, devices and sockets cannot be packed",
+                    Code.PACKAGE_ENTRY_REFUSED, "links, devices and sockets cannot be packed",
                     where=str(path), next_step="replace the link with the file it points to")
             found.append(rel)
     if len(found) > MAX_ENTRIES:
-        raise PluginopsError("PACKAGE_TOO_LARGE", f"{len(found)} entries (cap {MAX_ENTRIES})",
+        raise PluginopsError(Code.PACKAGE_TOO_LARGE, f"{len(found)} entries (cap {MAX_ENTRIES})",
                              where=str(root), next_step="ship fewer files")
     return sorted(found, key=lambda p: p.as_posix())
 
@@ -67,7 +68,7 @@ def pack(root: Path) -> bytes:
             info = _info(root, rel)
             total += info.size
             if total > MAX_PACKAGE_BYTES:
-                raise PluginopsError("PACKAGE_TOO_LARGE", f"over {MAX_PACKAGE_BYTES} bytes",
+                raise PluginopsError(Code.PACKAGE_TOO_LARGE, f"over {MAX_PACKAGE_BYTES} bytes",
                                      where=str(root), next_step="ship less data in the plugin")
             if info.isdir():
                 tar.addfile(info)

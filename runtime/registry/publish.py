@@ -15,6 +15,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from contracts.codes import Code
 from contracts.errors import OperationFailed
 from contracts.files import atomic_write_bytes, exclusive_lock
 from runtime.host import HostDescription
@@ -33,7 +34,7 @@ class PreflightRefused(OperationFailed):
         errors = [f for f in result.findings if f.severity.value == "error"]
         first = errors[0] if errors else None
         super().__init__(
-            "PUBLISH_PREFLIGHT_FAILED",
+            Code.PUBLISH_PREFLIGHT_FAILED,
             f"preflight failed with {len(errors)} error(s)"
             + (f"; first: {first.code} at {first.field or '/'}: {first.message}" if first else ""),
             where=result.manifest,
@@ -73,7 +74,7 @@ def publish(plugin_dir: Path, registry_dir: Path, host: HostDescription,
             if existing.sha256 == digest:
                 return Published(name, version, existing, already_published=True)
             raise OperationFailed(
-                "PUBLISH_VERSION_EXISTS",
+                Code.PUBLISH_VERSION_EXISTS,
                 f"{name} {version} is already published with different content "
                 f"(sha256 {existing.sha256[:12]}…, new {digest[:12]}…)",
                 where=str(registry_dir / INDEX_FILE),

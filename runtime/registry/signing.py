@@ -11,6 +11,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from contracts.codes import Code
 from contracts.errors import PluginopsError
 from contracts.files import atomic_write_bytes
 
@@ -30,7 +31,7 @@ def key_id(public: Ed25519PublicKey) -> str:
 def generate(out_dir: Path, overwrite: bool = False) -> tuple[Path, Path, str]:
     private_path, public_path = out_dir / PRIVATE_KEY_FILE, out_dir / PUBLIC_KEY_FILE
     if private_path.exists() and not overwrite:
-        raise PluginopsError("KEY_EXISTS", "a signing key is already there",
+        raise PluginopsError(Code.KEY_EXISTS, "a signing key is already there",
                              where=str(private_path),
                              next_step="keep it, or pass --force to replace it")
     key = Ed25519PrivateKey.generate()
@@ -46,10 +47,11 @@ def load_private(path: Path) -> Ed25519PrivateKey:
     try:
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     except (OSError, ValueError, TypeError) as exc:
-        raise PluginopsError("KEY_INVALID", f"not an Ed25519 private key: {exc}", where=str(path),
-                             next_step="create one with `pluginops keygen`") from None
+        raise PluginopsError(Code.KEY_INVALID, f"not an Ed25519 private key: {exc}",
+                             where=str(path), next_step="create one with `pluginops keygen`"
+                             ) from None
     if not isinstance(key, Ed25519PrivateKey):
-        raise PluginopsError("KEY_INVALID", "not an Ed25519 key", where=str(path),
+        raise PluginopsError(Code.KEY_INVALID, "not an Ed25519 key", where=str(path),
                              next_step="create one with `pluginops keygen`")
     return key
 
@@ -58,12 +60,12 @@ def load_public(path: Path) -> Ed25519PublicKey:
     try:
         key = serialization.load_pem_public_key(path.read_bytes())
     except (OSError, ValueError) as exc:
-        raise PluginopsError("KEY_INVALID", f"not an Ed25519 public key: {exc}",
+        raise PluginopsError(Code.KEY_INVALID, f"not an Ed25519 public key: {exc}",
                              where=str(path),
                              next_step="use the signing.pub written by `pluginops keygen`",
                              ) from None
     if not isinstance(key, Ed25519PublicKey):
-        raise PluginopsError("KEY_INVALID", "not an Ed25519 key", where=str(path),
+        raise PluginopsError(Code.KEY_INVALID, "not an Ed25519 key", where=str(path),
                              next_step="use the signing.pub written by `pluginops keygen`")
     return key
 

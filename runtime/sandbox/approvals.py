@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from contracts.codes import Code
 from contracts.errors import OperationFailed, PluginopsError
 from runtime.sqlite import open_db
 
@@ -85,17 +86,17 @@ class Approvals:
     def decide(self, plugin: str, scope: str, decision: str, by: str, reason: str, now: float,
                expires_at: float | None = None, system: bool = False) -> Decision:
         if not reason.strip():
-            raise PluginopsError("REASON_REQUIRED", "a decision needs a reason", where="--reason",
-                                 next_step="say why, in a sentence")
+            raise PluginopsError(Code.REASON_REQUIRED, "a decision needs a reason",
+                                 where="--reason", next_step="say why, in a sentence")
         pending = {r.scope: r for r in self.requests(plugin)}
         req = pending.get(scope)
         if req is None and not system:
             asked = ", ".join(pending) or "nothing"
-            raise OperationFailed("NO_SUCH_REQUEST", f"{plugin} has not requested {scope}",
+            raise OperationFailed(Code.NO_SUCH_REQUEST, f"{plugin} has not requested {scope}",
                                   where=scope, next_step=f"requested: {asked}",
                                   http_status=404)
         if req is not None and req.requested_by == by and not system:
-            raise OperationFailed("FOUR_EYES", f"{by} asked for this install and cannot also "
+            raise OperationFailed(Code.FOUR_EYES, f"{by} asked for this install and cannot also "
                                   "approve or deny it", where=by,
                                   next_step="another admin must decide", http_status=403)
         cur = self.db.execute(

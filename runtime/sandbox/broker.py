@@ -19,6 +19,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
+from contracts.codes import Code
 from runtime.sandbox.grants import Grants
 from runtime.sandbox.metering import DailyMeter
 from runtime.sandbox.settings import RuntimeSettings
@@ -59,11 +60,11 @@ class Broker:
     def __call__(self, api: str, args: dict[str, Any]) -> dict[str, Any]:
         handler = {"http": self.http, "llm": self.llm, "tool": self.tool}.get(api)
         if handler is None:
-            return {"error": {"code": "UNKNOWN_API", "message": f"no host API {api!r}"}}
+            return {"error": {"code": Code.UNKNOWN_API, "message": f"no host API {api!r}"}}
         try:
             return handler(args)
         except (KeyError, TypeError, ValueError) as exc:
-            return {"error": {"code": "BAD_CALL", "message": f"{api}: {exc}"}}
+            return {"error": {"code": Code.BAD_CALL, "message": f"{api}: {exc}"}}
 
     def _denied(self, operation: str, target: str, rule: str) -> dict[str, Any]:
         return {"denied": {"operation": operation, "target": target[:300], "rule": rule}}
@@ -83,7 +84,7 @@ class Broker:
             try:
                 address = f"{socket.getaddrinfo(host, port)[0][4][0]}:{port}"
             except OSError as exc:
-                return {"error": {"code": "EGRESS_RESOLVE_FAILED", "message": f"{host}: {exc}"}}
+                return {"error": {"code": Code.EGRESS_RESOLVE_FAILED, "message": f"{host}: {exc}"}}
         ip, _, port_text = address.rpartition(":")
         timeout = min(float(args.get("timeout") or 10.0), self.settings.egress.timeout_s)
         conn: http.client.HTTPConnection
@@ -109,7 +110,7 @@ class Broker:
             response = conn.getresponse()
             data = response.read(self.settings.egress.max_body_bytes)
         except OSError as exc:
-            return {"error": {"code": "EGRESS_FAILED", "message": f"{host}: {exc}"}}
+            return {"error": {"code": Code.EGRESS_FAILED, "message": f"{host}: {exc}"}}
         finally:
             conn.close()
         return {"result": {"status": response.status, "headers": dict(response.getheaders()),
@@ -137,7 +138,7 @@ class Broker:
                                 "budget.cost_usd_per_day")
         model = self.settings.model
         if model is None:
-            return {"error": {"code": "MODEL_NOT_CONFIGURED", "message":
+            return {"error": {"code": Code.MODEL_NOT_CONFIGURED, "message":
                               "no model back-end in runtime.yaml (model.base_url)"}}
         request = urllib.request.Request(
             model.base_url.rstrip("/") + "/v1/chat/completions", method="POST",
@@ -154,7 +155,7 @@ class Broker:
             used_in = int(usage.get("prompt_tokens", estimate_tokens(prompt)))
             used_out = int(usage.get("completion_tokens", estimate_tokens(text)))
         except (OSError, ValueError, KeyError, IndexError, TypeError) as exc:
-            return {"error": {"code": "MODEL_FAILED", "message": str(exc)[:300]}}
+            return {"error": {"code": Code.MODEL_FAILED, "message": str(exc)[:300]}}
         self.tokens += used_in + used_out
         self.model_cost_usd += self.settings.cost.usd_per_1k_tokens * (used_in + used_out) / 1000
         return {"result": {"text": text, "prompt_tokens": used_in,

@@ -32,6 +32,7 @@ from contracts.catalogue import (
     POLICY_DENIALS,
     Span,
 )
+from contracts.codes import Code
 from contracts.errors import OperationFailed
 from contracts.files import make_enterable_dirs
 from contracts.layout import Layout
@@ -61,7 +62,7 @@ INTERPRETER_READ_PATHS = tuple(dict.fromkeys(Path(p) for p in (
     sysconfig.get_config_var("LIBDIR") or sys.base_prefix, sys.prefix)))
 # A worker that fails to start for one of these reasons would fail for every plugin: the
 # runtime's setup is at fault, and it is reported as such rather than as the plugin's error.
-SETUP_FAILURES = frozenset({"SANDBOX_LAYER_UNAVAILABLE", "SANDBOX_IDENTITY_UNREACHABLE"})
+SETUP_FAILURES = frozenset({Code.SANDBOX_LAYER_UNAVAILABLE, Code.SANDBOX_IDENTITY_UNREACHABLE})
 
 
 @dataclass(frozen=True)
@@ -124,8 +125,8 @@ class Executor:
     def grants(self, plugin: str) -> tuple[Manifest, Grants]:
         rows = self.deps.journal.installed(plugin)
         if not rows:
-            raise OperationFailed("NOT_INSTALLED", f"{plugin} is not installed", where=plugin,
-                                  next_step=f"pluginops install {plugin}", http_status=404)
+            raise OperationFailed(Code.NOT_INSTALLED, f"{plugin} is not installed", where=plugin,
+                                  http_status=404)
         manifest = Manifest.model_validate(rows[0].manifest)
         approved = self.deps.approvals.approved(plugin, self.deps.clock())
         return manifest, effective_grants(manifest, approved, self.deps.policy)
@@ -169,7 +170,7 @@ class Executor:
             if failed.code in SETUP_FAILURES:
                 raise  # never run weaker than configured
             # the import is the first half of a health check: its error is the verdict
-            detail = failed.message if failed.code in ("IMPORT_FAILED", "DENIED") else \
+            detail = failed.message if failed.code in (Code.IMPORT_FAILED, Code.DENIED) else \
                 f"{failed.code}: {failed.message}"
             reply = HealthReply(False, detail, failed.denials)
         else:
@@ -295,7 +296,7 @@ def _check_input_name(name: str) -> None:
     """An input file name is a relative path that stays inside the inputs folder."""
     parts = Path(name).parts
     if not name or Path(name).is_absolute() or ".." in parts or "\0" in name:
-        raise OperationFailed("INPUT_NAME_INVALID", f"{name!r} leaves the inputs", where=name,
+        raise OperationFailed(Code.INPUT_NAME_INVALID, f"{name!r} leaves the inputs", where=name,
                               next_step="use plain file names")
 
 

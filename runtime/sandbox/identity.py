@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from contracts.codes import Code
 from contracts.errors import PluginopsError
 from runtime.sqlite import open_db
 
@@ -83,7 +84,7 @@ class IdentityBook:
                 if uid >= self.first_uid + self.count:
                     db.execute("ROLLBACK")
                     raise PluginopsError(
-                        "SANDBOX_IDENTITIES_EXHAUSTED",
+                        Code.SANDBOX_IDENTITIES_EXHAUSTED,
                         f"all {self.count} worker uids from {self.first_uid} are assigned",
                         where=str(self.path),
                         next_step="widen sandbox.worker_uids.count in runtime.yaml")

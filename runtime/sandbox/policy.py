@@ -24,6 +24,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from contracts.codes import Code
 from contracts.errors import PluginopsError
 from runtime.sandbox.scopes import matches
 
@@ -93,26 +94,26 @@ def parse_policy(text: str, where: str) -> OrgPolicy:
     """A policy document says `version: 1` and follows the schema; anything else is refused
     with the field at fault (an empty document is not a policy: no file is)."""
     if len(text.encode()) > MAX_POLICY_BYTES:
-        raise PluginopsError("POLICY_INVALID", f"more than {MAX_POLICY_BYTES} bytes",
+        raise PluginopsError(Code.POLICY_INVALID, f"more than {MAX_POLICY_BYTES} bytes",
                              where=where, next_step="a policy is a short document")
     try:
         data: Any = yaml.safe_load(text)
     except (yaml.YAMLError, RecursionError) as exc:
         detail = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
-        raise PluginopsError("POLICY_INVALID", f"not YAML: {detail[:300]}", where=where,
+        raise PluginopsError(Code.POLICY_INVALID, f"not YAML: {detail[:300]}", where=where,
                              next_step="fix the YAML; `pluginops policy check` validates it"
                              ) from None
     if not isinstance(data, dict) or data.get("version") not in POLICY_VERSIONS:
         found = data.get("version") if isinstance(data, dict) else type(data).__name__
         raise PluginopsError(
-            "POLICY_VERSION_UNSUPPORTED", f"the policy needs `version: 1` (found {found!r})",
+            Code.POLICY_VERSION_UNSUPPORTED, f"the policy needs `version: 1` (found {found!r})",
             where=where, next_step=f"use version: {', '.join(map(str, POLICY_VERSIONS))}")
     try:
         return OrgPolicy.model_validate(data)
     except (ValidationError, RecursionError) as exc:
         problem = (f"{'/'.join(map(str, exc.errors()[0]['loc']))}: {exc.errors()[0]['msg']}"
                    if isinstance(exc, ValidationError) else "nested too deeply")
-        raise PluginopsError("POLICY_INVALID", problem, where=where,
+        raise PluginopsError(Code.POLICY_INVALID, problem, where=where,
                              next_step="see docs/sandbox.md for the policy format") from None
 
 
@@ -124,7 +125,7 @@ def load_policy(home: Path) -> OrgPolicy:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise PluginopsError("POLICY_INVALID", f"not readable: {exc}", where=str(path),
+        raise PluginopsError(Code.POLICY_INVALID, f"not readable: {exc}", where=str(path),
                              next_step="fix the file; `pluginops policy check` validates it"
                              ) from None
     return parse_policy(text, str(path))

@@ -18,6 +18,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from contracts.codes import Code
 from contracts.errors import PluginopsError
 
 SETTINGS_FILE = "runtime.yaml"
@@ -96,6 +97,6 @@ def load_settings(home: Path) -> RuntimeSettings:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         return RuntimeSettings.model_validate(data)
     except (OSError, yaml.YAMLError, ValidationError) as exc:
-        raise PluginopsError("SETTINGS_INVALID", str(exc).splitlines()[0][:300],
+        raise PluginopsError(Code.SETTINGS_INVALID, str(exc).splitlines()[0][:300],
                              where=str(path),
                              next_step="see docs/sandbox.md for runtime.yaml") from None

@@ -10,6 +10,7 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any
 
+from contracts.codes import Code
 from runtime.sandbox.settings import ToolSettings
 
 _OPS: dict[type, Callable[..., Any]] = {
@@ -30,7 +31,7 @@ def calculator(args: dict[str, Any]) -> Any:
     """Arithmetic on numbers only: no names, no calls, bounded exponents."""
     text = str(args.get("input", args.get("expression", "")))
     if len(text) > MAX_EXPRESSION:
-        raise ToolError("TOOL_INPUT_INVALID", "expression too long")
+        raise ToolError(Code.TOOL_INPUT_INVALID, "expression too long")
 
     def value(node: ast.AST) -> Any:
         if isinstance(node, ast.Expression):
@@ -40,16 +41,16 @@ def calculator(args: dict[str, Any]) -> Any:
         if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
             left, right = value(node.left), value(node.right)
             if isinstance(node.op, ast.Pow) and abs(right) > 64:
-                raise ToolError("TOOL_INPUT_INVALID", "exponent too large")
+                raise ToolError(Code.TOOL_INPUT_INVALID, "exponent too large")
             return _OPS[type(node.op)](left, right)
         if isinstance(node, ast.UnaryOp) and type(node.op) in _OPS:
             return _OPS[type(node.op)](value(node.operand))
-        raise ToolError("TOOL_INPUT_INVALID", f"not arithmetic: {ast.dump(node)[:60]}")
+        raise ToolError(Code.TOOL_INPUT_INVALID, f"not arithmetic: {ast.dump(node)[:60]}")
 
     try:
         return value(ast.parse(text, mode="eval"))
     except (SyntaxError, ZeroDivisionError, OverflowError) as exc:
-        raise ToolError("TOOL_INPUT_INVALID", str(exc)) from None
+        raise ToolError(Code.TOOL_INPUT_INVALID, str(exc)) from None
 
 
 class ToolBox:
@@ -65,7 +66,7 @@ class ToolBox:
     def call(self, name: str, args: dict[str, Any]) -> Any:
         tool = self.tools.get(name)
         if tool is None:
-            raise ToolError("TOOL_UNAVAILABLE", f"this host offers no tool {name!r} "
+            raise ToolError(Code.TOOL_UNAVAILABLE, f"this host offers no tool {name!r} "
                                                 f"(it offers: {', '.join(self.names())})")
         return tool(args)
 
@@ -77,4 +78,4 @@ class ToolBox:
             with urllib.request.urlopen(url, timeout=10) as response:
                 return json.loads(response.read(1024 * 1024))
         except (OSError, ValueError) as exc:
-            raise ToolError("TOOL_FAILED", f"web_search: {exc}") from None
+            raise ToolError(Code.TOOL_FAILED, f"web_search: {exc}") from None

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from contracts.codes import Code
 from contracts.errors import OperationFailed
 from contracts.files import make_enterable_dirs
 from runtime.sandbox import protocol
@@ -26,9 +27,9 @@ HostCall = Callable[[str, dict[str, Any]], dict[str, Any]]
 SCRUBBED_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1"}
 START_TIMEOUT_S = 20.0
 NEXT_STEPS = {
-    "SANDBOX_IDENTITY_UNREACHABLE": "let other users enter that folder (chmod o+x), or keep "
+    Code.SANDBOX_IDENTITY_UNREACHABLE: "let other users enter that folder (chmod o+x), or keep "
                                     "PLUGINOPS_HOME and the interpreter outside private folders",
-    "SANDBOX_LAYER_UNAVAILABLE": "run `pluginops host` to see which layer this machine lacks",
+    Code.SANDBOX_LAYER_UNAVAILABLE: "run `pluginops host` to see which layer this machine lacks",
 }
 
 
@@ -138,7 +139,7 @@ class Worker:
         first = self._read(time.monotonic() + START_TIMEOUT_S)
         if first is None or first.get("type") != "ready":
             self.kill()
-            error = (first or {}).get("error", {"code": "WORKER_START_FAILED",
+            error = (first or {}).get("error", {"code": Code.WORKER_START_FAILED,
                                                 "message": "the worker exited at start"})
             raise WorkerFailed(error["code"], error["message"], spec.plugin,
                                NEXT_STEPS.get(error["code"], f"see {self.stderr_path}"),

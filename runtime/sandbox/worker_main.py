@@ -21,6 +21,7 @@ import traceback
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from contracts.codes import Code
 from runtime.sandbox import containment, protocol
 from runtime.sandbox.guard import Guard, SandboxDenied
 from runtime.sandbox.guard import install as install_guard
@@ -195,11 +196,11 @@ def main() -> int:
         layers = lock_down(config)
     except IdentityUnreachable as exc:
         channel.send({"type": "failed", "error": {
-            "code": "SANDBOX_IDENTITY_UNREACHABLE", "message": str(exc)}})
+            "code": Code.SANDBOX_IDENTITY_UNREACHABLE, "message": str(exc)}})
         return 3
     except (OSError, ImportError) as exc:
         channel.send({"type": "failed", "error": {
-            "code": "SANDBOX_LAYER_UNAVAILABLE", "message": f"{type(exc).__name__}: {exc}"}})
+            "code": Code.SANDBOX_LAYER_UNAVAILABLE, "message": f"{type(exc).__name__}: {exc}"}})
         return 3
     guard = Guard(config["profile"], tuple(config["read_paths"]),
                   tuple(config["write_paths"]), bool(config["processes"]))
@@ -212,7 +213,7 @@ def main() -> int:
         channel.send({"type": "call", "id": call_id, "api": api, "args": args})
         reply = channel.receive()
         if reply is None or reply.get("id") != call_id:
-            raise HostError("PROTOCOL", "the host did not answer")
+            raise HostError(Code.PROTOCOL, "the host did not answer")
         if "denied" in reply:
             guard.denials.append(reply["denied"])
             raise SandboxDenied(f"denied by the {config['profile']} sandbox: "
@@ -237,7 +238,7 @@ def main() -> int:
             guard.denials.append({"operation": "kernel", "target": str(exc)[:300],
                                   "rule": "landlock/seccomp"})
         channel.send({"type": "failed", "error": {
-            "code": "DENIED" if guard.denials else "IMPORT_FAILED",
+            "code": Code.DENIED if guard.denials else Code.IMPORT_FAILED,
             "message": traceback.format_exception_only(type(exc), exc)[-1].strip()[:1000]},
             "denials": guard.denials})
         return 4

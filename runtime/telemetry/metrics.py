@@ -2,7 +2,7 @@
 
     >>> from prometheus_client import CollectorRegistry
     >>> metrics = Metrics(CollectorRegistry())
-    >>> metrics.counter(PREFLIGHT_FINDINGS).labels(code="VERSION_INVALID").inc()
+    >>> metrics.counter(PREFLIGHT_FINDINGS).labels(code=Code.VERSION_INVALID).inc()
 """
 
 from __future__ import annotations
