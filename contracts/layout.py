@@ -1,13 +1,26 @@
-"""Where the installer keeps things under PLUGINOPS_HOME.
+"""The state folder (`PLUGINOPS_HOME`): every path under it comes from here.
 
     journal.db                        the transaction journal (SQLite, WAL)
+    approvals.db                      elevated-scope requests and decisions
+    metering.db                       daily spend per plugin
+    identities.db                     each plugin's worker uid (a root runtime)
+    auth.db                           API tokens (hashed)
+    audit.log                         the hash-chained audit log
+    runtime.yaml, policy.yaml         runtime settings; the org policy
+    policy-history/<n>-<user>.yaml    every revision of the policy made through the UI
     plugins/<name>/versions/<v>/      immutable, side by side
     plugins/<name>/versions/.<v>.tree.json   what each file should be (size, sha256)
     plugins/<name>/current            symlink to versions/<v>, swapped atomically
     staging/<tx>/                     downloads and extraction in flight
-    locks/<name>.lock                 one OS-level lock per plugin
+    locks/<name>.lock                 one OS-level lock per plugin; locks/policy.lock
     logs/<tx>.log                     every transaction's log, kept after a rollback
+    run/<name>/<version>/w<n>/        each sandbox worker's scratch, inputs and report
     keys/trusted/*.pub                publisher keys whose signatures installs accept
+    keys/signing.key, signing.pub     this home's own publisher key pair (`pluginops keygen`)
+    keys/gate.key                     the key release-gate records are signed with
+    gates/<name>-<version>.json       release-gate records
+    ui-session.key                    the key signing UI sessions
+    registry/                         the default registry (`pluginops publish`)
 """
 
 from __future__ import annotations
@@ -15,15 +28,57 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+PRIVATE_KEY_FILE = "signing.key"
+PUBLIC_KEY_FILE = "signing.pub"
+
 
 @dataclass(frozen=True)
 class Layout:
     home: Path
 
+    # records
     @property
     def journal(self) -> Path:
         return self.home / "journal.db"
 
+    @property
+    def approvals_db(self) -> Path:
+        return self.home / "approvals.db"
+
+    @property
+    def metering_db(self) -> Path:
+        return self.home / "metering.db"
+
+    @property
+    def identities_db(self) -> Path:
+        return self.home / "identities.db"
+
+    @property
+    def tokens_db(self) -> Path:
+        return self.home / "auth.db"
+
+    @property
+    def audit_log(self) -> Path:
+        return self.home / "audit.log"
+
+    # configuration
+    @property
+    def settings_file(self) -> Path:
+        return self.home / "runtime.yaml"
+
+    @property
+    def policy_file(self) -> Path:
+        return self.home / "policy.yaml"
+
+    @property
+    def policy_history(self) -> Path:
+        return self.home / "policy-history"
+
+    @property
+    def policy_lock(self) -> Path:
+        return self.home / "locks" / "policy.lock"
+
+    # plugins and their transactions
     @property
     def plugins(self) -> Path:
         return self.home / "plugins"
@@ -52,10 +107,37 @@ class Layout:
     def log(self, tx_id: str) -> Path:
         return self.home / "logs" / f"{tx_id}.log"
 
+    def run_dir(self, name: str, version: str) -> Path:
+        return self.home / "run" / name / version
+
+    # keys and release gates
+    @property
+    def keys(self) -> Path:
+        return self.home / "keys"
+
     @property
     def trusted_keys(self) -> Path:
-        return self.home / "keys" / "trusted"
+        return self.keys / "trusted"
 
     @property
     def own_public_key(self) -> Path:
-        return self.home / "keys" / "signing.pub"
+        return self.keys / PUBLIC_KEY_FILE
+
+    @property
+    def own_private_key(self) -> Path:
+        return self.keys / PRIVATE_KEY_FILE
+
+    @property
+    def gate_key(self) -> Path:
+        return self.keys / "gate.key"
+
+    def gate_record(self, name: str, version: str) -> Path:
+        return self.home / "gates" / f"{name}-{version}.json"
+
+    @property
+    def session_key(self) -> Path:
+        return self.home / "ui-session.key"
+
+    @property
+    def default_registry(self) -> Path:
+        return self.home / "registry"

@@ -38,8 +38,8 @@ from contracts.catalogue import (
 )
 from contracts.codes import Code
 from contracts.errors import PluginopsError
+from contracts.layout import Layout
 from runtime.auth.tokens import TokenStore
-from runtime.sandbox.policy import POLICY_FILE
 from stack.backfill import (
     counter_samples,
     gauge_samples,
@@ -103,7 +103,7 @@ def prepare_home(home: Path) -> None:
     # A throwaway home whose plugins are the bundled, tested examples: their release gates are
     # advisory here (published with an audit record), as nobody ships from this home.
     home.mkdir(parents=True, exist_ok=True)
-    (home / POLICY_FILE).write_text(to_yaml({"version": 1, "release_gate": "advisory"}))
+    Layout(home).policy_file.write_text(to_yaml({"version": 1, "release_gate": "advisory"}))
     _pluginops("keygen", "--home", str(home))
     examples = Path(str(importlib.resources.files("pluginops_examples")))
     plugins = sorted(str(p) for p in (examples / "plugins").iterdir() if p.is_dir())

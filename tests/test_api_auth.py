@@ -13,9 +13,10 @@ from click.testing import CliRunner
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask.testing import FlaskClient
 
+from contracts.layout import Layout
 from pluginops.cli import cli
 from runtime.api.app import ApiConfig, create_app
-from runtime.auth.tokens import FILE, TokenStore
+from runtime.auth.tokens import TokenStore
 from runtime.install.service import Installer
 from runtime.sandbox.audit import AuditLog
 from tests.install_support import an_env
@@ -99,7 +100,7 @@ def test_a_revoked_token_stops_working_and_secrets_are_stored_hashed(
     client, tokens, home = world
     secret, info = tokens.create("olga", "operator", "tests")
     assert client.get("/v1/plugins", headers=_bearer(secret)).status_code == 200
-    assert secret.split("_")[2].encode() not in (home / FILE).read_bytes()
+    assert secret.split("_")[2].encode() not in Layout(home).tokens_db.read_bytes()
     tokens.revoke(info.id)
     assert client.get("/v1/plugins", headers=_bearer(secret)).status_code == 401
 

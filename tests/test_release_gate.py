@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from contracts.layout import Layout
 from pluginops.cli import cli
 from runtime.harness import gate
 from runtime.harness.run import digest_of
@@ -121,7 +122,7 @@ def test_a_record_this_host_did_not_sign_is_refused(runner: CliRunner, home: Pat
 
 def test_the_gate_key_is_readable_by_its_owner_only(home: Path, plugin: Path) -> None:
     gate.record(home, a_gate_report(plugin))
-    assert (home / gate.KEY_FILE).stat().st_mode & 0o777 == 0o600
+    assert Layout(home).gate_key.stat().st_mode & 0o777 == 0o600
 
 
 def test_an_override_needs_a_reason_and_is_audited(runner: CliRunner, home: Path,

@@ -19,9 +19,9 @@ import pytest
 import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from contracts.layout import Layout
 from runtime.sandbox.approvals import Approvals
 from runtime.sandbox.executor import Executor
-from runtime.sandbox.identity import IDENTITIES_DB
 from runtime.sandbox.policy import load_policy
 from tests.install_support import a_sandbox_executor, an_installer, publish_plugin
 from tests.test_sandbox_entries import processes_of
@@ -121,7 +121,7 @@ def test_the_runtimes_state_is_unreadable_to_a_worker_with_every_other_layer_off
     secrets = sorted(str(p) for p in home.iterdir()
                      if p.suffix in (".db", ".log") or p.name.endswith(("-wal", "-shm")))
     assert {Path(p).name for p in secrets} >= {"journal.db", "approvals.db", "metering.db",
-                                                IDENTITIES_DB}
+                                                Layout(home).identities_db.name}
     for path in secrets:
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o600, path
     result = executor.execute("snoop", {"paths": secrets})

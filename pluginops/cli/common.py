@@ -15,6 +15,7 @@ import click
 
 from contracts.codes import Code
 from contracts.errors import EXIT_FAILED, PluginopsError
+from contracts.layout import Layout
 
 ENV_HOME = "PLUGINOPS_HOME"
 ENV_REGISTRY = "PLUGINOPS_REGISTRY"
@@ -52,7 +53,7 @@ def registry_dir(explicit: Path | None, home: Path) -> Path | None:
         return explicit
     if os.environ.get(ENV_REGISTRY):
         return Path(os.environ[ENV_REGISTRY])
-    default = home / "registry"
+    default = Layout(home).default_registry
     return default if default.is_dir() else None
 
 

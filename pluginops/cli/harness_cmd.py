@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from contracts.errors import EXIT_FAILED
+from contracts.layout import Layout
 from pluginops.cli.common import emit_json, format_option, handles_errors, home_option, note
 from runtime.host import load_host, this_host
-from runtime.sandbox.policy import POLICY_FILE
 
 if TYPE_CHECKING:
     from runtime.harness.run import HarnessReport
@@ -44,7 +44,7 @@ def _run(plugin_dir: Path, previous: tuple[Path, ...], registry: Path | None,
     from runtime.harness.run import plan_for, run
 
     plan = replace(plan_for(plugin_dir, list(previous), registry, trust, api_versions(hosts)),
-                   policy=home / POLICY_FILE)
+                   policy=Layout(home).policy_file)
     note(f"golden harness: {plan.manifest.name} {plan.manifest.version}")
     return run(plan, set(only) or None, _show)
 
@@ -155,7 +155,7 @@ def matrix(plugin_dirs: tuple[Path, ...], hosts: tuple[Path, ...], execute: bool
     from runtime.harness import matrix as compat
 
     descriptions = [this_host(), *(load_host(path) for path in hosts)]
-    runner = compat.golden_executor(registry, trust, home / POLICY_FILE) if execute else None
+    runner = compat.golden_executor(registry, trust, Layout(home).policy_file) if execute else None
     cells = compat.derive(list(plugin_dirs), descriptions, runner)
     summary = compat.write(cells, out)
     if fmt == "json":

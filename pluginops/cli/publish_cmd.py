@@ -10,6 +10,7 @@ import click
 from contracts.catalogue import Span
 from contracts.codes import Code
 from contracts.errors import OperationFailed, PluginopsError
+from contracts.layout import Layout
 from pluginops.cli import wiring
 from pluginops.cli.common import (
     emit_json,
@@ -25,7 +26,6 @@ from runtime.registry import signing
 from runtime.registry.order import publish_order
 from runtime.registry.publish import PreflightRefused, Published
 from runtime.registry.publish import publish as publish_plugin
-from runtime.sandbox import home as sandbox_home
 from runtime.sandbox.audit import AuditLog
 from runtime.sandbox.policy import load_policy
 
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 
 def _default_key(home: Path) -> Path | None:
-    path = home / "keys" / signing.PRIVATE_KEY_FILE
+    path = Layout(home).own_private_key
     return path if path.is_file() else None
 
 
@@ -60,7 +60,7 @@ def publish(plugin_dirs: tuple[Path, ...], registry: Path | None, key: Path | No
     """Preflight, pack, hash, sign and index plugin folders (dependencies first). Each needs a
     passing release gate (`pluginops release-gate`) made on this host for exactly these bytes,
     unless the org policy makes the gate advisory or it is overridden with --force --reason."""
-    target = registry_dir(registry, home) or home / "registry"
+    target = registry_dir(registry, home) or Layout(home).default_registry
     key_path = key or _default_key(home)
     private = signing.load_private(key_path) if key_path else None
     if private is None:
@@ -117,7 +117,7 @@ def check_gate(plugin_dir: Path, home: Path, force: bool, reason: str) -> Verdic
 def _audit_ungated(home: Path, done: Published, verdict: Verdict, force: bool,
                    reason: str) -> None:
     kind = "release_gate.override" if force else "release_gate.advisory"
-    AuditLog(home / sandbox_home.AUDIT_LOG).event(
+    AuditLog(Layout(home).audit_log).event(
         kind, plugin=done.name, version=done.version, sha256=done.entry.sha256,
         problem=verdict.code, detail=verdict.message, failed=list(verdict.failed),
         by=wiring.current_user(),
@@ -149,7 +149,7 @@ def _describe(done: Published, target: Path) -> str:
 @handles_errors
 def keygen(out: Path | None, force: bool, fmt: str, home: Path) -> None:
     """Create an Ed25519 signing key pair for publishing."""
-    folder = out or home / "keys"
+    folder = out or Layout(home).keys
     if folder.exists() and not folder.is_dir():
         raise PluginopsError("USAGE", "not a folder", where=str(folder),
                              next_step="pass a folder for the key pair")

@@ -13,10 +13,10 @@ import click
 
 from contracts.codes import Code
 from contracts.errors import EXIT_FAILED, PluginopsError
+from contracts.layout import Layout
 from pluginops.cli import wiring
 from pluginops.cli.common import emit_json, format_option, handles_errors, home_option
 from runtime.admin import approving
-from runtime.sandbox import home as sandbox_home
 from runtime.sandbox.approvals import Approvals
 from runtime.sandbox.audit import AuditLog
 from runtime.sandbox.executor import Executor
@@ -94,11 +94,11 @@ def run(name: str, input_text: str, input_files: tuple[str, ...], repeat: int, f
 
 def _decide(decision: str, name: str, scopes: tuple[str, ...], reason: str, as_user: str | None,
             expires: str | None, fmt: str, home: Path) -> None:
-    approvals = Approvals(home / sandbox_home.APPROVALS_DB)
+    approvals = Approvals(Layout(home).approvals_db)
     by = as_user or wiring.current_user()
     now = time.time()
     until = approving.expiry_from_text(expires, now, "--expires")
-    audit = AuditLog(home / sandbox_home.AUDIT_LOG)
+    audit = AuditLog(Layout(home).audit_log)
     decider = approving.Decider(by, "local", "cli")
     done = [approving.decide(approvals, audit, name, scope, decision, decider, reason, now,
                              until) for scope in scopes]
@@ -147,7 +147,7 @@ def deny(name: str, scopes: tuple[str, ...], reason: str, as_user: str | None, f
 @handles_errors
 def approvals(name: str | None, fmt: str, home: Path) -> None:
     """Elevated requests and the decisions on them."""
-    store = Approvals(home / sandbox_home.APPROVALS_DB)
+    store = Approvals(Layout(home).approvals_db)
     now = time.time()
     rows = []
     for req in store.requests(name):
@@ -179,7 +179,7 @@ def audit() -> None:
 @handles_errors
 def audit_verify(fmt: str, home: Path) -> None:
     """Check that no audit record was changed, removed or reordered."""
-    result = AuditLog(home / sandbox_home.AUDIT_LOG).verify()
+    result = AuditLog(Layout(home).audit_log).verify()
     if fmt == "json":
         emit_json(result.__dict__)
     elif result.ok:

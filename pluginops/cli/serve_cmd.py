@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from contracts.files import atomic_write_bytes
+from contracts.layout import Layout
 from pluginops.budgets import budget_reader
 from pluginops.cli import wiring
 from pluginops.cli.common import handles_errors, home_option, registry_dir
@@ -15,17 +16,14 @@ from pluginops.cli.preflight_cmd import resolve_host
 from runtime.api.app import ApiConfig, create_app
 from runtime.auth.tokens import TokenStore
 from runtime.install.service import Installer
-from runtime.sandbox import home as sandbox_home
 from runtime.sandbox.approvals import Approvals
 from runtime.sandbox.audit import AuditLog
 from runtime.sandbox.executor import Executor
 
-SESSION_SECRET = "ui-session.key"
-
 
 def session_secret(home: Path) -> bytes:
     """The key signing UI sessions: made once per home, readable by its owner only."""
-    path = home / SESSION_SECRET
+    path = Layout(home).session_key
     if not path.exists():
         atomic_write_bytes(path, secrets.token_bytes(32), mode=0o600)
     return path.read_bytes()
@@ -65,8 +63,8 @@ def serve(listen: str, port: int, registry: Path | None, trust: tuple[Path, ...]
     installer().recover()  # fail fast on a bad home or registry, before binding
     executor.prime_metrics()
     app = create_app(ApiConfig(installer=installer, tokens=TokenStore(home),
-                               audit=AuditLog(home / sandbox_home.AUDIT_LOG),
-                               approvals=Approvals(home / sandbox_home.APPROVALS_DB),
+                               audit=AuditLog(Layout(home).audit_log),
+                               approvals=Approvals(Layout(home).approvals_db),
                                ui_home=home.absolute(), session_secret=session_secret(home),
                                grafana_url=grafana_url, slo_status=budget_reader(prometheus_url),
                                metrics=wiring.metrics().registry, executor=executor,

@@ -8,15 +8,15 @@ from typing import Any
 
 import click
 
+from contracts.layout import Layout
 from pluginops.cli import wiring
 from pluginops.cli.common import emit_json, format_option, handles_errors, home_option, note
 from runtime.auth.tokens import ROLES, TokenStore
-from runtime.sandbox import home as sandbox_home
 from runtime.sandbox.audit import AuditLog
 
 
 def _audit(home: Path, kind: str, **fields: Any) -> None:
-    AuditLog(home / sandbox_home.AUDIT_LOG).event(kind, by=wiring.current_user(), **fields)
+    AuditLog(Layout(home).audit_log).event(kind, by=wiring.current_user(), **fields)
 
 
 @click.group()

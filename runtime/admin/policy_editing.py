@@ -8,11 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from contracts.files import atomic_write_bytes, exclusive_lock
+from contracts.layout import Layout
 from runtime.sandbox.audit import AuditLog
-from runtime.sandbox.policy import POLICY_FILE, parse_policy
-
-HISTORY_DIR = "policy-history"
-LOCK_FILE = Path("locks") / "policy.lock"
+from runtime.sandbox.policy import parse_policy
 
 
 @dataclass(frozen=True)
@@ -24,7 +22,7 @@ class Revision:
 
 def revisions(home: Path) -> list[Revision]:
     """Newest first."""
-    folder = home / HISTORY_DIR
+    folder = Layout(home).policy_history
     if not folder.is_dir():
         return []
     out = []
@@ -41,11 +39,13 @@ def revise(home: Path, text: str, by: str, reason: str, audit: AuditLog | None,
     it, make it the policy, and audit it. Concurrent editors get distinct numbers."""
     parse_policy(text, "policy")
     safe_by = "".join(c if c.isalnum() or c in "._@" else "_" for c in by)[:64] or "unknown"
-    with exclusive_lock(home / LOCK_FILE):
+    layout = Layout(home)
+    with exclusive_lock(layout.policy_lock):
         existing = revisions(home)
         number = existing[0].number + 1 if existing else 1
-        atomic_write_bytes(home / HISTORY_DIR / f"{number:05d}-{safe_by}.yaml", text.encode())
-        atomic_write_bytes(home / POLICY_FILE, text.encode())
+        atomic_write_bytes(layout.policy_history / f"{number:05d}-{safe_by}.yaml",
+                           text.encode())
+        atomic_write_bytes(layout.policy_file, text.encode())
         if audit is not None:
             audit.event("policy.edit", revision=number, by=by, role=role, door=door,
                         reason=reason)

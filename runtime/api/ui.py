@@ -18,13 +18,13 @@ from werkzeug.wrappers import Response
 
 from contracts.codes import Code
 from contracts.errors import PluginopsError
+from contracts.layout import Layout
 from runtime.admin import approving, policy_editing
 from runtime.auth.tokens import Principal, TokenStore
 from runtime.install.views import status_view
-from runtime.sandbox.policy import POLICY_FILE, load_policy
+from runtime.sandbox.policy import load_policy
 
 F = TypeVar("F", bound=Callable[..., Any])
-HISTORY_DIR = "policy-history"
 OUTCOMES = ("committed", "rolled_back", "failed", "awaiting_approval")
 
 
@@ -193,7 +193,7 @@ def create_blueprint(home: Path, tokens: TokenStore, installer: Callable[..., An
     @ui.get("/policy")
     @needs("viewer", tokens)
     def policy() -> str:
-        path = home / POLICY_FILE
+        path = Layout(home).policy_file
         text = path.read_text() if path.exists() else "version: 1\n"
         return render_template("policy.html", text=text, policy=load_policy(home),
                                revisions=policy_editing.revisions(home), error=None)

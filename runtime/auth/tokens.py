@@ -18,11 +18,11 @@ from pathlib import Path
 
 from contracts.codes import Code
 from contracts.errors import OperationFailed, PluginopsError
+from contracts.layout import Layout
 from runtime.sqlite import open_db
 
 ROLES = ("viewer", "operator", "admin")
 RANK = {role: rank for rank, role in enumerate(ROLES)}
-FILE = "auth.db"
 TOKEN = re.compile(r"^po_([0-9a-f]{12})_([A-Za-z0-9_-]{32,})$")
 
 SCHEMA = """
@@ -61,7 +61,7 @@ def _digest(secret: str) -> str:
 
 class TokenStore:
     def __init__(self, home: Path) -> None:
-        self.db = open_db(home / FILE, SCHEMA)
+        self.db = open_db(Layout(home).tokens_db, SCHEMA)
 
     def create(self, user: str, role: str, created_by: str) -> tuple[str, TokenInfo]:
         if role not in ROLES:

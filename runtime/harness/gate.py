@@ -20,20 +20,19 @@ from typing import Any, Literal
 
 from contracts.codes import Code
 from contracts.files import atomic_write_bytes
+from contracts.layout import Layout
 
-GATES = "gates"  # <home>/gates/<name>-<version>.json
-KEY_FILE = Path("keys") / "gate.key"
 MAC_FIELD = "host_mac"
 KEY_BYTES = 32
 
 
 def gate_path(home: Path, name: str, version: str) -> Path:
-    return home / GATES / f"{name}-{version}.json"
+    return Layout(home).gate_record(name, version)
 
 
 def _host_key(home: Path, create: bool) -> bytes | None:
     """This home's gate key; created (0600, never overwritten) when `create` and absent."""
-    path = home / KEY_FILE
+    path = Layout(home).gate_key
     if create and not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         try:

@@ -33,8 +33,6 @@ from runtime.registry import signing
 from runtime.registry.publish import publish
 from runtime.sandbox.executor import Execution, Executor
 from runtime.sandbox.home import executor_deps
-from runtime.sandbox.policy import POLICY_FILE
-from runtime.sandbox.settings import SETTINGS_FILE
 from runtime.telemetry.metrics import Metrics
 from runtime.telemetry.tracing import make_tracer_provider
 
@@ -139,8 +137,8 @@ class World:
         self.host: HostDescription = host or this_host()
         self.home.mkdir(parents=True)
         if policy is not None and policy.is_file():  # the org policy the plugin will live under
-            shutil.copy(policy, self.home / POLICY_FILE)
-        private, _, _ = signing.generate(self.home / "keys")
+            shutil.copy(policy, Layout(self.home).policy_file)
+        private, _, _ = signing.generate(Layout(self.home).keys)
         key = signing.load_private(private)
         self.versions = install_registry(self.registry, registry, previous, self.host, key)
         self.candidate = publish(candidate, self.registry, self.host, key)
@@ -150,7 +148,7 @@ class World:
                                "ca_file": str(self.stubs.ca_file)},
                     "model": {"base_url": f"http://{self.stubs.address}/v1", "model": "golden"},
                     "tools": {"web_search": {"url": f"http://{self.stubs.address}/search"}}}
-        (self.home / SETTINGS_FILE).write_text(yaml.safe_dump(settings))
+        Layout(self.home).settings_file.write_text(yaml.safe_dump(settings))
         self.layout = Layout(self.home.absolute())
         self.metrics = Metrics(CollectorRegistry())  # the world's own, like a runtime's
         self.tracer = make_tracer_provider({}).get_tracer("golden-harness")

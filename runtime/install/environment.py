@@ -42,7 +42,7 @@ def installer_env(home: Path, registry: Path | None, host: HostDescription, metr
                   reporter: Reporter | None = None, health: HealthDoor | None = None) -> Env:
     layout = Layout(home.absolute())
     policy = load_policy(layout.home)
-    journal, approvals = Journal(layout.journal), Approvals(layout.home / sandbox_home.APPROVALS_DB)
+    journal, approvals = Journal(layout.journal), Approvals(layout.approvals_db)
     if health is None:
         health = sandbox_home.executor_for(layout.home, metrics, tracer, journal, approvals,
                                            policy).health

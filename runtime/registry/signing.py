@@ -14,9 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from contracts.codes import Code
 from contracts.errors import PluginopsError
 from contracts.files import atomic_write_bytes
-
-PRIVATE_KEY_FILE = "signing.key"
-PUBLIC_KEY_FILE = "signing.pub"
+from contracts.layout import PRIVATE_KEY_FILE, PUBLIC_KEY_FILE
 
 
 def statement(name: str, version: str, sha256: str) -> bytes:

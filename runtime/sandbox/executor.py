@@ -142,7 +142,7 @@ class Executor:
         return WorkerSpec(
             plugin=manifest.name, version=manifest.version, profile=manifest.type,
             entrypoint=manifest.entrypoint, package_dir=package,
-            run_dir=(layout.home / "run" / manifest.name / manifest.version).resolve(),
+            run_dir=layout.run_dir(manifest.name, manifest.version).resolve(),
             read_paths=(*INTERPRETER_READ_PATHS, package, *SYSTEM_READ_PATHS, *extra_read),
             write_paths=(Path("/dev/null"), *extra_write), processes=grants.processes,
             limits={"cpu_seconds": limits.cpu_seconds, "memory_mb": limits.memory_mb,

@@ -12,16 +12,12 @@ from runtime.install.journal import Journal
 from runtime.sandbox.approvals import Approvals
 from runtime.sandbox.audit import AuditLog
 from runtime.sandbox.executor import Executor, ExecutorDeps
-from runtime.sandbox.identity import IDENTITIES_DB, IdentityBook
+from runtime.sandbox.identity import IdentityBook
 from runtime.sandbox.metering import DailyMeter
 from runtime.sandbox.policy import OrgPolicy, load_policy
 from runtime.sandbox.pool import WorkerPool
 from runtime.sandbox.settings import load_settings
 from runtime.telemetry.metrics import Metrics
-
-APPROVALS_DB = "approvals.db"
-AUDIT_LOG = "audit.log"
-METERING_DB = "metering.db"
 
 
 def executor_deps(home: Path, metrics: Metrics, tracer: trace.Tracer,
@@ -32,17 +28,17 @@ def executor_deps(home: Path, metrics: Metrics, tracer: trace.Tracer,
     settings = load_settings(layout.home)
     return ExecutorDeps(
         layout=layout, journal=journal or Journal(layout.journal),
-        approvals=approvals or Approvals(layout.home / APPROVALS_DB),
+        approvals=approvals or Approvals(layout.approvals_db),
         policy=policy or load_policy(layout.home), settings=settings, metrics=metrics,
-        tracer=tracer, audit=AuditLog(layout.home / AUDIT_LOG),
-        meter=DailyMeter(layout.home / METERING_DB),
+        tracer=tracer, audit=AuditLog(layout.audit_log),
+        meter=DailyMeter(layout.metering_db),
         identities=identity_book(layout.home),
         pool=WorkerPool(settings.sandbox.warm_workers or 1))
 
 
 def identity_book(home: Path) -> IdentityBook:
     sandbox = load_settings(home).sandbox
-    return IdentityBook(home / IDENTITIES_DB, sandbox.worker_uids.first,
+    return IdentityBook(Layout(home).identities_db, sandbox.worker_uids.first,
                         sandbox.worker_uids.count, sandbox.tasks_per_plugin)
 
 

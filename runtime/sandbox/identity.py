@@ -26,7 +26,6 @@ from contracts.codes import Code
 from contracts.errors import PluginopsError
 from runtime.sqlite import open_db
 
-IDENTITIES_DB = "identities.db"
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS identities (
     plugin TEXT PRIMARY KEY,

@@ -26,9 +26,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from contracts.codes import Code
 from contracts.errors import PluginopsError
+from contracts.layout import Layout
 from runtime.sandbox.scopes import matches
 
-POLICY_FILE = "policy.yaml"
 POLICY_VERSIONS = (1,)
 
 
@@ -119,7 +119,7 @@ def parse_policy(text: str, where: str) -> OrgPolicy:
 
 def load_policy(home: Path) -> OrgPolicy:
     """The home's policy; the default one when there is no policy file."""
-    path = home / POLICY_FILE
+    path = Layout(home).policy_file
     if not path.exists():
         return OrgPolicy()
     try:

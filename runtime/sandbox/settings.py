@@ -20,8 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from contracts.codes import Code
 from contracts.errors import PluginopsError
+from contracts.layout import Layout
 
-SETTINGS_FILE = "runtime.yaml"
 Layer = Literal["rlimits", "landlock", "seccomp", "audit"]
 ALL_LAYERS: tuple[Layer, ...] = ("rlimits", "landlock", "seccomp", "audit")
 
@@ -90,7 +90,7 @@ class RuntimeSettings(_Strict):
 
 
 def load_settings(home: Path) -> RuntimeSettings:
-    path = home / SETTINGS_FILE
+    path = Layout(home).settings_file
     if not path.exists():
         return RuntimeSettings()
     try:
