@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from contracts.outcomes import ExecutionOutcome, TransactionState
+
 NAMESPACE = "pluginops"
 
 
@@ -38,8 +40,9 @@ class Label:
 
 
 PLUGIN_TYPES = ("node", "integration", "agent", "quality_gate")
-EXECUTION_OUTCOMES = ("success", "error", "timeout", "denied")
-TRANSACTION_OUTCOMES = ("committed", "rolled_back", "failed")
+EXECUTION_OUTCOMES = tuple(ExecutionOutcome)
+TRANSACTION_OUTCOMES = (TransactionState.COMMITTED, TransactionState.ROLLED_BACK,
+                        TransactionState.FAILED)
 TRANSACTION_OPERATIONS = ("install", "update", "rollback", "uninstall")
 INSTALL_PHASES = ("download", "verify", "dependency-prepare", "activate", "health-check")
 

@@ -12,6 +12,7 @@ import click
 
 from contracts.catalogue import INSTALL_PHASES
 from contracts.errors import EXIT_FAILED
+from contracts.outcomes import TransactionState
 from pluginops.cli import wiring
 from pluginops.cli.common import (
     emit_json,
@@ -134,7 +135,7 @@ def status(name: str | None, fmt: str, home: Path) -> None:
         else:
             click.echo(f"{item['plugin']}: not installed")
         last = item["last_transaction"]
-        if last and last["state"] == "rolled_back":
+        if last and last["state"] == TransactionState.ROLLED_BACK:
             click.echo(f"  last {last['operation']} rolled back: {last['error_code']}: "
                        f"{last['message']}")
 

@@ -14,6 +14,7 @@ import click
 from contracts.codes import Code
 from contracts.errors import EXIT_FAILED, PluginopsError
 from contracts.layout import Layout
+from contracts.outcomes import Decision, ExecutionOutcome
 from pluginops.cli import wiring
 from pluginops.cli.common import emit_json, format_option, handles_errors, home_option
 from runtime.admin import approving
@@ -88,7 +89,7 @@ def run(name: str, input_text: str, input_files: tuple[str, ...], repeat: int, f
         if repeat > 1:
             click.echo(f"{repeat} runs: {summary['outcomes']}, mean "
                        f"{mean_latency * 1000:.2f} ms, mean cost ${mean_cost:.9f}")
-    if result.outcome != "success":
+    if result.outcome != ExecutionOutcome.SUCCESS:
         sys.exit(EXIT_FAILED)
 
 
@@ -123,7 +124,7 @@ def _decide(decision: str, name: str, scopes: tuple[str, ...], reason: str, as_u
 def approve(name: str, scopes: tuple[str, ...], reason: str, as_user: str | None,
             expires: str | None, fmt: str, home: Path) -> None:
     """Approve elevated scopes a plugin requested (never by the one who asked)."""
-    _decide("approved", name, scopes, reason, as_user, expires, fmt, home)
+    _decide(Decision.APPROVED, name, scopes, reason, as_user, expires, fmt, home)
 
 
 @click.command()
@@ -137,7 +138,7 @@ def approve(name: str, scopes: tuple[str, ...], reason: str, as_user: str | None
 def deny(name: str, scopes: tuple[str, ...], reason: str, as_user: str | None, fmt: str,
          home: Path) -> None:
     """Deny elevated scopes a plugin requested."""
-    _decide("denied", name, scopes, reason, as_user, None, fmt, home)
+    _decide(Decision.DENIED, name, scopes, reason, as_user, None, fmt, home)
 
 
 @click.command()
@@ -153,7 +154,7 @@ def approvals(name: str | None, fmt: str, home: Path) -> None:
     for req in store.requests(name):
         latest = store.latest(req.plugin).get(req.scope)
         state = ("approved" if latest and latest.in_force(now) else
-                 "expired" if latest and latest.decision == "approved" else
+                 "expired" if latest and latest.decision == Decision.APPROVED else
                  latest.decision if latest else "pending")
         rows.append({**req.__dict__, "state": state,
                      "decision": latest.__dict__ if latest else None})

@@ -11,10 +11,11 @@ from typing import Any
 
 from contracts.codes import Code
 from contracts.errors import PluginopsError
+from contracts.outcomes import Decision as DecisionValue
 from runtime.sandbox.approvals import Approvals, Decision
 from runtime.sandbox.audit import AuditLog
 
-DECISIONS = ("approved", "denied")
+DECISIONS = tuple(DecisionValue)
 UNITS_S = {"m": 60, "h": 3600, "d": 86400}
 
 

@@ -37,6 +37,7 @@ from werkzeug.exceptions import HTTPException
 from contracts.catalogue import INSTALL_PHASES
 from contracts.codes import Code
 from contracts.errors import PluginopsError
+from contracts.outcomes import ExecutionOutcome, TransactionState
 from runtime.admin import approving
 from runtime.api.ui import SloReader, create_blueprint, no_slo_reader
 from runtime.auth.tokens import TokenStore
@@ -82,7 +83,8 @@ def required_role(method: str, path: str) -> str:
     return "admin" if path.startswith(ADMIN_PATHS) else "operator"
 
 
-EXECUTION_STATUS = {"success": 200, "denied": 403, "error": 422, "timeout": 504}
+EXECUTION_STATUS = {ExecutionOutcome.SUCCESS: 200, ExecutionOutcome.DENIED: 403,
+                    ExecutionOutcome.ERROR: 422, ExecutionOutcome.TIMEOUT: 504}
 
 
 def _error(code: str, message: str, status: int, where: str = "", next_step: str = "",
@@ -115,7 +117,8 @@ def _body(allowed: set[str], numbers: frozenset[str] | set[str] = frozenset()) -
 def _outcome(outcome: Outcome, created: bool = False) -> tuple[Response, int]:
     view = outcome_view(outcome)
     if outcome.ok:
-        return jsonify(view), 201 if created and outcome.state == "committed" else 200
+        made = created and outcome.state == TransactionState.COMMITTED
+        return jsonify(view), 201 if made else 200
     failure = outcome.failure
     assert failure is not None
     return _error(failure.code, outcome.message, 409, failure.phase or "", failure.next_step,
@@ -260,7 +263,7 @@ def create_app(config: ApiConfig) -> Flask:
             raise PluginopsError(Code.BAD_REQUEST, "correlation_id must be a short string",
                                  where="body.correlation_id", next_step="omit it or send hex")
         result = config.executor.execute(name, data.get("inputs", {}), correlation_id=cid)
-        return jsonify(result.to_dict()), EXECUTION_STATUS[result.outcome]
+        return jsonify(result.to_dict()), EXECUTION_STATUS[ExecutionOutcome(result.outcome)]
 
     @app.get("/v1/plugins")
     def plugins() -> Response:

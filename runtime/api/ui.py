@@ -19,13 +19,15 @@ from werkzeug.wrappers import Response
 from contracts.codes import Code
 from contracts.errors import PluginopsError
 from contracts.layout import Layout
+from contracts.outcomes import TransactionState
 from runtime.admin import approving, policy_editing
 from runtime.auth.tokens import Principal, TokenStore
 from runtime.install.views import status_view
 from runtime.sandbox.policy import load_policy
 
 F = TypeVar("F", bound=Callable[..., Any])
-OUTCOMES = ("committed", "rolled_back", "failed", "awaiting_approval")
+OUTCOMES = (TransactionState.COMMITTED, TransactionState.ROLLED_BACK, TransactionState.FAILED,
+            TransactionState.AWAITING_APPROVAL)
 
 
 def _principal() -> Principal | None:

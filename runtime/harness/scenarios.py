@@ -33,6 +33,7 @@ from contracts.catalogue import INSTALL_PHASES
 from contracts.codes import Code
 from contracts.errors import PluginopsError
 from contracts.files import workers_may_enter
+from contracts.outcomes import Decision, TransactionState
 from runtime.harness.golden import Golden, contains
 from runtime.harness.golden import load as load_golden
 from runtime.harness.world import APPROVER, World, install_registry, world
@@ -136,10 +137,10 @@ def _install(w: World, target: str, operation: str = "install") -> Outcome:
     """Install or update, approving elevated scopes as a second person when asked."""
     installer = w.installer()
     outcome = installer.update(target) if operation == "update" else installer.install(target)
-    if outcome.state == "awaiting_approval":
+    if outcome.state == TransactionState.AWAITING_APPROVAL:
         approvals = _approvals(installer)
         for request in approvals.requests(w.name):
-            approvals.decide(w.name, request.scope, "approved", APPROVER,
+            approvals.decide(w.name, request.scope, Decision.APPROVED, APPROVER,
                              "golden harness: approved to exercise the install", time.time())
         installer = w.installer()
         outcome = installer.update(target) if operation == "update" else \
@@ -188,7 +189,7 @@ def preflight(plan: Plan) -> None:
 
 def install(plan: Plan) -> None:
     with temporary_world(plan) as w:
-        _expect(_install(w, _spec(w, plan.manifest.version)), "committed", "install")
+        _expect(_install(w, _spec(w, plan.manifest.version)), TransactionState.COMMITTED, "install")
         if w.state().active != plan.manifest.version:
             raise ScenarioFailed(f"active version is {w.state().active}")
 
@@ -196,7 +197,7 @@ def install(plan: Plan) -> None:
 def _ask_for_elevation(plan: Plan, w: World) -> tuple[Approvals, list[Request]]:
     """Install the candidate, which must stop at the permission prompt: its pending requests."""
     installer = w.installer()
-    _expect(installer.install(_spec(w, plan.manifest.version)), "awaiting_approval",
+    _expect(installer.install(_spec(w, plan.manifest.version)), TransactionState.AWAITING_APPROVAL,
             "install asking for elevated scopes")
     approvals = _approvals(installer)
     return approvals, approvals.requests(w.name)
@@ -209,28 +210,28 @@ def configure(plan: Plan) -> None:
         approvals, requests = _ask_for_elevation(plan, w)
         request = requests[0]
         try:
-            approvals.decide(w.name, request.scope, "approved",
+            approvals.decide(w.name, request.scope, Decision.APPROVED,
                                            request.requested_by, "self-approval", time.time())
         except PluginopsError as err:
             if err.code != Code.FOUR_EYES:
                 raise
         else:
             raise ScenarioFailed("the author approved their own request")
-        _expect(_install(w, _spec(w, plan.manifest.version)), "committed",
+        _expect(_install(w, _spec(w, plan.manifest.version)), TransactionState.COMMITTED,
                 "install after approval")
     return None
 
 
 def execute(plan: Plan) -> None:
     with temporary_world(plan) as w:
-        _expect(_install(w, _spec(w, plan.manifest.version)), "committed", "install")
+        _expect(_install(w, _spec(w, plan.manifest.version)), TransactionState.COMMITTED, "install")
         _run_cases(w)
 
 
 def _from_previous(plan: Plan, w: World) -> str:
     previous = plan.previous_version
     assert previous is not None
-    _expect(_install(w, _spec(w, previous)), "committed", f"install of {previous}")
+    _expect(_install(w, _spec(w, previous)), TransactionState.COMMITTED, f"install of {previous}")
     return previous
 
 
@@ -239,7 +240,7 @@ def update(plan: Plan) -> None:
         return _skip("no previous version to update from")
     with temporary_world(plan) as w:
         previous = _from_previous(plan, w)
-        _expect(_install(w, _spec(w, plan.manifest.version), "update"), "committed",
+        _expect(_install(w, _spec(w, plan.manifest.version), "update"), TransactionState.COMMITTED,
                 f"update from {previous}")
         _run_cases(w)
     return None
@@ -250,8 +251,9 @@ def rollback(plan: Plan) -> None:
         return _skip("no previous version to roll back to")
     with temporary_world(plan) as w:
         previous = _from_previous(plan, w)
-        _expect(_install(w, _spec(w, plan.manifest.version), "update"), "committed", "update")
-        _expect(w.installer().rollback(w.name), "committed", "rollback")
+        _expect(_install(w, _spec(w, plan.manifest.version), "update"),
+                TransactionState.COMMITTED, "update")
+        _expect(w.installer().rollback(w.name), TransactionState.COMMITTED, "rollback")
         if w.state().active != previous:
             raise ScenarioFailed(f"rolled back to {w.state().active}, expected {previous}")
     return None
@@ -259,8 +261,8 @@ def rollback(plan: Plan) -> None:
 
 def uninstall(plan: Plan) -> None:
     with temporary_world(plan) as w:
-        _expect(_install(w, _spec(w, plan.manifest.version)), "committed", "install")
-        _expect(w.installer().uninstall(w.name), "committed", "uninstall")
+        _expect(_install(w, _spec(w, plan.manifest.version)), TransactionState.COMMITTED, "install")
+        _expect(w.installer().uninstall(w.name), TransactionState.COMMITTED, "uninstall")
         after = w.state()
         if after.active is not None or w.layout.current(w.name).exists():
             raise ScenarioFailed(f"after uninstall: {after.describe()}")
@@ -273,10 +275,10 @@ def permission_deny(plan: Plan) -> None:
         before = w.state()
         approvals, requests = _ask_for_elevation(plan, w)
         for request in requests:
-            approvals.decide(w.name, request.scope, "denied", APPROVER,
+            approvals.decide(w.name, request.scope, Decision.DENIED, APPROVER,
                              "golden harness: the deny path", time.time())
         again = w.installer().install(_spec(w, plan.manifest.version))
-        if again.state == "committed":
+        if again.state == TransactionState.COMMITTED:
             raise ScenarioFailed("installed although its elevated scopes were denied")
         if w.state() != before:
             raise ScenarioFailed(f"state changed: {before.describe()} -> {w.state().describe()}")
@@ -297,17 +299,17 @@ def failure_at(phase: str) -> Callable[[Plan], None]:
 
             before = w.state()
             outcome = attempt()
-            if outcome.state == "awaiting_approval":
+            if outcome.state == TransactionState.AWAITING_APPROVAL:
                 # Elevated scopes are asked for before activation: approve them as a second
                 # person (nothing was activated), then fail the operation where it is aimed.
                 approvals = _approvals(w.installer())
                 for request in approvals.requests(w.name):
-                    approvals.decide(w.name, request.scope, "approved", APPROVER,
+                    approvals.decide(w.name, request.scope, Decision.APPROVED, APPROVER,
                                      "golden harness: approved to reach the later phases",
                                      time.time())
                 before = w.state()
                 outcome = attempt()
-            _expect(outcome, "rolled_back", f"an operation failing at {phase}")
+            _expect(outcome, TransactionState.ROLLED_BACK, f"an operation failing at {phase}")
             if outcome.failure is None or outcome.failure.phase != phase:
                 raise ScenarioFailed(f"rolled back at {outcome.failure and outcome.failure.phase}"
                                      f", not at {phase}")
@@ -327,7 +329,8 @@ def failure_at(phase: str) -> Callable[[Plan], None]:
 def api_version(version: str) -> Callable[[Plan], None]:
     def scenario(plan: Plan) -> None:
         with temporary_world(plan) as w:
-            _expect(_install(w, _spec(w, plan.manifest.version)), "committed", "install")
+            _expect(_install(w, _spec(w, plan.manifest.version)), TransactionState.COMMITTED,
+                    "install")
             try:
                 _run_cases(w, served_api=(version,))
             except ScenarioFailed as failed:

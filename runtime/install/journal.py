@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from contracts.outcomes import TransactionState
 from runtime.sqlite import open_db
 
 SCHEMA = """
@@ -159,7 +160,7 @@ class Journal:
                        (now, tx_id))
             self._event(db, tx_id, "committed", None, {}, now)
 
-    def finish(self, tx_id: str, state: str, code: str, message: str, next_step: str,
+    def finish(self, tx_id: str, state: TransactionState, code: str, message: str, next_step: str,
                now: float) -> None:
         with self.atomic() as db:
             db.execute(
@@ -184,7 +185,7 @@ class Journal:
         row = self.db.execute("SELECT * FROM transactions WHERE id = ?", (tx_id,)).fetchone()
         return TxRow(**dict(row)) if row else None
 
-    def transactions(self, plugin: str | None = None, state: str | None = None,
+    def transactions(self, plugin: str | None = None, state: TransactionState | None = None,
                      limit: int = 1000) -> list[TxRow]:
         sql, args = "SELECT * FROM transactions WHERE 1 = 1", []
         if plugin is not None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 
 from contracts.codes import Code
+from contracts.outcomes import TransactionState
 from runtime.install.context import Env
 from runtime.install.lock import Holder, OperationInProgress, PluginLock
 from runtime.install.transaction import Failure, cleanup, undo
@@ -15,7 +16,7 @@ from runtime.install.transaction import Failure, cleanup, undo
 def recover(env: Env) -> list[str]:
     """The ids of the transactions this call repaired."""
     repaired = []
-    for row in env.journal.transactions(state="running"):
+    for row in env.journal.transactions(state=TransactionState.RUNNING):
         lock = PluginLock(env.layout.lock(row.plugin))
         try:
             lock.try_acquire(row.plugin, Holder(row.id, os.getpid(), "recovery", env.clock()))

@@ -16,6 +16,7 @@ from typing import Any
 from contracts.catalogue import Span
 from contracts.codes import Code
 from contracts.errors import OperationFailed
+from contracts.outcomes import PluginState, TransactionState
 from runtime.install import pointer
 from runtime.install.context import Env
 from runtime.install.lock import is_held
@@ -44,7 +45,7 @@ class InFlight:
 @dataclass(frozen=True)
 class PluginStatus:
     plugin: str
-    state: str  # active, not_installed, in_progress, interrupted
+    state: PluginState
     version: str | None
     type: str | None
     since_tx: str | None
@@ -77,8 +78,8 @@ class Installer:
         if operation == "install" and current is not None:
             wanted = select(registry, self.env.host, name, spec)
             if str(wanted.version) == current:
-                return Outcome("", name, operation, "noop", current, current, current,
-                               note=f"{name} {current} is already installed")
+                return Outcome("", name, operation, TransactionState.NOOP, current, current,
+                               current, note=f"{name} {current} is already installed")
             raise OperationFailed(Code.ALREADY_INSTALLED, f"{name} {current} is installed",
                                   where=name, next_step=f"pluginops update {target}")
         if operation == "update" and current is None:
@@ -86,7 +87,7 @@ class Installer:
                                   http_status=404)
         published = select(registry, self.env.host, name, spec)
         if operation == "update" and str(published.version) == current:
-            return Outcome("", name, operation, "noop", current, current, current,
+            return Outcome("", name, operation, TransactionState.NOOP, current, current, current,
                            note=f"{name} {current} is already the newest match")
         tx = start(self.env, name, operation, current, str(published.version))
         return run(tx, install_steps(tx, published))
@@ -103,7 +104,7 @@ class Installer:
                                   http_status=404)
         target = to or self._previous_version(name, current)
         if target == current:
-            return Outcome("", name, "rollback", "noop", current, current, current,
+            return Outcome("", name, "rollback", TransactionState.NOOP, current, current, current,
                            note=f"{name} {current} is already active")
         tx = start(self.env, name, "rollback", current, target)
         return run(tx, rollback_steps(tx, target))
@@ -132,7 +133,8 @@ class Installer:
     def status(self, name: str | None = None) -> list[PluginStatus]:
         journal = self.env.journal
         installed = {row.plugin: row for row in journal.installed(name)}
-        running = {row.plugin: row for row in journal.transactions(name, state="running")}
+        running = {row.plugin: row for row in
+                   journal.transactions(name, state=TransactionState.RUNNING)}
         names = sorted(set(installed) | set(running) | ({name} if name else set()))
         out = []
         for plugin in names:
@@ -150,8 +152,9 @@ class Installer:
             last_outcome = ({"tx_id": last[0].id, "operation": last[0].operation,
                              "state": last[0].state, "error_code": last[0].error_code,
                              "message": last[0].error_message} if last else {})
-            state = "in_progress" if in_flight else "interrupted" if interrupted else \
-                "active" if row else "not_installed"
+            state = PluginState.IN_PROGRESS if in_flight else \
+                PluginState.INTERRUPTED if interrupted else \
+                PluginState.ACTIVE if row else PluginState.NOT_INSTALLED
             out.append(PluginStatus(
                 plugin, state,
                 row.version if row else None, row.type if row else None,
@@ -203,7 +206,7 @@ class Installer:
         return self.env.registry
 
     def _previous_version(self, name: str, current: str) -> str:
-        for row in self.env.journal.transactions(name, state="committed"):
+        for row in self.env.journal.transactions(name, state=TransactionState.COMMITTED):
             if row.to_version == current and row.from_version and row.operation != "uninstall":
                 return row.from_version
         raise OperationFailed(Code.NO_PREVIOUS_VERSION, f"{name} has no earlier version to roll "

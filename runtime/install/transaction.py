@@ -20,6 +20,7 @@ from contracts.catalogue import (
 )
 from contracts.codes import Code
 from contracts.errors import OperationFailed, PluginopsError
+from contracts.outcomes import TransactionState
 from runtime.install import pointer
 from runtime.install.context import Env, Tx
 from runtime.install.lock import Holder, PluginLock
@@ -42,7 +43,7 @@ class Outcome:
     tx_id: str
     plugin: str
     operation: str
-    state: str  # committed, rolled_back, awaiting_approval, failed, noop
+    state: TransactionState
     from_version: str | None
     to_version: str | None
     active_version: str | None
@@ -51,22 +52,22 @@ class Outcome:
 
     @property
     def ok(self) -> bool:
-        return self.state in ("committed", "noop")
+        return self.state in (TransactionState.COMMITTED, TransactionState.NOOP)
 
     @property
     def message(self) -> str:
-        if self.state == "noop":
+        if self.state == TransactionState.NOOP:
             return self.note
-        if self.state == "committed":
+        if self.state == TransactionState.COMMITTED:
             verb = {"install": "Installed", "update": "Updated", "rollback": "Rolled back",
                     "uninstall": "Uninstalled"}[self.operation]
             where = f" {self.to_version}" if self.to_version else ""
             return f"{verb} {self.plugin}{where}"
         assert self.failure is not None
-        if self.state == "rolled_back":
+        if self.state == TransactionState.ROLLED_BACK:
             back = f"v{self.active_version}" if self.active_version else "not installed"
             return f"Rolled back to {back}: {self.failure.message}"
-        if self.state == "awaiting_approval":
+        if self.state == TransactionState.AWAITING_APPROVAL:
             return self.failure.message
         return (f"{self.operation} of {self.plugin} failed and could not be undone yet: "
                 f"{self.failure.message}")
@@ -120,11 +121,12 @@ def run(tx: Tx, steps: list[Step]) -> Outcome:
                                   "report this with the transaction log")
             if failure is not None:
                 span.add_event("rollback", {"phase": failure.phase or "", "reason": failure.code})
-                final = "awaiting_approval" if failure.code == AWAITING_APPROVAL else \
-                    "rolled_back"
+                final = TransactionState.AWAITING_APPROVAL \
+                    if failure.code == AWAITING_APPROVAL else TransactionState.ROLLED_BACK
                 return undo(env, tx.id, tx.plugin, tx.operation, failure, tx, final)
-            return Outcome(tx.id, tx.plugin, tx.operation, "committed", tx.from_version,
-                           tx.to_version, pointer.read(env.layout.current(tx.plugin)))
+            return Outcome(tx.id, tx.plugin, tx.operation, TransactionState.COMMITTED,
+                           tx.from_version, tx.to_version,
+                           pointer.read(env.layout.current(tx.plugin)))
     finally:
         for lock in reversed(tx.locks):
             lock.release()
@@ -163,7 +165,7 @@ def _commit(tx: Tx) -> None:
     env.injector.point("mid:commit:after")
     env.metrics.counter(INSTALL_TRANSACTIONS).labels(
         plugin=env.metrics.plugin_label(tx.plugin), operation=tx.operation,
-        outcome="committed").inc()
+        outcome=TransactionState.COMMITTED).inc()
     cleanup(env, tx.id, tx.plugin, tx.operation)
 
 
@@ -183,7 +185,8 @@ def cleanup(env: Env, tx_id: str, plugin: str, operation: str) -> None:
 
 
 def undo(env: Env, tx_id: str, plugin: str, operation: str, failure: Failure,
-         tx: Tx | None = None, final: str = "rolled_back") -> Outcome:
+         tx: Tx | None = None,
+         final: TransactionState = TransactionState.ROLLED_BACK) -> Outcome:
     """Reverse every journalled change of `tx_id`, newest first; keep its log."""
     journal = env.journal
     row = journal.transaction(tx_id)
@@ -203,10 +206,11 @@ def undo(env: Env, tx_id: str, plugin: str, operation: str, failure: Failure,
             e.detail.get("plugin", plugin) for e in journal.events(tx_id) if e.kind == "pointer"})
     except OSError as exc:
         message = f"{failure.message}; undo stopped: {exc}"
-        return Outcome(tx_id, plugin, operation, "failed", row.from_version, row.to_version,
+        return Outcome(tx_id, plugin, operation, TransactionState.FAILED, row.from_version,
+                       row.to_version,
                        pointer.read(env.layout.current(plugin)),
                        Failure(failure.phase, failure.code, message,
-                               "run any pluginops command: recovery finishes the undo"))
+                               "run `pluginops recover`: it finishes the undo"))
     active = journal.installed_version(plugin)
     journal.event(tx_id, "rolled_back", failure.phase,
                   {"reason": failure.code, "active_version": active}, env.clock())
@@ -216,7 +220,7 @@ def undo(env: Env, tx_id: str, plugin: str, operation: str, failure: Failure,
     env.metrics.counter(ROLLBACKS).labels(plugin=label, phase=failure.phase or "none",
                                           reason=failure.code).inc()
     env.metrics.counter(INSTALL_TRANSACTIONS).labels(plugin=label, operation=operation,
-                                                     outcome="rolled_back").inc()
+                                                     outcome=TransactionState.ROLLED_BACK).inc()
     return Outcome(tx_id, plugin, operation, final, row.from_version, row.to_version,
                    active, failure)
 

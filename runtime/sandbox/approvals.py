@@ -12,6 +12,7 @@ from pathlib import Path
 
 from contracts.codes import Code
 from contracts.errors import OperationFailed, PluginopsError
+from contracts.outcomes import Decision as DecisionValue
 from runtime.sqlite import open_db
 
 SCHEMA = """
@@ -56,7 +57,8 @@ class Decision:
     expires_at: float | None
 
     def in_force(self, now: float) -> bool:
-        return self.decision == "approved" and (self.expires_at is None or now < self.expires_at)
+        return self.decision == DecisionValue.APPROVED and \
+            (self.expires_at is None or now < self.expires_at)
 
 
 class Approvals:

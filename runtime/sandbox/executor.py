@@ -36,6 +36,7 @@ from contracts.codes import Code
 from contracts.errors import OperationFailed
 from contracts.files import make_enterable_dirs
 from contracts.layout import Layout
+from contracts.outcomes import ExecutionOutcome
 from runtime.host import API_VERSIONS, negotiate_api
 from runtime.install.journal import Journal
 from runtime.manifest.model import Manifest
@@ -216,7 +217,7 @@ class Executor:
         except WorkerFailed as failed:
             if failed.code in SETUP_FAILURES:
                 raise  # never run weaker than configured
-            outcome = "denied" if failed.denials else "error"
+            outcome = ExecutionOutcome.DENIED if failed.denials else ExecutionOutcome.ERROR
             return Reply(outcome, None, {"type": failed.code, "message": failed.message},
                          failed.denials, 0.0, 0.0), None
         try:

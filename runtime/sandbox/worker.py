@@ -19,6 +19,7 @@ from typing import Any
 from contracts.codes import Code
 from contracts.errors import OperationFailed
 from contracts.files import make_enterable_dirs
+from contracts.outcomes import ExecutionOutcome
 from runtime.sandbox import protocol
 from runtime.sandbox.containment import Cell, Containment
 from runtime.sandbox.identity import Identity, hand_over
@@ -216,12 +217,12 @@ class Worker:
                          self.cpu_total_s)
         except TimeoutError:
             self.kill()
-            return Reply("timeout", None, {"type": "Timeout", "message":
+            return Reply(ExecutionOutcome.TIMEOUT, None, {"type": "Timeout", "message":
                                            f"wall-clock limit of {wall_seconds:g} s reached"},
                          [], 0.0, self.cpu_total_s)
         except OverflowError:
             self.kill()
-            return Reply("denied", None, {"type": "OutputTooLarge", "message":
+            return Reply(ExecutionOutcome.DENIED, None, {"type": "OutputTooLarge", "message":
                                           "the worker's answer exceeded the protocol cap"},
                          [{"operation": "output", "target": "protocol line",
                            "rule": "limits.output_bytes"}], 0.0, self.cpu_total_s)
@@ -232,7 +233,7 @@ class Worker:
         self.kill()
         code = self.process.returncode
         if code is not None and code < 0 and -code in (signal.SIGXCPU, signal.SIGKILL):
-            return Reply("timeout", None, {"type": "CpuLimit", "message":
+            return Reply(ExecutionOutcome.TIMEOUT, None, {"type": "CpuLimit", "message":
                                            f"CPU limit reached (signal {-code})"}, [], 0.0,
                          self.cpu_total_s)
         return Reply("error", None, {"type": "WorkerDied",
