@@ -10,10 +10,13 @@ from pathlib import Path
 
 from contracts.files import make_private
 
+IN_MEMORY = Path(":memory:")  # a database that lives and dies with its connection (tests, fakes)
+
 
 def open_db(path: Path, schema: str, synchronous: str = "FULL") -> sqlite3.Connection:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    make_private(path)
+    if path != IN_MEMORY:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        make_private(path)
     db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
     db.row_factory = sqlite3.Row
     db.execute("PRAGMA journal_mode=WAL")

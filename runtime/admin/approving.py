@@ -13,7 +13,7 @@ from contracts.codes import Code
 from contracts.errors import PluginopsError
 from contracts.outcomes import Decision as DecisionValue
 from runtime.sandbox.approvals import Approvals, Decision
-from runtime.sandbox.audit import AuditLog
+from runtime.sandbox.audit import AuditTrail
 
 DECISIONS = tuple(DecisionValue)
 UNITS_S = {"m": 60, "h": 3600, "d": 86400}
@@ -57,7 +57,7 @@ def expiry_from_text(text: str | None, now: float, where: str) -> float | None:
     return moment.timestamp()
 
 
-def decide(approvals: Approvals, audit: AuditLog | None, plugin: str, scope: Any,
+def decide(approvals: Approvals, audit: AuditTrail | None, plugin: str, scope: Any,
            decision: Any, decider: Decider, reason: Any, now: float,
            expires_at: float | None) -> Decision:
     if decision not in DECISIONS:

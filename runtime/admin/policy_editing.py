@@ -9,7 +9,7 @@ from pathlib import Path
 
 from contracts.files import atomic_write_bytes, exclusive_lock
 from contracts.layout import Layout
-from runtime.sandbox.audit import AuditLog
+from runtime.sandbox.audit import AuditTrail
 from runtime.sandbox.policy import parse_policy
 
 
@@ -33,7 +33,7 @@ def revisions(home: Path) -> list[Revision]:
     return out
 
 
-def revise(home: Path, text: str, by: str, reason: str, audit: AuditLog | None,
+def revise(home: Path, text: str, by: str, reason: str, audit: AuditTrail | None,
            role: str = "", door: str = "") -> Revision:
     """Validate, then, under the policy lock, number the revision after the newest one, keep
     it, make it the policy, and audit it. Concurrent editors get distinct numbers."""

@@ -13,17 +13,40 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from contracts.files import exclusive_lock
 
 GENESIS = "0" * 64
+TAIL_CHUNK = 64 * 1024
 
 
-def _digest(record: dict[str, Any]) -> str:
+def record_hash(record: dict[str, Any]) -> str:
     body = {k: v for k, v in record.items() if k != "hash"}
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"))
                           .encode()).hexdigest()
+
+
+def seal(record: dict[str, Any], seq: int, prev: str) -> dict[str, Any]:
+    """The record as the chain stores it: numbered, linked to the one before, hashed."""
+    full = {**record, "seq": seq, "prev": prev}
+    full["hash"] = record_hash(full)
+    return full
+
+
+def stamped(kind: str, at: float | None, fields: dict[str, Any]) -> dict[str, Any]:
+    """`{kind, time (UTC, RFC 3339), **fields}`: the usual shape of a record."""
+    return {"kind": kind, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at)),
+            **fields}
+
+
+class AuditTrail(Protocol):
+    """What the use cases need of an audit log (`AuditLog` on disk, `runtime.testing`'s in
+    memory)."""
+
+    def event(self, kind: str, *, at: float | None = None, **fields: Any) -> dict[str, Any]: ...
+
+    def records(self) -> list[dict[str, Any]]: ...
 
 
 @dataclass(frozen=True)
@@ -43,8 +66,7 @@ class AuditLog:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with exclusive_lock(self.path.with_suffix(".lock")):
             seq, prev = self._tail()
-            full = {**record, "seq": seq + 1, "prev": prev}
-            full["hash"] = _digest(full)
+            full = seal(record, seq + 1, prev)
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             try:
                 os.write(fd, (json.dumps(full, sort_keys=True) + "\n").encode())
@@ -54,23 +76,31 @@ class AuditLog:
         return full
 
     def event(self, kind: str, *, at: float | None = None, **fields: Any) -> dict[str, Any]:
-        """Append `{kind, time (UTC, RFC 3339), **fields}`: the usual shape of a record."""
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at))
-        return self.append({"kind": kind, "time": stamp, **fields})
+        """Append `{kind, time, **fields}` (`stamped`)."""
+        return self.append(stamped(kind, at, fields))
 
     def _tail(self) -> tuple[int, str]:
+        """The last record's seq and hash, read backwards in chunks until its whole line is in
+        hand: a record of any length never stops the next append."""
         try:
-            with self.path.open("rb") as handle:
-                handle.seek(0, os.SEEK_END)
-                size = handle.tell()
-                handle.seek(max(0, size - 65536))
-                lines = handle.read().splitlines()
+            handle = self.path.open("rb")
         except FileNotFoundError:
             return 0, GENESIS
-        if not lines:
+        with handle:
+            position = handle.seek(0, os.SEEK_END)
+            tail = b""
+            while position > 0:
+                step = min(TAIL_CHUNK, position)
+                position -= step
+                handle.seek(position)
+                tail = handle.read(step) + tail
+                if b"\n" in tail.rstrip(b"\n"):
+                    break
+        last = tail.rstrip(b"\n").rsplit(b"\n", 1)[-1]
+        if not last:
             return 0, GENESIS
-        last = json.loads(lines[-1])
-        return int(last["seq"]), str(last["hash"])
+        record = json.loads(last)
+        return int(record["seq"]), str(record["hash"])
 
     def records(self) -> list[dict[str, Any]]:
         try:
@@ -96,7 +126,7 @@ class AuditLog:
             if record.get("seq") != number:
                 return Verification(False, count, f"seq {record.get('seq')} where {number} "
                                                   "was expected", number)
-            if record.get("hash") != _digest(record):
+            if record.get("hash") != record_hash(record):
                 return Verification(False, count, "record altered: its hash does not match",
                                     number)
             prev, count = record["hash"], count + 1
