@@ -7,14 +7,18 @@ from __future__ import annotations
 import time
 
 from alerts import conventions as c
-from collector.prometheus import PrometheusClient
 from contracts.errors import PluginopsError
+from pluginops import extras
 from runtime.api.ui import SloReader, no_slo_reader
 
 
 def budget_reader(prometheus_url: str | None) -> SloReader:
     if not prometheus_url:
         return no_slo_reader
+    if extras.missing("evaluator"):  # the Prometheus client is the collector's (numpy, pandas)
+        return lambda: "SLO budgets need the 'evaluator' extra: pip install 'pluginops[evaluator]'"
+    from collector.prometheus import PrometheusClient
+
     client = PrometheusClient(prometheus_url, timeout_s=2.0, retries=0)
 
     def read() -> dict[str, list[str]] | str:
