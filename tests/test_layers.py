@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -90,3 +91,16 @@ def test_a_deliberate_back_arrow_is_caught(tmp_path: Path, package: str,
     (tmp_path / package / "sneaky.py").write_text(body)
     target = statement.split()[1].split(".")[0]
     assert back_arrows(tmp_path, ALLOWED) == [f"{package}.sneaky imports {target}"]
+
+
+def test_the_command_line_starts_without_the_optional_extras() -> None:
+    """`pip install pluginops` has no numpy, pandas, pyarrow, scipy, matplotlib or Grafana SDK:
+    importing the CLI (every command module) must not need them."""
+    blocked = ["numpy", "pandas", "pyarrow", "scipy", "matplotlib", "grafana_foundation_sdk"]
+    code = ("import sys\n"
+            f"for name in {blocked!r}:\n"
+            "    sys.modules[name] = None  # an import of it now raises ImportError\n"
+            "import pluginops.cli\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
