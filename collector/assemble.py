@@ -12,7 +12,7 @@ import pandas as pd
 from collector import schema as s
 from contracts.catalogue import Label
 
-_DROPPED = (Label.PLUGIN, "job", "instance")
+_NOT_SERIES = ("__name__", Label.PLUGIN, Label.PLUGIN_TYPE, Label.OUTCOME, "le")
 
 
 class Assembler:
@@ -35,7 +35,7 @@ class Assembler:
             key = (plugin, column, _series_key(labels))
             target = self._executions[key]
         elif name in s.OPERATION_METRICS:
-            rest = {k: v for k, v in labels.items() if k not in _DROPPED}
+            rest = {k: v for k, v in labels.items() if k not in ("__name__", Label.PLUGIN)}
             target = self._operations[(plugin, s.OPERATION_METRICS[name], s.label_text(rest))]
         else:
             return
@@ -49,11 +49,13 @@ class Assembler:
         if not self._executions:
             return s.empty_executions()
         parts = [pd.DataFrame({s.TIMESTAMP: np.asarray(ts, dtype="int64"), s.PLUGIN: plugin,
-                               "column": column, "v": np.asarray(vs, dtype="float64")})
-                 for (plugin, column, _), (ts, vs) in self._executions.items()]
+                               s.SERIES: series, "column": column,
+                               "v": np.asarray(vs, dtype="float64")})
+                 for (plugin, column, series), (ts, vs) in self._executions.items()]
         long = pd.concat(parts, ignore_index=True)
-        wide = long.pivot_table(index=[s.PLUGIN, s.TIMESTAMP], columns="column", values="v",
-                                aggfunc="sum").reset_index()
+        # one value per series, column and instant (a repeated sample keeps its last value)
+        wide = long.pivot_table(index=[s.PLUGIN, s.SERIES, s.TIMESTAMP], columns="column",
+                                values="v", aggfunc="last").reset_index()
         wide.columns.name = None
         wide[s.PLUGIN_TYPE] = wide[s.PLUGIN].map(lambda p: self._types.get(p, "unknown"))
         return s.normalise_executions(wide)
@@ -72,7 +74,5 @@ class Assembler:
 
 
 def _series_key(labels: dict[str, str]) -> str:
-    """Labels that make separate series of one column (summed at equal timestamps: `version`,
-    `instance`, ...)."""
-    return s.label_text({k: v for k, v in labels.items()
-                         if k not in (Label.PLUGIN, Label.PLUGIN_TYPE, Label.OUTCOME, "le")})
+    """The labels that make separate series of one column (`instance`, `job`, `version`...)."""
+    return s.label_text({k: v for k, v in labels.items() if k not in _NOT_SERIES})

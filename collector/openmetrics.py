@@ -144,12 +144,13 @@ def write(telemetry: s.Telemetry, out: TextIO, extra_labels: dict[str, str] | No
     extra = extra_labels or {}
     frame = telemetry.executions
     hist = PLUGIN_EXECUTION_DURATION.name
-    by_plugin = [(str(p), g) for p, g in frame.groupby(s.PLUGIN, sort=True, observed=True)]
+    by_series = [(str(p), str(series), g) for (p, series), g in
+                 frame.groupby([s.PLUGIN, s.SERIES], sort=True, observed=True)]
 
     def each(column: str, name: str, labels_for: dict[str, str]) -> Iterator[str]:
-        for plugin, group in by_plugin:
+        for plugin, series, group in by_series:
             base = {Label.PLUGIN: plugin, Label.PLUGIN_TYPE: str(group[s.PLUGIN_TYPE].iat[0]),
-                    **labels_for, **extra}
+                    **labels_for, **extra, **s.parse_label_text(series)}
             if name == PLUGIN_TOKENS.name:
                 base.pop(Label.PLUGIN_TYPE)
             yield from _series_lines(name, base, group[s.TIMESTAMP].to_numpy(),

@@ -23,12 +23,12 @@ from contracts.files import atomic_directory
 EXECUTIONS = "executions.parquet"
 OPERATIONS = "operations.parquet"
 META = "meta.json"
-FORMAT = 1
+FORMAT = 2  # 2: rows per series (the `series` column); a format-1 cache summed hosts' counters
 
 
 def _arrow_schema() -> pa.Schema:
     fields = [pa.field(s.TIMESTAMP, pa.int64()), pa.field(s.PLUGIN, pa.string()),
-              pa.field(s.PLUGIN_TYPE, pa.string())]
+              pa.field(s.PLUGIN_TYPE, pa.string()), pa.field(s.SERIES, pa.string())]
     fields += [pa.field(c, pa.float64()) for c in s.VALUE_COLUMNS]
     return pa.schema(fields)
 
@@ -106,6 +106,22 @@ def plugin_groups(folder: Path) -> Iterator[pd.DataFrame]:
     with handle:
         for index in range(handle.num_row_groups):
             yield handle.read_row_group(index).to_pandas()
+
+
+def row_group_plugins(folder: Path) -> list[str]:
+    """The plugin of each row group, from the footer's statistics (no row is read)."""
+    read_meta(folder)
+    with pq.ParquetFile(folder / EXECUTIONS) as handle:
+        column = handle.schema_arrow.get_field_index(s.PLUGIN)
+        out = []
+        for index in range(handle.num_row_groups):
+            stats = handle.metadata.row_group(index).column(column).statistics
+            if stats is None or not stats.has_min_max or stats.min != stats.max:
+                out.append(str(handle.read_row_group(index, columns=[s.PLUGIN])
+                               .column(0)[0].as_py()))
+            else:
+                out.append(str(stats.min))
+        return out
 
 
 def row_group_count(folder: Path) -> int:

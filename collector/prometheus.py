@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import re
 import time
 import urllib.error
 import urllib.parse
@@ -24,7 +25,6 @@ from contracts.catalogue import (
     PLUGIN_EXECUTION_DURATION,
     PLUGIN_EXECUTIONS,
     PLUGIN_TOKENS,
-    Label,
 )
 from contracts.codes import Code
 from contracts.errors import PluginopsError
@@ -59,6 +59,8 @@ class PrometheusClient:
     retries: int = 4
     backoff_s: float = 0.5
     authorization: str | None = None
+    # extra request headers, e.g. X-Scope-OrgID for Mimir, Cortex or a VictoriaMetrics tenant
+    headers: dict[str, str] = field(default_factory=dict)
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
     requests: int = 0
 
@@ -67,6 +69,8 @@ class PrometheusClient:
         request = urllib.request.Request(f"{self.url.rstrip('/')}{path}?{query}")
         if self.authorization:
             request.add_header("Authorization", self.authorization)
+        for name, value in self.headers.items():
+            request.add_header(name, value)
         last = ""
         for attempt in range(self.retries + 1):
             if attempt:
@@ -122,23 +126,15 @@ def _error_text(exc: urllib.error.HTTPError) -> str:
         return str(exc.reason)
 
 
-BY = f"{Label.PLUGIN}, {Label.PLUGIN_TYPE}"
 HIST = PLUGIN_EXECUTION_DURATION.name
 
-# What the collector asks for: (query, the series name its results are filed under).
-QUERIES: tuple[tuple[str, str], ...] = (
-    (f"sum by ({BY}, {Label.OUTCOME}) ({PLUGIN_EXECUTIONS.name})", PLUGIN_EXECUTIONS.name),
-    (f"sum by ({BY}, le) ({HIST}_bucket)", f"{HIST}_bucket"),
-    (f"sum by ({BY}) ({HIST}_count)", f"{HIST}_count"),
-    (f"sum by ({BY}) ({HIST}_sum)", f"{HIST}_sum"),
-    (f"sum by ({BY}) ({PLUGIN_EXECUTION_COST.name})", PLUGIN_EXECUTION_COST.name),
-    (f"sum by ({Label.PLUGIN}) ({PLUGIN_TOKENS.name})", PLUGIN_TOKENS.name),
-    *((f"sum by ({Label.PLUGIN}, {a}, {b}) ({s.OPERATION_METRIC_NAMES[metric]})",
-       s.OPERATION_METRIC_NAMES[metric])
-      for metric, a, b in ((s.INSTALLS, Label.OPERATION, Label.OUTCOME),
-                           (s.ROLLBACK_EVENTS, Label.PHASE, Label.REASON),
-                           (s.DENIALS, Label.PROFILE, Label.OPERATION))),
-)
+# What the collector asks for: (query, the series name its results are filed under). Raw
+# counters, every series apart (hosts, versions): never `sum by` before a rate, since a sum of
+# counters of different hosts resets whenever one of them restarts and mixes scrape instants.
+QUERIES: tuple[tuple[str, str], ...] = tuple((name, name) for name in (
+    PLUGIN_EXECUTIONS.name, f"{HIST}_bucket", f"{HIST}_count", f"{HIST}_sum",
+    PLUGIN_EXECUTION_COST.name, PLUGIN_TOKENS.name,
+    *(s.OPERATION_METRIC_NAMES[metric] for metric in sorted(s.OPERATION_METRIC_NAMES))))
 
 
 def collect(client: PrometheusClient, start: float, end: float, step: float,
@@ -155,3 +151,24 @@ def collect(client: PrometheusClient, start: float, end: float, step: float,
         for labels, ts, values in client.query_range(query, start, end, step):
             assembler.add(name, labels, ts.tolist(), values.tolist())
     return assembler.telemetry()
+
+
+HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+
+
+def parse_headers(lines: list[str], where: str) -> dict[str, str]:
+    """`Name: value` lines (from --header, or the environment, one per line) as headers."""
+    out: dict[str, str] = {}
+    for line in (part.strip() for part in lines):
+        if not line:
+            continue
+        name, sep, value = line.partition(":")
+        name, value = name.strip(), value.strip()
+        if not sep or not HEADER_NAME.match(name) or not value or "\n" in value or \
+                "\r" in value or name.lower() == "authorization":
+            raise PluginopsError(
+                Code.HEADER_INVALID, f"{line[:100]!r} is not a `Name: value` header",
+                where=where, next_step="e.g. --header 'X-Scope-OrgID: team-a' (the "
+                "Authorization header has its own option, --authorization)")
+        out[name] = value
+    return out

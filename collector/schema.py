@@ -1,12 +1,15 @@
 """The tidy telemetry the collector produces and the evaluator reads.
 
-`Telemetry.executions`: one row per plugin and timestamp; every value column is a counter as
-Prometheus stores it (cumulative, resets allowed), NaN where the series has no sample:
+`Telemetry.executions`: one row per plugin, series and timestamp; every value column is a counter
+as Prometheus stores it (cumulative, resets allowed), NaN where the series has no sample:
 
-    timestamp (int64 ms) | plugin | plugin_type | executions_<outcome>... | latency_bucket_<le>...
-    | latency_count | latency_sum | cost_usd | tokens
+    timestamp (int64 ms) | plugin | plugin_type | series | executions_<outcome>...
+    | latency_bucket_<le>... | latency_count | latency_sum | cost_usd | tokens
 
-Counters are summed over labels the evaluator does not key on (`version`), at equal timestamps.
+`series` names the labels that make separate series of one plugin's counter besides `outcome`
+and `le` (`instance=...,version=...`, sorted; empty for a single series). Series are never summed
+as counters: a host's restart resets only its own, and hosts are scraped at different instants.
+The evaluator takes rates and increases per series, then sums them, as the recording rules do.
 
 `Telemetry.operations`: long form for counters with other labels (installs, rollbacks, denials):
 
@@ -37,7 +40,8 @@ from contracts.catalogue import (
 TIMESTAMP = "timestamp"
 PLUGIN = Label.PLUGIN
 PLUGIN_TYPE = Label.PLUGIN_TYPE
-KEYS = (TIMESTAMP, PLUGIN, PLUGIN_TYPE)
+SERIES = "series"
+KEYS = (TIMESTAMP, PLUGIN, PLUGIN_TYPE, SERIES)
 
 INF = "+Inf"
 
@@ -79,6 +83,13 @@ OPERATION_METRICS = {
     POLICY_DENIALS.name: DENIALS,
 }
 OPERATION_METRIC_NAMES = {v: k for k, v in OPERATION_METRICS.items()}
+# The labels an operation count is reported by; the others (instance, job...) only tell series
+# apart: counts are increases per series, summed over them.
+OPERATION_LABELS = {
+    INSTALLS: (Label.OPERATION, Label.OUTCOME),
+    ROLLBACK_EVENTS: (Label.PHASE, Label.REASON),
+    DENIALS: (Label.PROFILE, Label.OPERATION),
+}
 
 
 def column_for(name: str, labels: dict[str, str]) -> str | None:
@@ -110,6 +121,7 @@ def empty_executions() -> pd.DataFrame:
     frame[TIMESTAMP] = frame[TIMESTAMP].astype("int64")
     frame[PLUGIN] = frame[PLUGIN].astype("object")
     frame[PLUGIN_TYPE] = frame[PLUGIN_TYPE].astype("object")
+    frame[SERIES] = frame[SERIES].astype("object")
     return frame
 
 
@@ -120,13 +132,16 @@ def empty_operations() -> pd.DataFrame:
 
 
 def normalise_executions(frame: pd.DataFrame) -> pd.DataFrame:
-    """Every column present, in order, sorted by plugin then time."""
+    """Every column present, in order, sorted by plugin, series, then time."""
     for column in VALUE_COLUMNS:
         if column not in frame:
             frame[column] = float("nan")
+    if SERIES not in frame:
+        frame[SERIES] = ""
     frame = frame[list(EXECUTION_COLUMNS)]
-    frame = frame.astype({TIMESTAMP: "int64", **{c: "float64" for c in VALUE_COLUMNS}})
-    return frame.sort_values([PLUGIN, TIMESTAMP], kind="stable").reset_index(drop=True)
+    frame = frame.astype({TIMESTAMP: "int64", SERIES: "object",
+                          **{c: "float64" for c in VALUE_COLUMNS}})
+    return frame.sort_values([PLUGIN, SERIES, TIMESTAMP], kind="stable").reset_index(drop=True)
 
 
 @dataclass

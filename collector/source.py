@@ -21,6 +21,7 @@ class Source:
     kind: str  # prometheus | openmetrics | parquet
     location: str
     authorization: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
     timeout_s: float = 30.0
     retries: int = 4
     step_s: float = 60.0
@@ -50,7 +51,8 @@ def load(source: Source, start_s: float, end_s: float,
     """All telemetry in [start, end] (file sources are read whole, then cut)."""
     if source.kind == "prometheus":
         client = PrometheusClient(source.location, timeout_s=source.timeout_s,
-                                  retries=source.retries, authorization=source.authorization)
+                                  retries=source.retries, authorization=source.authorization,
+                                  headers=dict(source.headers))
         return collect(client, start_s, end_s, source.step_s, progress)
     if source.kind == "openmetrics":
         telemetry = openmetrics.read(Path(source.location))

@@ -61,6 +61,7 @@ class Code(StrEnum):
     GOLDEN_INVALID = "GOLDEN_INVALID"
     GOLDEN_MISSING = "GOLDEN_MISSING"
     HAS_DEPENDENTS = "HAS_DEPENDENTS"
+    HEADER_INVALID = "HEADER_INVALID"
     HEALTH_CHECK_DENIED = "HEALTH_CHECK_DENIED"
     HEALTH_CHECK_FAILED = "HEALTH_CHECK_FAILED"
     HEALTH_CHECK_UNAVAILABLE = "HEALTH_CHECK_UNAVAILABLE"
@@ -140,6 +141,7 @@ class Code(StrEnum):
     SCENARIO_NEEDS_LOCAL = "SCENARIO_NEEDS_LOCAL"
     SCOPE_INVALID = "SCOPE_INVALID"
     SETTINGS_INVALID = "SETTINGS_INVALID"
+    SHARD_INVALID = "SHARD_INVALID"
     SHA256_MISMATCH = "SHA256_MISMATCH"
     SIGNATURE_INVALID = "SIGNATURE_INVALID"
     SIGNATURE_MISSING = "SIGNATURE_MISSING"
@@ -362,6 +364,10 @@ ERRORS: tuple[CodeInfo, ...] = (
     CodeInfo(Code.HAS_DEPENDENTS,
              "Installed plugins depend on the one to uninstall.",
              "Uninstall the dependents the message names first."),
+    CodeInfo(Code.HEADER_INVALID,
+             "An extra request header that is not `Name: value`.",
+             "Write e.g. --header 'X-Scope-OrgID: team-a'; the Authorization header has "
+             "--authorization."),
     CodeInfo(Code.HEALTH_CHECK_DENIED,
              "The health hook or import-time code did what the plugin's sandbox profile does not "
              "grant.",
@@ -570,6 +576,9 @@ ERRORS: tuple[CodeInfo, ...] = (
     CodeInfo(Code.SETTINGS_INVALID,
              "runtime.yaml is not valid.",
              "Fix the field the message names (docs/sandbox.md describes runtime.yaml)."),
+    CodeInfo(Code.SHARD_INVALID,
+             "A shard that is not K/N with 0 <= K < N.",
+             "Write e.g. --shard 0/3 for the first of three evaluator replicas."),
     CodeInfo(Code.SHA256_MISMATCH,
              "The artifact's sha256 differs from the index's.",
              "The artifact was altered or truncated: republish it."),

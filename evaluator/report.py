@@ -83,16 +83,20 @@ class WeeklyReport(_Model):
 
 def operation_counts(operations: pd.DataFrame, metric: str, start_ms: int, end_ms: int
                      ) -> list[OperationCount]:
+    """Each series' increase over the window (its own resets), summed by plugin and the
+    metric's reporting labels (`schema.OPERATION_LABELS`)."""
     rows = operations[operations[s.METRIC] == metric]
-    out = []
+    kept = s.OPERATION_LABELS[metric]
+    counts: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
     for (plugin, labels), group in rows.groupby([s.PLUGIN, s.LABELS], sort=True):
         group = group.sort_values(s.TIMESTAMP)
         samples = Samples(group[s.TIMESTAMP].to_numpy(dtype="int64"),
                           group[s.VALUE].to_numpy(dtype="float64"))
-        count = samples.increase(start_ms, end_ms)
-        if count > 0:
-            out.append(OperationCount(plugin=str(plugin),
-                                      labels=s.parse_label_text(str(labels)), count=count))
+        parsed = s.parse_label_text(str(labels))
+        key = (str(plugin), tuple((k, parsed[k]) for k in kept if k in parsed))
+        counts[key] = counts.get(key, 0.0) + samples.increase(start_ms, end_ms)
+    out = [OperationCount(plugin=plugin, labels=dict(labels), count=count)
+           for (plugin, labels), count in counts.items() if count > 0]
     return sorted(out, key=lambda o: (-o.count, o.plugin))
 
 

@@ -127,3 +127,5 @@ class Evaluation(_Model):
     step_seconds: int
     fleet: Fleet
     plugins: list[PluginResult]
+    shard: str | None = Field(default=None, description="K/N when this replica evaluated a "
+                              "shard of the fleet (`--shard`); the fleet figures are the shard's")

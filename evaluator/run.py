@@ -24,6 +24,7 @@ from evaluator.fleet import roll_up
 from evaluator.plugin import PluginOutcome, Settings, evaluate_plugin, iso
 from evaluator.results import Evaluation
 from evaluator.series import PluginSeries
+from evaluator.shard import Shard
 
 Progress = Callable[[int, int], None]
 MARGIN_S = 600
@@ -74,9 +75,11 @@ def _no_data(source: Source) -> PluginopsError:
 
 
 def evaluate_source(source: Source, slos: list[Slo], settings: Settings, at_s: float | None,
-                    progress: Progress | None = None, workers: int = 2) -> Run:
+                    progress: Progress | None = None, workers: int = 2,
+                    shard: Shard | None = None) -> Run:
+    """Evaluate every plugin of the source, or, with a shard, the plugins it owns."""
     if source.kind == "parquet":
-        return _evaluate_parquet(source, slos, settings, at_s, progress, workers)
+        return _evaluate_parquet(source, slos, settings, at_s, progress, workers, shard)
     if source.kind == "openmetrics":  # a recording: read whole
         telemetry = load(source, 0, FAR_FUTURE_S)
     else:
@@ -86,32 +89,35 @@ def evaluate_source(source: Source, slos: list[Slo], settings: Settings, at_s: f
         raise _no_data(source)
     span = telemetry.span_ms()
     at_ms = _at_ms(at_s, span[1] if span and source.kind != "prometheus" else None)
-    frames = list(plugin_frames(telemetry))
+    frames = [frame for frame in plugin_frames(telemetry)
+              if shard is None or shard.owns(str(frame[s.PLUGIN].iat[0]))]
     outcomes = []
     for done, frame in enumerate(frames, 1):
         outcomes.append(_evaluate_frame(frame, slos, at_ms, settings))
         if progress:
             progress(done, len(frames))
-    return _finish(source, settings, at_ms, outcomes, telemetry.operations)
+    return _finish(source, settings, at_ms, outcomes, telemetry.operations, shard)
 
 
 def _evaluate_parquet(source: Source, slos: list[Slo], settings: Settings, at_s: float | None,
-                      progress: Progress | None, workers: int) -> Run:
+                      progress: Progress | None, workers: int, shard: Shard | None) -> Run:
     folder = Path(source.location)
     meta = parquet.read_meta(folder)
     at_ms = _at_ms(at_s, int(meta["end"] * 1000) if "end" in meta else None)
-    groups = parquet.row_group_count(folder)
-    if not groups:
+    if not parquet.row_group_count(folder):
         raise _no_data(source)
+    owned = [index for index, plugin in enumerate(parquet.row_group_plugins(folder))
+             if shard is None or shard.owns(plugin)]
+    groups = len(owned)
     outcomes: list[PluginOutcome] = []
     if workers <= 1 or groups < 2 * workers:
-        for done, frame in enumerate(parquet.each_row_group(folder, list(range(groups))), 1):
+        for done, frame in enumerate(parquet.each_row_group(folder, owned), 1):
             if len(frame):
                 outcomes.append(_evaluate_frame(frame, slos, at_ms, settings))
             if progress:
                 progress(done, groups)
-        return _finish(source, settings, at_ms, outcomes, parquet.read_operations(folder))
-    batches = [list(range(i, groups, workers * 8)) for i in range(workers * 8)]
+        return _finish(source, settings, at_ms, outcomes, parquet.read_operations(folder), shard)
+    batches = [owned[i::workers * 8] for i in range(workers * 8)]
     batches = [b for b in batches if b]
     done = 0
     context = multiprocessing.get_context("forkserver")
@@ -125,13 +131,16 @@ def _evaluate_parquet(source: Source, slos: list[Slo], settings: Settings, at_s:
             if progress:
                 progress(done, groups)
     outcomes.sort(key=lambda o: o.result.plugin)
-    return _finish(source, settings, at_ms, outcomes, parquet.read_operations(folder))
+    return _finish(source, settings, at_ms, outcomes, parquet.read_operations(folder), shard)
 
 
 def _finish(source: Source, settings: Settings, at_ms: int, outcomes: list[PluginOutcome],
-            operations: pd.DataFrame) -> Run:
+            operations: pd.DataFrame, shard: Shard | None = None) -> Run:
     evaluation = Evaluation(at=iso(at_ms), window=settings.window, source=source.describe(),
                             step_seconds=settings.step_s, fleet=roll_up(outcomes),
-                            plugins=[o.result for o in outcomes])
+                            plugins=[o.result for o in outcomes],
+                            shard=str(shard) if shard else None)
     ops = operations[operations[s.TIMESTAMP] <= at_ms]
+    if shard is not None:
+        ops = ops[[shard.owns(str(p)) for p in ops[s.PLUGIN]]]
     return Run(evaluation, outcomes, ops)

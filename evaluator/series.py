@@ -1,5 +1,9 @@
-"""One plugin's counters, ready for PromQL-exact arithmetic: per column, the samples that exist
-(NaN rows dropped, as Prometheus stores only what was scraped)."""
+"""One plugin's counters, ready for PromQL-exact arithmetic: per column, each series' samples
+that exist (NaN rows dropped, as Prometheus stores only what was scraped).
+
+A column of a fleet has several series (one per host and version). Every rate, increase and
+delta is taken per series, with that series' own extrapolation and counter resets, and only
+then summed: `sum(rate(x[5m]))`, never `rate(sum(x))`, exactly as the recording rules do."""
 
 from __future__ import annotations
 
@@ -48,11 +52,17 @@ class Samples:
         return float(levels[1] - levels[0])
 
 
+def _sum_present(parts: list[np.ndarray]) -> np.ndarray:
+    """PromQL's `sum` over series: NaN only where no series has a value."""
+    stacked = np.vstack(parts)
+    return np.where(np.isnan(stacked).all(axis=0), np.nan, np.nansum(stacked, axis=0))
+
+
 @dataclass(frozen=True)
 class PluginSeries:
     plugin: str
     plugin_type: str
-    columns: dict[str, Samples]
+    columns: dict[str, tuple[Samples, ...]]  # column -> one Samples per series
     _geometry: dict[tuple[int, int, int, int, int], RateGeometry] = field(
         default_factory=dict, repr=False, compare=False)
     _rates: dict[tuple[str, int, int, int, int], np.ndarray] = field(
@@ -60,36 +70,41 @@ class PluginSeries:
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame) -> PluginSeries:
-        ts = frame[s.TIMESTAMP].to_numpy(dtype="int64")
-        order = np.argsort(ts, kind="stable")
-        ts = ts[order]
-        columns = {}
-        for column in s.VALUE_COLUMNS:
-            values = frame[column].to_numpy(dtype="float64")[order]
-            keep = ~np.isnan(values)
-            if keep.all():  # share one timestamp array, so window bounds are found once
-                columns[column] = Samples(ts, values)
-            elif keep.any():
-                columns[column] = Samples(ts[keep], values[keep])
-        return cls(str(frame[s.PLUGIN].iat[0]), str(frame[s.PLUGIN_TYPE].iat[0]), columns)
+        groups = (frame.groupby(s.SERIES, sort=True, observed=True)
+                  if s.SERIES in frame and frame[s.SERIES].nunique() > 1 else [("", frame)])
+        columns: dict[str, list[Samples]] = {}
+        for _, group in groups:
+            ts = group[s.TIMESTAMP].to_numpy(dtype="int64")
+            order = np.argsort(ts, kind="stable")
+            ts = ts[order]
+            for column in s.VALUE_COLUMNS:
+                values = group[column].to_numpy(dtype="float64")[order]
+                keep = ~np.isnan(values)
+                if keep.all():  # share one timestamp array, so window bounds are found once
+                    columns.setdefault(column, []).append(Samples(ts, values))
+                elif keep.any():
+                    columns.setdefault(column, []).append(Samples(ts[keep], values[keep]))
+        return cls(str(frame[s.PLUGIN].iat[0]), str(frame[s.PLUGIN_TYPE].iat[0]),
+                   {column: tuple(series) for column, series in columns.items()})
 
     @cached_property
     def first_ms(self) -> int | None:
-        firsts = [int(c.ts[0]) for c in self.columns.values() if len(c.ts)]
+        firsts = [int(c.ts[0]) for series in self.columns.values() for c in series if len(c.ts)]
         return min(firsts) if firsts else None
 
     @cached_property
     def sample_interval_ms(self) -> float:
-        intervals = [float(np.median(np.diff(c.ts))) for c in self.columns.values()
-                     if len(c.ts) > 1]
+        intervals = [float(np.median(np.diff(c.ts))) for series in self.columns.values()
+                     for c in series if len(c.ts) > 1]
         return max(intervals) if intervals else 0.0
 
     def has(self, column: str) -> bool:
         return column in self.columns
 
     def rate(self, column: str, evals: np.ndarray, range_ms: int) -> np.ndarray:
-        samples = self.columns.get(column)
-        if samples is None:
+        """`sum(rate(column[range]))` at each instant: each series' extrapolated rate, summed."""
+        series = self.columns.get(column)
+        if series is None:
             return np.full(np.shape(evals), np.nan)
         evals = np.asarray(evals, dtype="int64")
         # Evaluation instants are a single instant or a regular grid: its ends and length name it.
@@ -97,30 +112,35 @@ class PluginSeries:
         cached = self._rates.get((column, *shape))
         if cached is not None:
             return cached
-        geometry = self._geometry.get((id(samples.ts), *shape))
-        if geometry is None:
-            geometry = RateGeometry.of(samples.ts, evals, range_ms)
-            self._geometry[(id(samples.ts), *shape)] = geometry
-        rate = samples.rate(evals, range_ms, geometry)
+        parts = []
+        for samples in series:
+            geometry = self._geometry.get((id(samples.ts), *shape))
+            if geometry is None:
+                geometry = RateGeometry.of(samples.ts, evals, range_ms)
+                self._geometry[(id(samples.ts), *shape)] = geometry
+            parts.append(samples.rate(evals, range_ms, geometry))
+        rate = parts[0] if len(parts) == 1 else _sum_present(parts)
         self._rates[(column, *shape)] = rate
         return rate
 
     def summed_rate(self, columns: tuple[str, ...], evals: np.ndarray, range_ms: int
                     ) -> np.ndarray:
-        """`sum(rate(...))` over several series: NaN only where none of them has a rate."""
+        """`sum(rate(...))` over several columns: NaN only where none of them has a rate."""
         rates = [self.rate(c, evals, range_ms) for c in columns if c in self.columns]
         if not rates:
             return np.full(np.shape(evals), np.nan)
-        stacked = np.vstack(rates)
-        return np.where(np.isnan(stacked).all(axis=0), np.nan, np.nansum(stacked, axis=0))
+        return _sum_present(rates)
 
     def deltas(self, column: str, grid: np.ndarray) -> np.ndarray:
-        """Events between consecutive grid instants (len(grid) - 1 values)."""
-        samples = self.columns.get(column)
-        if samples is None:
+        """Events between consecutive grid instants (len(grid) - 1 values), all series."""
+        series = self.columns.get(column)
+        if series is None:
             return np.full(len(grid) - 1, np.nan)
-        return np.diff(samples.level(grid))
+        return np.asarray(np.sum([np.diff(samples.level(grid)) for samples in series], axis=0),
+                          dtype="float64")
 
     def increase(self, column: str, start_ms: int, end_ms: int) -> float:
-        samples = self.columns.get(column)
-        return float("nan") if samples is None else samples.increase(start_ms, end_ms)
+        series = self.columns.get(column)
+        if series is None:
+            return float("nan")
+        return float(sum(samples.increase(start_ms, end_ms) for samples in series))

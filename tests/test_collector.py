@@ -20,7 +20,7 @@ import pytest
 from collector import openmetrics, parquet
 from collector import schema as s
 from collector import synthetic as syn
-from collector.prometheus import MAX_POINTS, PrometheusClient, chunks
+from collector.prometheus import MAX_POINTS, PrometheusClient, chunks, parse_headers
 from contracts.errors import PluginopsError
 
 
@@ -33,7 +33,8 @@ class FakePrometheus(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         query = dict(urllib.parse.parse_qsl(urllib.parse.urlparse(self.path).query))
-        type(self).seen.append({**query, "authorization": self.headers.get("Authorization", "")})
+        type(self).seen.append({**query, "authorization": self.headers.get("Authorization", ""),
+                                "org": self.headers.get("X-Scope-OrgID", "")})
         if type(self).failures:
             self._send(type(self).failures.pop(0), {"status": "error", "error": "busy"})
             return
@@ -87,6 +88,17 @@ def test_a_month_at_one_minute_is_split_and_reassembled_in_order(fake: str) -> N
     assert {q["authorization"] for q in FakePrometheus.seen} == {"Bearer s3cret"}
 
 
+def test_extra_headers_reach_every_request_and_bad_ones_are_refused(fake: str) -> None:
+    headers = parse_headers(["X-Scope-OrgID: team-a", ""], "--header")
+    client = PrometheusClient(fake, headers=headers)
+    client.query_range("up", 0, 30 * 86400, 60)
+    assert {q["org"] for q in FakePrometheus.seen} == {"team-a"}
+    for bad in ("no colon", "Bad Name: x", "X-Empty:", "Authorization: Bearer x"):
+        with pytest.raises(PluginopsError) as refused:
+            parse_headers([bad], "--header")
+        assert refused.value.code == "HEADER_INVALID"
+
+
 def test_busy_answers_are_retried_with_growing_backoff(fake: str) -> None:
     FakePrometheus.failures = [503, 429, 502]
     sleeps: list[float] = []
@@ -118,15 +130,20 @@ def test_openmetrics_round_trip_keeps_every_sample(tmp_path: Path) -> None:
     fleet = syn.Fleet(1_790_000_000, 1_790_000_000 + 7200, 60, syn.profiles(3), seed=2)
     original = syn.telemetry(fleet)
     path = tmp_path / "fleet.om"
-    openmetrics.write_file(original, path, {"job": "pluginops-runtime", "instance": "a:1"})
+    scrape = {"job": "pluginops-runtime", "instance": "a:1"}
+    openmetrics.write_file(original, path, scrape)
     back = openmetrics.read(path)
-    pd.testing.assert_frame_equal(back.executions, original.executions, check_exact=True)
-    ops = original.operations.sort_values([s.PLUGIN, s.METRIC, s.LABELS, s.TIMESTAMP])
-    ops = ops.reset_index(drop=True)
+    expected = original.executions.assign(**{s.SERIES: s.label_text(scrape)})
+    expected[s.SERIES] = expected[s.SERIES].astype(object)
+    pd.testing.assert_frame_equal(back.executions, expected, check_exact=True)
+    ops = original.operations.assign(**{s.LABELS: [
+        s.label_text({**s.parse_label_text(text), **scrape})
+        for text in original.operations[s.LABELS]]})
+    ops = ops.sort_values([s.PLUGIN, s.METRIC, s.LABELS, s.TIMESTAMP]).reset_index(drop=True)
     pd.testing.assert_frame_equal(back.operations, ops, check_exact=True)
 
 
-def test_versions_of_one_plugin_are_summed_into_its_row() -> None:
+def test_versions_of_one_plugin_stay_apart_and_are_summed_after_their_increases() -> None:
     text = io.StringIO(
         "# TYPE pluginops_plugin_executions counter\n"
         'pluginops_plugin_executions_total{plugin="a",plugin_type="node",version="1.0.0",'
@@ -135,22 +152,9 @@ def test_versions_of_one_plugin_are_summed_into_its_row() -> None:
         'outcome="success"} 2 100\n'
         "# EOF\n")
     frame = openmetrics.parse(text, "mem").executions
-    assert frame[s.SUCCESS_COLUMN].tolist() == [7.0]
-    assert frame[s.TIMESTAMP].tolist() == [100_000]
-
-
-@pytest.mark.parametrize(("text", "where", "says"), [
-    ('m{plugin="a"} 1\n# EOF\n', "mem:1", "value and a timestamp"),
-    ('m{plugin="a} 1 2\n# EOF\n', "mem:1", "bad label set"),
-    ('m{plugin="a"} one 2\n# EOF\n', "mem:1", "not a number"),
-    ('m{plugin="a"} 1 2\n', "mem", "does not end with `# EOF`"),
-    ('# EOF\nm{plugin="a"} 1 2\n', "mem:2", "after `# EOF`"),
-])
-def test_malformed_openmetrics_names_the_line(text: str, where: str, says: str) -> None:
-    with pytest.raises(PluginopsError) as error:
-        openmetrics.parse(io.StringIO(text), "mem")
-    assert error.value.code == "OPENMETRICS_INVALID"
-    assert error.value.where == where and says in error.value.message
+    assert frame[s.SERIES].tolist() == ["version=1.0.0", "version=1.1.0"]
+    assert frame[s.SUCCESS_COLUMN].tolist() == [5.0, 2.0]
+    assert frame[s.TIMESTAMP].tolist() == [100_000, 100_000]
 
 
 def test_the_parquet_cache_keeps_one_row_group_per_plugin(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -68,6 +69,28 @@ def test_evaluate_prints_one_json_document_with_the_designed_fields(
     jsonschema.validate(document, schema)
     costly = [p for p in document["plugins"] if any(a["kind"] == "cost" for a in p["anomalies"])]
     assert [p["plugin"] for p in costly] == [_fleet().plugins[1].name]
+
+
+def test_shards_partition_the_fleet_and_agree_with_one_unsharded_run(
+        runner: CliRunner, cache: Path) -> None:
+    def run(*extra: str) -> dict[str, Any]:
+        done = runner.invoke(cli, ["evaluate", "--parquet", str(cache), "--format", "json",
+                                   "--workers", "1", *extra])
+        assert done.exit_code == 0, done.output
+        return dict(json.loads(done.stdout))
+
+    whole = {p["plugin"]: p for p in run()["plugins"]}
+    shards = [run("--shard", f"{k}/3") for k in range(3)]
+    owned = [{p["plugin"] for p in shard["plugins"]} for shard in shards]
+    assert set().union(*owned) == set(whole)
+    assert sum(len(o) for o in owned) == len(whole)  # each plugin in exactly one shard
+    assert sorted(len(o) for o in owned) == [0, 3, 3]  # a shard may own nothing: still a run
+    for shard, k in zip(shards, range(3), strict=True):
+        assert shard["shard"] == f"{k}/3"
+        for plugin in shard["plugins"]:
+            assert plugin == whole[plugin["plugin"]]
+    refused = runner.invoke(cli, ["evaluate", "--parquet", str(cache), "--shard", "3/3"])
+    assert refused.exit_code == 2 and "SHARD_INVALID" in refused.output
 
 
 def test_evaluate_reads_openmetrics_at_a_given_instant(runner: CliRunner, om_file: Path) -> None:

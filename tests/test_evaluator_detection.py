@@ -147,7 +147,7 @@ def _histogram_series(previous: np.ndarray, current: np.ndarray) -> PluginSeries
     week = 7 * 86400 * 1000
     ts = np.array([AT * 1000 - 2 * week, AT * 1000 - week, AT * 1000], dtype="int64")
     before, now = np.cumsum(previous), np.cumsum(previous) + np.cumsum(current)
-    columns = {col: Samples(ts, np.array([0.0, before[i], now[i]]))
+    columns = {col: (Samples(ts, np.array([0.0, before[i], now[i]])),)
                for i, col in enumerate(s.BUCKET_COLUMNS)}
     return PluginSeries("cache-node", "node", columns)
 

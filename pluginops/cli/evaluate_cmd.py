@@ -6,6 +6,7 @@ starts: every other command (and the install crash tests' timing) pays nothing f
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 ENV_AUTHORIZATION = "PLUGINOPS_PROMETHEUS_AUTHORIZATION"
+ENV_HEADERS = "PLUGINOPS_PROMETHEUS_HEADERS"
 
 
 def parse_time(value: str, option: str) -> float:
@@ -59,6 +61,11 @@ def parse_window(value: str, option: str) -> str:
     return value
 
 
+def _keep_headers(ctx: click.Context, _param: click.Parameter, value: tuple[str, ...]
+                  ) -> None:
+    ctx.meta["prometheus_headers"] = list(value)
+
+
 def source_options(func: F) -> F:
     options = [
         click.option("--prometheus", metavar="URL", help="Prometheus (or Thanos, Mimir) URL."),
@@ -68,6 +75,10 @@ def source_options(func: F) -> F:
                      help="A cache written by `pluginops collect`."),
         click.option("--authorization", envvar=ENV_AUTHORIZATION, show_envvar=True,
                      metavar="VALUE", help="Authorization header for --prometheus."),
+        click.option("--header", "headers", multiple=True, metavar="'NAME: VALUE'",
+                     expose_value=False, callback=_keep_headers,
+                     help="An extra header for --prometheus, e.g. 'X-Scope-OrgID: team-a' "
+                          f"(repeatable; also ${ENV_HEADERS}, one per line)."),
         click.option("--timeout", "timeout_s", type=float, default=30.0, show_default=True,
                      help="Seconds per Prometheus request."),
         click.option("--retries", type=click.IntRange(0, 10), default=4, show_default=True,
@@ -90,8 +101,14 @@ def _source(prometheus: str | None, openmetrics_file: str | None, parquet_dir: s
     if step_s <= 0:
         raise PluginopsError(Code.STEP_INVALID, f"step {step_s}", where="--step",
                              next_step="give a positive number of seconds")
+    from collector.prometheus import parse_headers
+
+    lines = [*os.environ.get(ENV_HEADERS, "").splitlines(),
+             *click.get_current_context().meta.get("prometheus_headers", [])]
+    headers = parse_headers(lines, f"--header / ${ENV_HEADERS}")
     return choose(prometheus, openmetrics_file, parquet_dir, authorization=authorization,
-                  timeout_s=timeout_s, retries=retries, step_s=float(step_s))
+                  headers=tuple(headers.items()), timeout_s=timeout_s, retries=retries,
+                  step_s=float(step_s))
 
 
 class _Bar:
@@ -115,9 +132,11 @@ class _Bar:
         self.progress.update(self.task, completed=done, total=total)
 
 
-def _run(source: Source, at: str | None, window: str, workers: int) -> Run:
+def _run(source: Source, at: str | None, window: str, workers: int,
+         shard: str | None = None) -> Run:
     from evaluator.plugin import Settings
     from evaluator.run import evaluate_source
+    from evaluator.shard import parse_shard
 
     at_s = parse_time(at, "--at") if at else None
     settings = Settings(step_s=int(source.step_s), window=parse_window(window, "--window"))
@@ -125,7 +144,8 @@ def _run(source: Source, at: str | None, window: str, workers: int) -> Run:
     started = time.monotonic()
     note(f"evaluating {source.describe()}")
     with _Bar("plugins") as bar:
-        run = evaluate_source(source, slos, settings, at_s, bar, workers)
+        run = evaluate_source(source, slos, settings, at_s, bar, workers,
+                              parse_shard(shard) if shard else None)
     note(f"evaluated {len(run.evaluation.plugins)} plugins at {run.evaluation.at} in "
          f"{time.monotonic() - started:.1f} s")
     return run
@@ -190,17 +210,24 @@ def _text(run: Run) -> None:
               "--serve.")
 @click.option("--interval", "interval_s", type=float, default=60.0, show_default=True,
               help="Seconds between evaluations with --serve.")
+@click.option("--shard", metavar="K/N", default=None,
+              help="Evaluate only the plugins whose name hashes to K of N (N replicas split a "
+                   "fleet; docs/evaluator.md, \"Fleets\").")
 @format_option
 @handles_errors
 def evaluate(prometheus: str | None, openmetrics_file: str | None, parquet_dir: str | None,
              authorization: str | None, timeout_s: float, retries: int, step_s: int, at: str | None,
              window: str, workers: int, serve: bool, listen: str, interval_s: float,
-             fmt: str) -> None:
+             shard: str | None, fmt: str) -> None:
     """SLO budgets and burn rates, latency, cost, anomalies and trends, per plugin and fleet."""
     source = _source(prometheus, openmetrics_file, parquet_dir, authorization, timeout_s, retries,
                      step_s)
+    if shard:
+        from evaluator.shard import parse_shard
+
+        parse_shard(shard)  # a bad shard is refused before any work
     if not serve:
-        run = _run(source, at, window, workers)
+        run = _run(source, at, window, workers, shard)
         if fmt == "json":
             emit_json(run.evaluation.model_dump(mode="json"))
         else:
@@ -212,7 +239,7 @@ def evaluate(prometheus: str | None, openmetrics_file: str | None, parquet_dir: 
     if not host or not port.isdigit():
         raise PluginopsError(Code.LISTEN_INVALID, f"{listen!r} is not HOST:PORT", where="--listen",
                              next_step="write e.g. 127.0.0.1:9464")
-    serve_forever(lambda: _run(source, at, window, workers).evaluation, host, int(port),
+    serve_forever(lambda: _run(source, at, window, workers, shard).evaluation, host, int(port),
                   interval_s, note)
 
 
