@@ -4,6 +4,8 @@ one conventions file). Metric names come from `contracts.catalogue`."""
 from __future__ import annotations
 
 from contracts.catalogue import COST_ANOMALY_SCORE as _SCORE
+from contracts.catalogue import EVALUATOR_INTERVAL as _INTERVAL
+from contracts.catalogue import EVALUATOR_LAST_SUCCESS as _LAST_SUCCESS
 from contracts.catalogue import Label
 
 PREFIX = "pluginops"
@@ -43,9 +45,10 @@ COST_ANOMALY = "PluginCostAnomaly"
 INSTALL_ROLLBACKS = "PluginInstallRollbacks"
 DENIAL_SPIKE = "PluginPolicyDenialSpike"
 TELEMETRY_ABSENT = "PluginopsTelemetryAbsent"
+EVALUATOR_STALE = "PluginopsEvaluatorStale"
 WATCHDOG = "Watchdog"
 ALERTS = (AVAILABILITY_BURN, LATENCY_BURN, LATENCY_REGRESSION, COST_ANOMALY, INSTALL_ROLLBACKS,
-          DENIAL_SPIKE, TELEMETRY_ABSENT, WATCHDOG)
+          DENIAL_SPIKE, TELEMETRY_ABSENT, EVALUATOR_STALE, WATCHDOG)
 
 # SLO kinds, the values of the `slo` label.
 AVAILABILITY = "availability"
@@ -59,6 +62,10 @@ RECEIVER_PAGER, RECEIVER_TICKETS, RECEIVER_WATCHDOG = "pager", "tickets", "watch
 
 # Evaluator metrics the rules read (issue 6 exports them).
 COST_ANOMALY_SCORE = _SCORE.name
+EVALUATOR_LAST_SUCCESS = _LAST_SUCCESS.name
+EVALUATOR_INTERVAL = _INTERVAL.name
+# the evaluator pages when no cycle has succeeded for this many intervals
+EVALUATOR_STALE_INTERVALS = 3
 
 # Scrape job of the runtime, for absence and staleness.
 RUNTIME_JOB = "pluginops-runtime"

@@ -50,6 +50,7 @@ class Settings:
 
     regression_for: str = "10m"
     telemetry_for: str = "1m"
+    evaluator_stale_for: str = "5m"
     cost_score_for: str = "5m"
     cost_fallback_for: str = "15m"
 
@@ -285,6 +286,20 @@ def operations_group(settings: Settings) -> dict[str, Any]:
              "description": "The runtime cannot be scraped, or exports no plugin metrics: "
                             "alerts on plugins are blind until it is back.",
              "runbook_url": c.runbook(c.TELEMETRY_ABSENT)}},
+        {"alert": c.EVALUATOR_STALE,
+         "expr": f"(time() - max by (instance) ({c.EVALUATOR_LAST_SUCCESS}))\n"
+                 f"  > {c.EVALUATOR_STALE_INTERVALS} * max by (instance) "
+                 f"({c.EVALUATOR_INTERVAL})\n"
+                 f"or\nmax by (instance) ({c.EVALUATOR_INTERVAL})\n"
+                 f"  unless on (instance) max by (instance) ({c.EVALUATOR_LAST_SUCCESS})",
+         "for": settings.evaluator_stale_for, "labels": {c.SEVERITY: c.PAGE},
+         "annotations": {
+             "summary": "The SLO evaluator's figures are stale on {{ $labels.instance }}",
+             "description": f"No evaluation cycle has succeeded for "
+                            f"{c.EVALUATOR_STALE_INTERVALS} intervals: budgets, burn rates "
+                            "and cost anomaly scores are old, and the alerts reading them "
+                            "are blind.",
+             "runbook_url": c.runbook(c.EVALUATOR_STALE)}},
         {"alert": c.WATCHDOG, "expr": "vector(1)", "labels": {c.SEVERITY: c.NONE},
          "annotations": {
              "summary": "Always firing: proves the alerting pipeline end to end",

@@ -8,6 +8,7 @@ import json
 import math
 import random
 import re
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -52,6 +53,25 @@ def chunks(start: float, end: float, step: float, points: int = CHUNK_POINTS
     return out
 
 
+class RequestCount:
+    """Requests made to any Prometheus by this process (the evaluator exports it)."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._lock = threading.Lock()
+
+    def add(self) -> None:
+        with self._lock:
+            self._count += 1
+
+    @property
+    def value(self) -> int:
+        return self._count
+
+
+REQUESTS = RequestCount()
+
+
 @dataclass
 class PrometheusClient:
     url: str
@@ -76,6 +96,7 @@ class PrometheusClient:
             if attempt:
                 self.sleep(self.backoff_s * 2 ** (attempt - 1) * (1 + random.random() / 4))
             self.requests += 1
+            REQUESTS.add()
             try:
                 with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
                     body = json.loads(response.read())

@@ -149,8 +149,36 @@ LATENCY_REGRESSION_RATIO = MetricSpec(
     "Latency quantile of the current window divided by the previous window's.",
     (Label.PLUGIN, Label.PLUGIN_TYPE, Label.PERCENTILE),
 )
+# The evaluator's own health (`evaluate --serve`): `PluginopsEvaluatorStale` reads these.
+EVALUATOR_LAST_SUCCESS = MetricSpec(
+    f"{NAMESPACE}_evaluator_last_success_timestamp_seconds", MetricType.GAUGE,
+    "When the last evaluation cycle that succeeded ended (unix seconds).", ())
+EVALUATOR_INTERVAL = MetricSpec(
+    f"{NAMESPACE}_evaluator_interval_seconds", MetricType.GAUGE,
+    "Seconds between evaluation cycles (--interval).", ())
+EVALUATOR_CYCLE_DURATION = MetricSpec(
+    f"{NAMESPACE}_evaluator_cycle_duration_seconds", MetricType.GAUGE,
+    "How long the last evaluation cycle took, whatever its result.", ())
+EVALUATOR_CYCLES = MetricSpec(
+    f"{NAMESPACE}_evaluator_cycles_total", MetricType.COUNTER,
+    "Evaluation cycles by result; a failure's reason is its error code or exception type.",
+    (Label.OUTCOME, Label.REASON))
+EVALUATOR_PLUGINS = MetricSpec(
+    f"{NAMESPACE}_evaluator_plugins_evaluated", MetricType.GAUGE,
+    "Plugins in the exported evaluation.", ())
+EVALUATOR_SOURCE_REQUESTS = MetricSpec(
+    f"{NAMESPACE}_evaluator_source_requests_total", MetricType.COUNTER,
+    "HTTP requests made to the telemetry source (retries included).", ())
+EVALUATOR_STALE = MetricSpec(
+    f"{NAMESPACE}_evaluator_results_stale", MetricType.GAUGE,
+    "1 when the exported figures come from an earlier cycle than the last one (it failed).", ())
+EVALUATOR_HEALTH_METRICS: tuple[MetricSpec, ...] = (
+    EVALUATOR_LAST_SUCCESS, EVALUATOR_INTERVAL, EVALUATOR_CYCLE_DURATION, EVALUATOR_CYCLES,
+    EVALUATOR_PLUGINS, EVALUATOR_SOURCE_REQUESTS, EVALUATOR_STALE,
+)
 EVALUATOR_METRICS: tuple[MetricSpec, ...] = (
     SLO_BUDGET_REMAINING, SLO_BURN_RATE, COST_ANOMALY_SCORE, LATENCY_REGRESSION_RATIO,
+    *EVALUATOR_HEALTH_METRICS,
 )
 
 # What the runtime exports (the evaluator exports EVALUATOR_METRICS from its own registry).

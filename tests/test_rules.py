@@ -296,6 +296,24 @@ def test_telemetry_absence_pages_after_a_minute(tmp_path: Path) -> None:
         firing(c.TELEMETRY_ABSENT, "10m", []), check]))
 
 
+def test_a_stale_evaluator_pages_after_three_intervals_and_five_minutes(tmp_path: Path) -> None:
+    last, interval = c.EVALUATOR_LAST_SUCCESS, c.EVALUATOR_INTERVAL
+    # cycles succeed every minute for 10 minutes, then stop (the last success stays at 540 s)
+    series = {f'{last}{{instance="ev:9464"}}': "0+60x9 540+0x30",
+              f'{interval}{{instance="ev:9464"}}': constant(60, 40)}
+    ok(run_promtool(tmp_path, "1m", series, [
+        firing(c.EVALUATOR_STALE, "12m", []),  # 3 minutes without a cycle: not yet stale
+        firing(c.EVALUATOR_STALE, "16m", []),  # stale since 12m, not for five minutes yet
+        firing(c.EVALUATOR_STALE, "18m", [{"severity": "page"}])]))
+
+
+def test_an_evaluator_that_never_succeeded_pages_too(tmp_path: Path) -> None:
+    series = {f'{c.EVALUATOR_INTERVAL}{{instance="ev:9464"}}': constant(60, 10)}
+    ok(run_promtool(tmp_path, "1m", series, [
+        firing(c.EVALUATOR_STALE, "4m", []),
+        firing(c.EVALUATOR_STALE, "6m", [{"severity": "page"}])]))
+
+
 def test_watchdog_always_fires_with_its_annotations(tmp_path: Path) -> None:
     rules = yaml.safe_load(RULES.read_text())
     watchdog = next(r for g in rules["groups"] for r in g["rules"]
