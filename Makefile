@@ -38,6 +38,7 @@ bench: venv
 	$(BIN)/python bench/install_bench.py
 	$(BIN)/python bench/executor_bench.py
 	$(BIN)/python bench/nab_bench.py
+	$(BIN)/python bench/openmetrics_bench.py
 	$(BIN)/python bench/evaluator_bench.py
 
 system-deps:

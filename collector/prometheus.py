@@ -170,7 +170,7 @@ def collect(client: PrometheusClient, start: float, end: float, step: float,
         if progress:
             progress(name)
         for labels, ts, values in client.query_range(query, start, end, step):
-            assembler.add(name, labels, ts.tolist(), values.tolist())
+            assembler.add(name, labels, ts, values)
     return assembler.telemetry()
 
 

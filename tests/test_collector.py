@@ -180,3 +180,36 @@ def test_a_failed_cache_write_leaves_the_previous_cache(tmp_path: Path) -> None:
     assert sorted(p.name for p in folder.iterdir()) == before
     assert parquet.read_meta(folder)["end"] == fleet.end_s
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache"]
+
+
+def test_the_columnar_reader_reads_what_the_line_reader_reads(tmp_path: Path) -> None:
+    fleet = syn.Fleet(1_790_000_000, 1_790_000_000 + 3 * 3600, 60, syn.profiles(4), seed=4)
+    path = tmp_path / "fleet.om"
+    openmetrics.write_file(syn.telemetry(fleet), path, {"instance": "a:1"})
+    columnar = openmetrics.read_columnar(path)
+    assert columnar is not None
+    lines = openmetrics.read_lines(path)
+    pd.testing.assert_frame_equal(columnar.executions, lines.executions, check_exact=True)
+    pd.testing.assert_frame_equal(columnar.operations, lines.operations, check_exact=True)
+
+
+@pytest.mark.parametrize("sample", [
+    'pluginops_plugin_tokens_total{plugin="a"} 5 100 # {trace_id="x"} 1 100',
+    'pluginops_plugin_tokens_total{plugin="a",instance="host a"} 5 100',
+], ids=["an exemplar", "a space in a label value"])
+def test_a_file_the_columnar_reader_cannot_split_is_read_line_by_line(
+        tmp_path: Path, sample: str) -> None:
+    path = tmp_path / "odd.om"
+    path.write_text(f"# TYPE pluginops_plugin_tokens counter\n{sample}\n# EOF\n")
+    assert openmetrics.read_columnar(path) is None
+    frame = openmetrics.read(path).executions
+    assert frame[s.TOKENS].tolist() == [5.0] and frame[s.TIMESTAMP].tolist() == [100_000]
+
+
+def test_a_malformed_line_is_still_named_after_the_columnar_attempt(tmp_path: Path) -> None:
+    path = tmp_path / "bad.om"
+    path.write_text('pluginops_plugin_tokens_total{plugin="a"} 5 100\n'
+                    'pluginops_plugin_tokens_total{plugin="a"} five 160\n# EOF\n')
+    with pytest.raises(PluginopsError) as refused:
+        openmetrics.read(path)
+    assert refused.value.code == "OPENMETRICS_INVALID" and refused.value.where.endswith(":2")
