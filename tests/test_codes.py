@@ -14,12 +14,12 @@ from contracts.errors import OperationFailed, PluginopsError
 from tests.conftest import REPO
 from tests.test_layers import ALLOWED
 
-TABLE_FILE = REPO / "contracts" / "codes.py"
+NAMES_FILE = Path("contracts") / "code_names.py"  # where each code is spelled, once
 
 
 def sources(root: Path) -> list[Path]:
     return [path for package in ALLOWED for path in sorted((root / package).rglob("*.py"))
-            if path != root / "contracts" / "codes.py"]
+            if path != root / NAMES_FILE]
 
 
 def spelled_codes(root: Path) -> list[str]:
