@@ -46,14 +46,16 @@ def choose(prometheus: str | None, openmetrics_file: str | None, parquet_dir: st
     return Source(kind, location, **options)  # type: ignore[arg-type]
 
 
+def client_for(source: Source) -> PrometheusClient:
+    return PrometheusClient(source.location, timeout_s=source.timeout_s, retries=source.retries,
+                            authorization=source.authorization, headers=dict(source.headers))
+
+
 def load(source: Source, start_s: float, end_s: float,
          progress: Callable[[str], None] | None = None) -> s.Telemetry:
     """All telemetry in [start, end] (file sources are read whole, then cut)."""
     if source.kind == "prometheus":
-        client = PrometheusClient(source.location, timeout_s=source.timeout_s,
-                                  retries=source.retries, authorization=source.authorization,
-                                  headers=dict(source.headers))
-        return collect(client, start_s, end_s, source.step_s, progress)
+        return collect(client_for(source), start_s, end_s, source.step_s, progress)
     if source.kind == "openmetrics":
         telemetry = openmetrics.read(Path(source.location))
     else:

@@ -127,5 +127,8 @@ class Evaluation(_Model):
     step_seconds: int
     fleet: Fleet
     plugins: list[PluginResult]
+    recorded_figures: int = Field(default=0, description="SLO figures read from the store's "
+                                  "recorded series (--prometheus with the generated rules) "
+                                  "instead of computed from raw counters")
     shard: str | None = Field(default=None, description="K/N when this replica evaluated a "
                               "shard of the fleet (`--shard`); the fleet figures are the shard's")

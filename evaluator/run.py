@@ -16,10 +16,11 @@ from alerts.spec import Slo
 from alerts.windows import seconds
 from collector import parquet
 from collector import schema as s
-from collector.source import Source, load, plugin_frames
+from collector.source import Source, client_for, load, plugin_frames
 from contracts.catalogue import PLUGIN_EXECUTIONS
 from contracts.codes import Code
 from contracts.errors import PluginopsError
+from evaluator import recorded
 from evaluator.fleet import roll_up
 from evaluator.plugin import PluginOutcome, Settings, evaluate_plugin, iso
 from evaluator.results import Evaluation
@@ -96,7 +97,12 @@ def evaluate_source(source: Source, slos: list[Slo], settings: Settings, at_s: f
         outcomes.append(_evaluate_frame(frame, slos, at_ms, settings))
         if progress:
             progress(done, len(frames))
-    return _finish(source, settings, at_ms, outcomes, telemetry.operations, shard)
+    replaced = 0
+    if source.kind == "prometheus":  # what the store's ruler recorded wins over recomputing
+        replaced = recorded.overlay(outcomes, recorded.read(client_for(source), at_ms / 1000))
+    run = _finish(source, settings, at_ms, outcomes, telemetry.operations, shard)
+    run.evaluation.recorded_figures = replaced
+    return run
 
 
 def _evaluate_parquet(source: Source, slos: list[Slo], settings: Settings, at_s: float | None,
