@@ -18,6 +18,29 @@ REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
 
 
+SESSION_TEMP_PREFIX = "pluginops-tests-"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """The session's temporary folders live in a folder of their own, not under pytest's shared
+    `/tmp/pytest-of-<user>`: every pytest run (another session, or a test that runs pytest)
+    makes that one private again (0700), which would lock the sandbox workers of this session's
+    homes out mid-run. xdist's workers get subfolders of it."""
+    if config.option.basetemp is None and not hasattr(config, "workerinput"):
+        config.option.basetemp = tempfile.mkdtemp(prefix=SESSION_TEMP_PREFIX)
+        config.stash[_OWN_BASETEMP] = config.option.basetemp
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    own = config.stash.get(_OWN_BASETEMP, None)
+    if own:
+        shutil.rmtree(own, ignore_errors=True)
+
+
+_OWN_BASETEMP = pytest.StashKey[str]()
+
+
 class _EnterableTempPaths:
     """pytest's temporary folders, each one enterable by other users (0711, not listable).
 
