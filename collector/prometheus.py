@@ -8,6 +8,7 @@ import json
 import math
 import random
 import re
+import ssl
 import threading
 import time
 import urllib.error
@@ -81,8 +82,29 @@ class PrometheusClient:
     authorization: str | None = None
     # extra request headers, e.g. X-Scope-OrgID for Mimir, Cortex or a VictoriaMetrics tenant
     headers: dict[str, str] = field(default_factory=dict)
+    # TLS: a private CA to trust, and a client certificate for stores that ask for one (mTLS)
+    ca_file: str | None = None
+    client_cert: str | None = None
+    client_key: str | None = None
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
     requests: int = 0
+    _tls: ssl.SSLContext | None = field(default=None, init=False, repr=False)
+
+    def tls(self) -> ssl.SSLContext:
+        """The TLS settings, made once; a missing or unreadable file is refused at once."""
+        if self._tls is None:
+            try:
+                context = ssl.create_default_context(cafile=self.ca_file)
+                if self.client_cert:
+                    context.load_cert_chain(self.client_cert, self.client_key)
+            except (OSError, ssl.SSLError) as exc:
+                raise PluginopsError(
+                    Code.PROMETHEUS_TLS_FAILED, f"cannot set up TLS: {exc}",
+                    where="--ca-file/--client-cert/--client-key",
+                    next_step="pass readable PEM files: the CA that signed the store's "
+                              "certificate, and your certificate with its key") from None
+            self._tls = context
+        return self._tls
 
     def _get(self, path: str, params: dict[str, str]) -> Any:
         query = urllib.parse.urlencode(params)
@@ -91,6 +113,7 @@ class PrometheusClient:
             request.add_header("Authorization", self.authorization)
         for name, value in self.headers.items():
             request.add_header(name, value)
+        context = self.tls() if self.url.startswith("https:") else None
         last = ""
         for attempt in range(self.retries + 1):
             if attempt:
@@ -98,7 +121,8 @@ class PrometheusClient:
             self.requests += 1
             REQUESTS.add()
             try:
-                with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
+                with urllib.request.urlopen(request, timeout=self.timeout_s,
+                                            context=context) as response:
                     body = json.loads(response.read())
                 return body["data"]
             except urllib.error.HTTPError as exc:
@@ -111,7 +135,13 @@ class PrometheusClient:
                     ) from None
                 last = f"HTTP {exc.code}: {detail}"
             except (urllib.error.URLError, TimeoutError, OSError) as exc:
-                last = str(getattr(exc, "reason", exc))
+                reason = getattr(exc, "reason", exc)
+                if isinstance(reason, ssl.SSLCertVerificationError):  # retrying will not help
+                    raise PluginopsError(
+                        Code.PROMETHEUS_TLS_FAILED, f"{self.url}: {reason.verify_message}",
+                        where=self.url, next_step="pass --ca-file with the CA that signed the "
+                        "store's certificate (and check the host name in the URL)") from None
+                last = str(reason)
             except (ValueError, KeyError) as exc:
                 last = f"not a Prometheus API answer: {exc}"
         raise PluginopsError(Code.PROMETHEUS_UNREACHABLE, f"{self.url}: {last} (after "

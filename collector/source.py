@@ -22,6 +22,9 @@ class Source:
     location: str
     authorization: str | None = None
     headers: tuple[tuple[str, str], ...] = ()
+    ca_file: str | None = None
+    client_cert: str | None = None
+    client_key: str | None = None
     timeout_s: float = 30.0
     retries: int = 4
     step_s: float = 60.0
@@ -48,7 +51,9 @@ def choose(prometheus: str | None, openmetrics_file: str | None, parquet_dir: st
 
 def client_for(source: Source) -> PrometheusClient:
     return PrometheusClient(source.location, timeout_s=source.timeout_s, retries=source.retries,
-                            authorization=source.authorization, headers=dict(source.headers))
+                            authorization=source.authorization, headers=dict(source.headers),
+                            ca_file=source.ca_file, client_cert=source.client_cert,
+                            client_key=source.client_key)
 
 
 def load(source: Source, start_s: float, end_s: float,

@@ -228,6 +228,10 @@ ERRORS: tuple[CodeInfo, ...] = (
     CodeInfo(Code.PROMETHEUS_QUERY_FAILED,
              "Prometheus refused a query.",
              "Check the query, the URL and the Authorization header."),
+    CodeInfo(Code.PROMETHEUS_TLS_FAILED,
+             "TLS to the store could not be set up, or its certificate was not trusted.",
+             "Pass --ca-file with the CA that signed the store's certificate (and "
+             "--client-cert/--client-key where it asks for one)."),
     CodeInfo(Code.PROMETHEUS_UNREACHABLE,
              "Prometheus did not answer after the retries.",
              "Check that Prometheus is up and reachable, or raise --timeout."),

@@ -213,3 +213,37 @@ def test_a_malformed_line_is_still_named_after_the_columnar_attempt(tmp_path: Pa
     with pytest.raises(PluginopsError) as refused:
         openmetrics.read(path)
     assert refused.value.code == "OPENMETRICS_INVALID" and refused.value.where.endswith(":2")
+
+
+@pytest.fixture
+def https_prometheus(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """The fake Prometheus behind TLS, its certificate signed by a CA of its own."""
+    import ssl
+
+    from runtime.harness.tls import issue
+
+    ca, cert, key = issue(tmp_path / "tls", ["localhost"])
+    FakePrometheus.failures, FakePrometheus.seen = [], []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakePrometheus)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"https://localhost:{server.server_port}", ca
+    server.shutdown()
+
+
+def test_a_store_behind_tls_is_read_with_its_ca_and_refused_at_once_without(
+        https_prometheus: tuple[str, Path], tmp_path: Path) -> None:
+    url, ca = https_prometheus
+    [(_, ts, _)] = PrometheusClient(url, ca_file=str(ca)).query_range("up", 0, 600, 60)
+    assert len(ts) == 11
+    untrusting = PrometheusClient(url, retries=3, sleep=lambda _: None)
+    with pytest.raises(PluginopsError) as refused:
+        untrusting.query_range("up", 0, 600, 60)
+    assert refused.value.code == "PROMETHEUS_TLS_FAILED" and "--ca-file" in refused.value.next_step
+    assert untrusting.requests == 1  # a certificate that is not trusted is not retried
+    with pytest.raises(PluginopsError) as missing:
+        PrometheusClient(url, ca_file=str(tmp_path / "nope.pem")).query_range("up", 0, 60, 60)
+    assert missing.value.code == "PROMETHEUS_TLS_FAILED"

@@ -66,6 +66,13 @@ def _keep_headers(ctx: click.Context, _param: click.Parameter, value: tuple[str,
     ctx.meta["prometheus_headers"] = list(value)
 
 
+def _keep(name: str) -> Callable[[click.Context, click.Parameter, Any], None]:
+    """Options every source command takes but only the source reads: kept in the context."""
+    def keep(ctx: click.Context, _param: click.Parameter, value: Any) -> None:
+        ctx.meta[f"prometheus_{name}"] = value
+    return keep
+
+
 def source_options(func: F) -> F:
     options = [
         click.option("--prometheus", metavar="URL", help="Prometheus (or Thanos, Mimir) URL."),
@@ -79,6 +86,14 @@ def source_options(func: F) -> F:
                      expose_value=False, callback=_keep_headers,
                      help="An extra header for --prometheus, e.g. 'X-Scope-OrgID: team-a' "
                           f"(repeatable; also ${ENV_HEADERS}, one per line)."),
+        click.option("--ca-file", "ca_file", metavar="PEM", expose_value=False,
+                     callback=_keep("ca_file"),
+                     help="Trust this CA for an https --prometheus (a private store)."),
+        click.option("--client-cert", metavar="PEM", expose_value=False,
+                     callback=_keep("client_cert"),
+                     help="Client certificate for a store that asks for one (mTLS)."),
+        click.option("--client-key", metavar="PEM", expose_value=False,
+                     callback=_keep("client_key"), help="The client certificate's key."),
         click.option("--timeout", "timeout_s", type=float, default=30.0, show_default=True,
                      help="Seconds per Prometheus request."),
         click.option("--retries", type=click.IntRange(0, 10), default=4, show_default=True,
@@ -106,9 +121,12 @@ def _source(prometheus: str | None, openmetrics_file: str | None, parquet_dir: s
     lines = [*os.environ.get(ENV_HEADERS, "").splitlines(),
              *click.get_current_context().meta.get("prometheus_headers", [])]
     headers = parse_headers(lines, f"--header / ${ENV_HEADERS}")
+    meta = click.get_current_context().meta
     return choose(prometheus, openmetrics_file, parquet_dir, authorization=authorization,
-                  headers=tuple(headers.items()), timeout_s=timeout_s, retries=retries,
-                  step_s=float(step_s))
+                  headers=tuple(headers.items()), ca_file=meta.get("prometheus_ca_file"),
+                  client_cert=meta.get("prometheus_client_cert"),
+                  client_key=meta.get("prometheus_client_key"), timeout_s=timeout_s,
+                  retries=retries, step_s=float(step_s))
 
 
 class _Bar:
