@@ -20,6 +20,14 @@ from click.testing import CliRunner
 
 from collector import openmetrics, parquet
 from collector import synthetic as syn
+from contracts.catalogue import (
+    EVALUATOR_CYCLE_DURATION,
+    EVALUATOR_CYCLES,
+    EVALUATOR_INTERVAL,
+    EVALUATOR_LAST_SUCCESS,
+    EVALUATOR_PLUGINS,
+    EVALUATOR_STALE,
+)
 from pluginops.cli import cli
 from tests.conftest import REPO
 
@@ -201,11 +209,11 @@ def test_evaluate_serve_exports_the_evaluators_metrics_until_sigterm(
         assert f'pluginops_slo_burn_rate{{plugin="{costly}",plugin_type="integration",' \
                f'slo="availability",window="1h"}}' in body
         # and its own health: one good cycle, six plugins, fresh figures
-        assert 'pluginops_evaluator_cycles_total{outcome="success",reason=""} 1.0' in body
-        assert "pluginops_evaluator_plugins_evaluated 6.0" in body
-        assert "pluginops_evaluator_results_stale 0.0" in body
-        assert "pluginops_evaluator_interval_seconds 3600.0" in body
-        assert "pluginops_evaluator_last_success_timestamp_seconds " in body
+        assert f'{EVALUATOR_CYCLES.name}{{outcome="success",reason=""}} 1.0' in body
+        assert f"{EVALUATOR_PLUGINS.name} 6.0" in body
+        assert f"{EVALUATOR_STALE.name} 0.0" in body
+        assert f"{EVALUATOR_INTERVAL.name} 3600.0" in body
+        assert f"{EVALUATOR_LAST_SUCCESS.name} " in body
         checked = subprocess.run(["promtool", "check", "metrics"], input=body, text=True,
                                  capture_output=True)
         assert checked.returncode == 0, checked.stdout + checked.stderr
@@ -231,14 +239,14 @@ def test_a_failed_cycle_marks_the_figures_stale_and_counts_its_reason() -> None:
     health.failed(0.4, failure_reason(PluginopsError(Code.PROMETHEUS_UNREACHABLE, "down")))
     health.failed(0.1, failure_reason(RuntimeError("boom")))
     body = generate_latest(registry).decode()
-    assert "pluginops_evaluator_results_stale 1.0" in body
-    assert "pluginops_evaluator_last_success_timestamp_seconds 1.8e+09" in body
-    assert 'pluginops_evaluator_cycles_total{outcome="failure",' \
+    assert f"{EVALUATOR_STALE.name} 1.0" in body
+    assert f"{EVALUATOR_LAST_SUCCESS.name} 1.8e+09" in body
+    assert f'{EVALUATOR_CYCLES.name}{{outcome="failure",' \
            'reason="PROMETHEUS_UNREACHABLE"} 1.0' in body
-    assert 'pluginops_evaluator_cycles_total{outcome="failure",reason="RuntimeError"} 1.0' in body
-    assert "pluginops_evaluator_cycle_duration_seconds 0.1" in body
+    assert f'{EVALUATOR_CYCLES.name}{{outcome="failure",reason="RuntimeError"}} 1.0' in body
+    assert f"{EVALUATOR_CYCLE_DURATION.name} 0.1" in body
     health.succeeded(ended=1_800_000_060.0, duration_s=2.0, plugins=12)
-    assert "pluginops_evaluator_results_stale 0.0" in generate_latest(registry).decode()
+    assert f"{EVALUATOR_STALE.name} 0.0" in generate_latest(registry).decode()
 
 
 def test_an_unwritable_output_folder_is_a_structured_error(runner: CliRunner,
