@@ -11,7 +11,8 @@ STAMP := $(VENV)/.installed
 SYSTEM_STAMP := .pluginops-system-deps
 # command:package pairs the tests use; a command already on PATH is not installed again.
 DEB_PACKAGES := git:git npm:npm promtool:prometheus amtool:prometheus-alertmanager \
-	docker-compose:docker-compose chromium:chromium chromedriver:chromium-driver
+	docker-compose:docker-compose chromium:chromium chromedriver:chromium-driver \
+	victoria-metrics:victoria-metrics
 
 .PHONY: demo test lint typecheck unit generate bench system-deps venv lock clean
 

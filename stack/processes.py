@@ -1,5 +1,6 @@
-"""Starting and stopping Prometheus and Alertmanager (Debian's binaries) on loopback, with their
-configs in a folder of ours, waiting on readiness with a deadline."""
+"""Starting and stopping Prometheus, Alertmanager and VictoriaMetrics (Debian's binaries) on
+loopback, with their configs and data in a folder of ours, waiting on readiness with a
+deadline."""
 
 from __future__ import annotations
 
@@ -21,6 +22,13 @@ from contracts.errors import PluginopsError
 
 PROMETHEUS = "prometheus"
 ALERTMANAGER = "prometheus-alertmanager"  # Debian's name for the binary
+VICTORIA_METRICS = "victoria-metrics"  # single node: storage, remote_write receiver, query API
+VMAGENT = "vmagent"
+VMALERT = "vmalert"
+PACKAGES = {PROMETHEUS: "prometheus", "promtool": "prometheus", ALERTMANAGER:
+            "prometheus-alertmanager", "amtool": "prometheus-alertmanager",
+            VICTORIA_METRICS: "victoria-metrics", VMAGENT: "victoria-metrics",
+            VMALERT: "victoria-metrics"}
 READY_TIMEOUT_S = 30.0
 
 
@@ -33,9 +41,9 @@ def free_port() -> int:
 def require(binary: str) -> str:
     path = shutil.which(binary)
     if path is None:
+        package = PACKAGES.get(binary, binary)
         raise PluginopsError(Code.BINARY_MISSING, f"{binary} is not installed", where=binary,
-                             next_step="run `make test` once (it installs the Debian packages "
-                                       "prometheus and prometheus-alertmanager)")
+                             next_step=f"apt-get install {package} (`make test` installs it)")
     return path
 
 
@@ -107,6 +115,35 @@ def prometheus(folder: Path, config_text: str, rules: list[Path],
                f"--web.listen-address=127.0.0.1:{port}", "--web.enable-lifecycle",
                f"--web.external-url={url}", "--enable-feature=exemplar-storage", *extra_args]
     with child(command, folder / "prometheus.log", url):
+        yield url
+
+
+@contextmanager
+def victoria_metrics(folder: Path, port: int | None = None) -> Iterator[str]:
+    """A single-node VictoriaMetrics: accepts remote_write at /api/v1/write and answers the
+    Prometheus query API. Its result cache is off, so a query sees what was just written."""
+    folder.mkdir(parents=True, exist_ok=True)
+    port = port or free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = [require(VICTORIA_METRICS), f"-storageDataPath={folder / 'data'}",
+               f"-httpListenAddr=127.0.0.1:{port}", "-retentionPeriod=100y",
+               "-search.disableCache", "-loggerLevel=WARN"]
+    with child(command, folder / "victoria-metrics.log", url):
+        yield url
+
+
+@contextmanager
+def vmagent(folder: Path, remote_write_url: str, port: int | None = None,
+            extra_args: tuple[str, ...] = ()) -> Iterator[str]:
+    """vmagent forwarding what it scrapes or is sent to a remote_write endpoint."""
+    folder.mkdir(parents=True, exist_ok=True)
+    port = port or free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = [require(VMAGENT), f"-httpListenAddr=127.0.0.1:{port}",
+               f"-remoteWrite.url={remote_write_url}",
+               f"-remoteWrite.tmpDataPath={folder / 'buffer'}", "-loggerLevel=WARN",
+               *extra_args]
+    with child(command, folder / "vmagent.log", url):
         yield url
 
 
