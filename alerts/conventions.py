@@ -30,6 +30,14 @@ def burn_rate(window: str) -> str:
 PERIOD_ERROR_RATIO = f"{PREFIX}:slo_error_ratio:period"
 BUDGET_REMAINING = f"{PREFIX}:slo_error_budget_remaining:ratio"
 
+# The fleet roll-up of the evaluator's gauges, whichever replica (shard) exported them.
+FLEET_PLUGINS_EVALUATED = f"{PREFIX}:evaluator_plugins_evaluated:sum"
+FLEET_PLUGINS_COMPLIANT = f"{PREFIX}:fleet_plugins_slo_compliant:count"
+FLEET_PLUGINS_BREACHED = f"{PREFIX}:fleet_plugins_slo_breached:count"
+FLEET_BUDGET_REMAINING = f"{PREFIX}:fleet_slo_error_budget_remaining:min"
+FLEET_BURN_RATE = f"{PREFIX}:fleet_slo_burn_rate:max"
+FLEET_COST_ANOMALIES = f"{PREFIX}:fleet_cost_anomalies:count"
+
 # Labels the rules add.
 SLO = Label.SLO
 SEVERITY = "severity"

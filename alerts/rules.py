@@ -25,12 +25,16 @@ from alerts import conventions as c
 from alerts.spec import Slo
 from alerts.windows import ALL_WINDOWS, SHORT_WINDOWS, TIERS, Tier
 from contracts.catalogue import (
+    COST_ANOMALY_SCORE,
+    EVALUATOR_PLUGINS,
     INSTALL_TRANSACTIONS,
     PLUGIN_EXECUTION_COST,
     PLUGIN_EXECUTION_DURATION,
     PLUGIN_EXECUTIONS,
     POLICY_DENIALS,
     ROLLBACKS,
+    SLO_BUDGET_REMAINING,
+    SLO_BURN_RATE,
 )
 from contracts.codes import Code
 from contracts.errors import PluginopsError
@@ -308,6 +312,24 @@ def operations_group(settings: Settings) -> dict[str, Any]:
     ]}
 
 
+def evaluator_fleet_group() -> dict[str, Any]:
+    """The fleet from the evaluator's per-plugin gauges, whichever replica exported them: with
+    `--shard K/N` each replica exports its own plugins, and these rules are the fleet roll-up
+    of the N (a plugin exported twice, by replicas with overlapping shards, counts once)."""
+    budget = SLO_BUDGET_REMAINING.name
+    worst = f"min by ({c.PLUGIN}, {c.PLUGIN_TYPE}) ({budget})"
+    score = f"max by ({c.PLUGIN}, {c.PLUGIN_TYPE}) ({COST_ANOMALY_SCORE.name})"
+    return {"name": c.group("evaluator-fleet"), "rules": [
+        {"record": c.FLEET_PLUGINS_EVALUATED, "expr": f"sum({EVALUATOR_PLUGINS.name})"},
+        {"record": c.FLEET_PLUGINS_COMPLIANT, "expr": f"count({worst} >= 0) or vector(0)"},
+        {"record": c.FLEET_PLUGINS_BREACHED, "expr": f"count({worst} < 0) or vector(0)"},
+        {"record": c.FLEET_BUDGET_REMAINING, "expr": f"min by ({c.SLO}) ({budget})"},
+        {"record": c.FLEET_BURN_RATE,
+         "expr": f"max by ({c.SLO}, {c.WINDOW}) ({SLO_BURN_RATE.name})"},
+        {"record": c.FLEET_COST_ANOMALIES, "expr": f"count({score} > {COST_Z}) or vector(0)"},
+    ]}
+
+
 def generate(slos: list[Slo], settings: Settings | None = None) -> dict[str, Any]:
     settings = settings or Settings()
     kinds: dict[str, list[Slo]] = {}
@@ -316,5 +338,5 @@ def generate(slos: list[Slo], settings: Settings | None = None) -> dict[str, Any
     groups = [slo_group(kind, kinds[kind]) for kind in c.SLO_KINDS
               if kind in kinds]
     groups += [period_group(kinds), latency_group(settings), cost_group(settings),
-               operations_group(settings)]
+               operations_group(settings), evaluator_fleet_group()]
     return {"groups": groups}

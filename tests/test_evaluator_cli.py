@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,12 @@ import jsonschema
 import pytest
 from click.testing import CliRunner
 
+from alerts import conventions as c
+from alerts.rules import COST_Z
+from alerts.spec import load_slos
 from collector import openmetrics, parquet
 from collector import synthetic as syn
+from collector.source import Source
 from contracts.catalogue import (
     EVALUATOR_CYCLE_DURATION,
     EVALUATOR_CYCLES,
@@ -28,8 +33,14 @@ from contracts.catalogue import (
     EVALUATOR_PLUGINS,
     EVALUATOR_STALE,
 )
+from evaluator.plugin import Settings
+from evaluator.results import Evaluation
+from evaluator.run import evaluate_source
+from evaluator.service import families
+from evaluator.shard import Shard
 from pluginops.cli import cli
 from tests.conftest import REPO
+from tests.promtool_support import run_promtool
 
 AT = 1_790_006_400
 PLUGINOPS = str(Path(sys.executable).parent / "pluginops")
@@ -99,6 +110,67 @@ def test_shards_partition_the_fleet_and_agree_with_one_unsharded_run(
             assert plugin == whole[plugin["plugin"]]
     refused = runner.invoke(cli, ["evaluate", "--parquet", str(cache), "--shard", "3/3"])
     assert refused.exit_code == 2 and "SHARD_INVALID" in refused.output
+
+
+def _labels(name: str, labels: dict[str, str]) -> str:
+    return name + "{" + ", ".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}"
+
+
+def test_the_fleet_roll_up_rules_over_shard_replicas_equal_one_unsharded_run(
+        cache: Path, tmp_path: Path) -> None:
+    """Three replicas, `--shard 0/3`..`2/3`, each export their plugins' gauges; the generated
+    roll-up rules, run by Prometheus' engine over the three, give the fleet of one unsharded
+    evaluation."""
+    slos = [replace(slo, objective=0.9995) if slo.kind == c.AVAILABILITY else slo
+            for slo in load_slos(REPO / "alerts" / "slos")]  # strict enough to breach
+
+    def evaluate(shard: Shard | None) -> Evaluation:
+        return evaluate_source(Source("parquet", str(cache)), slos, Settings(), None,
+                               workers=1, shard=shard).evaluation
+
+    series: dict[str, str] = {}
+    for k in range(3):
+        shard = evaluate(Shard(k, 3))
+        instance = {"instance": f"evaluator-{k}:9500"}
+        series[_labels(EVALUATOR_PLUGINS.name, instance)] = f"{len(shard.plugins)}x2"
+        for family in families(shard):
+            for sample in family.samples:
+                series[_labels(sample.name, {**sample.labels, **instance})] = \
+                    " ".join([repr(sample.value)] * 3)
+    whole = evaluate(None)
+    assert whole.fleet.slo_breached >= 1 and whole.fleet.slo_compliant >= 1
+
+    def expect(name: str, value: float, **labels: str) -> dict[str, Any]:
+        return {"labels": _labels(name, labels), "value": value}
+
+    budgets: dict[str, list[float]] = {}
+    burns: dict[tuple[str, str], list[float]] = {}
+    for plugin in whole.plugins:
+        for slo in plugin.slos:
+            if slo.budget_remaining is not None:
+                budgets.setdefault(slo.slo, []).append(slo.budget_remaining)
+            for window, figures in slo.windows.items():
+                if figures.burn_rate is not None:
+                    burns.setdefault((slo.slo, window), []).append(figures.burn_rate)
+    anomalous = sum(1 for p in whole.plugins if (p.cost_anomaly_score or 0) > COST_Z)
+    checks = [
+        {"expr": c.FLEET_PLUGINS_EVALUATED, "eval_time": "1m",
+         "exp_samples": [expect(c.FLEET_PLUGINS_EVALUATED, len(whole.plugins))]},
+        {"expr": c.FLEET_PLUGINS_COMPLIANT, "eval_time": "1m",
+         "exp_samples": [expect(c.FLEET_PLUGINS_COMPLIANT, whole.fleet.slo_compliant)]},
+        {"expr": c.FLEET_PLUGINS_BREACHED, "eval_time": "1m",
+         "exp_samples": [expect(c.FLEET_PLUGINS_BREACHED, whole.fleet.slo_breached)]},
+        {"expr": c.FLEET_BUDGET_REMAINING, "eval_time": "1m",
+         "exp_samples": [expect(c.FLEET_BUDGET_REMAINING, min(v), slo=k)
+                         for k, v in budgets.items()]},
+        {"expr": c.FLEET_BURN_RATE, "eval_time": "1m",
+         "exp_samples": [expect(c.FLEET_BURN_RATE, max(v), slo=k[0], window=k[1])
+                         for k, v in burns.items()]},
+        {"expr": c.FLEET_COST_ANOMALIES, "eval_time": "1m",
+         "exp_samples": [expect(c.FLEET_COST_ANOMALIES, anomalous)]},
+    ]
+    done = run_promtool(tmp_path, "1m", series, checks)
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_evaluate_reads_openmetrics_at_a_given_instant(runner: CliRunner, om_file: Path) -> None:

@@ -52,7 +52,7 @@ def wait_until(url: str, query: str, at: float, expected: float) -> None:
     seen: Any = None
     while time.monotonic() < deadline:
         result = instant(url, query, at)
-        seen = float(result[0]["value"][1]) if result else None
+        seen = float(result[0]["value"][1]) if result else 0.0  # count() of nothing
         if seen == expected:
             return
         time.sleep(0.2)
