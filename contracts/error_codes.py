@@ -342,6 +342,11 @@ ERRORS: tuple[CodeInfo, ...] = (
     CodeInfo(Code.STACK_SETUP_FAILED,
              "A command setting up the live stack failed.",
              "Run the same command by hand to see why."),
+    CodeInfo(Code.STATE_FILE_INVALID,
+             "The evaluator's state file (--state) cannot be read, or is given without "
+             "--serve --prometheus.",
+             "Delete it (the next cycle fetches the whole span again); use --state with "
+             "--serve --prometheus URL."),
     CodeInfo(Code.STEP_INVALID,
              "A query step that is not a positive number of seconds.",
              "Give a positive number of seconds."),

@@ -16,6 +16,7 @@ from alerts.spec import Slo
 from alerts.windows import seconds
 from collector import parquet
 from collector import schema as s
+from collector.rolling import RollingTelemetry
 from collector.source import Source, client_for, load, plugin_frames
 from contracts.catalogue import PLUGIN_EXECUTIONS
 from contracts.codes import Code
@@ -77,15 +78,17 @@ def _no_data(source: Source) -> PluginopsError:
 
 def evaluate_source(source: Source, slos: list[Slo], settings: Settings, at_s: float | None,
                     progress: Progress | None = None, workers: int = 2,
-                    shard: Shard | None = None) -> Run:
-    """Evaluate every plugin of the source, or, with a shard, the plugins it owns."""
+                    shard: Shard | None = None, rolling: RollingTelemetry | None = None) -> Run:
+    """Evaluate every plugin of the source, or, with a shard, the plugins it owns. With
+    `rolling` (a store, evaluated again and again) only what is new is fetched."""
     if source.kind == "parquet":
         return _evaluate_parquet(source, slos, settings, at_s, progress, workers, shard)
     if source.kind == "openmetrics":  # a recording: read whole
         telemetry = load(source, 0, FAR_FUTURE_S)
     else:
         end_s = at_s if at_s is not None else time.time()
-        telemetry = load(source, end_s - lookback_s(slos, settings), end_s)
+        telemetry = rolling.refresh(end_s) if rolling is not None else \
+            load(source, end_s - lookback_s(slos, settings), end_s)
     if telemetry.executions.empty:
         raise _no_data(source)
     span = telemetry.span_ms()

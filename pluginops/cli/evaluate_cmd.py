@@ -6,6 +6,7 @@ starts: every other command (and the install crash tests' timing) pays nothing f
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Callable
@@ -26,7 +27,10 @@ from pluginops.cli.common import emit_json, format_option, handles_errors, note
 from pluginops.extras import require as require_extra
 
 if TYPE_CHECKING:
+    from collector.rolling import RollingTelemetry
     from collector.source import Source
+    from evaluator.plugin import Settings
+    from evaluator.results import Evaluation
     from evaluator.run import Run
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -150,20 +154,23 @@ class _Bar:
         self.progress.update(self.task, completed=done, total=total)
 
 
-def _run(source: Source, at: str | None, window: str, workers: int,
-         shard: str | None = None) -> Run:
+def _settings(source: Source, window: str) -> Settings:
     from evaluator.plugin import Settings
+
+    return Settings(step_s=int(source.step_s), window=parse_window(window, "--window"))
+
+
+def _run(source: Source, at: str | None, window: str, workers: int,
+         shard: str | None = None, rolling: RollingTelemetry | None = None) -> Run:
     from evaluator.run import evaluate_source
     from evaluator.shard import parse_shard
 
     at_s = parse_time(at, "--at") if at else None
-    settings = Settings(step_s=int(source.step_s), window=parse_window(window, "--window"))
-    slos = load_slos(SLO_DIR)
     started = time.monotonic()
     note(f"evaluating {source.describe()}")
     with _Bar("plugins") as bar:
-        run = evaluate_source(source, slos, settings, at_s, bar, workers,
-                              parse_shard(shard) if shard else None)
+        run = evaluate_source(source, load_slos(SLO_DIR), _settings(source, window), at_s, bar,
+                              workers, parse_shard(shard) if shard else None, rolling)
     note(f"evaluated {len(run.evaluation.plugins)} plugins at {run.evaluation.at} in "
          f"{time.monotonic() - started:.1f} s")
     return run
@@ -231,12 +238,15 @@ def _text(run: Run) -> None:
 @click.option("--shard", metavar="K/N", default=None,
               help="Evaluate only the plugins whose name hashes to K of N (N replicas split a "
                    "fleet; docs/evaluator.md, \"Fleets\").")
+@click.option("--state", "state", type=click.Path(path_type=Path, dir_okay=False),
+              default=None, help="With --serve --prometheus: keep the fetched series in this "
+              "file, so a restart fetches only what is new.")
 @format_option
 @handles_errors
 def evaluate(prometheus: str | None, openmetrics_file: str | None, parquet_dir: str | None,
              authorization: str | None, timeout_s: float, retries: int, step_s: int, at: str | None,
              window: str, workers: int, serve: bool, listen: str, interval_s: float,
-             shard: str | None, fmt: str) -> None:
+             shard: str | None, state: Path | None, fmt: str) -> None:
     """SLO budgets and burn rates, latency, cost, anomalies and trends, per plugin and fleet."""
     source = _source(prometheus, openmetrics_file, parquet_dir, authorization, timeout_s, retries,
                      step_s)
@@ -244,6 +254,10 @@ def evaluate(prometheus: str | None, openmetrics_file: str | None, parquet_dir: 
         from evaluator.shard import parse_shard
 
         parse_shard(shard)  # a bad shard is refused before any work
+    if state is not None and not (serve and source.kind == "prometheus"):
+        raise PluginopsError(Code.STATE_FILE_INVALID, "--state keeps the series --serve fetched "
+                             "from a store", where="--state",
+                             next_step="use --state with --serve --prometheus URL")
     if not serve:
         run = _run(source, at, window, workers, shard)
         if fmt == "json":
@@ -257,8 +271,44 @@ def evaluate(prometheus: str | None, openmetrics_file: str | None, parquet_dir: 
     if not host or not port.isdigit():
         raise PluginopsError(Code.LISTEN_INVALID, f"{listen!r} is not HOST:PORT", where="--listen",
                              next_step="write e.g. 127.0.0.1:9464")
-    serve_forever(lambda: _run(source, at, window, workers, shard).evaluation, host, int(port),
-                  interval_s, note)
+    rolling = _rolling(source, window, state)
+    saved = [-math.inf]
+
+    def cycle() -> Evaluation:
+        run = _run(source, at, window, workers, shard, rolling)
+        if rolling is not None:
+            cost = rolling.last
+            note(f"fetched {cost.points} points in {cost.requests} requests "
+                 f"({'the whole span' if cost.full else 'what is new'})")
+            if state is not None and time.monotonic() - saved[0] >= STATE_EVERY_S:
+                rolling.save(state)
+                saved[0] = time.monotonic()
+        return run.evaluation
+
+    serve_forever(cycle, host, int(port), interval_s, note)
+    if rolling is not None and state is not None and rolling.end_s is not None:
+        rolling.save(state)  # stopped: the next start fetches only what is new
+        note(f"saved {rolling.points} points to {state}")
+
+
+STATE_EVERY_S = 600.0  # how often --serve rewrites its --state file
+
+
+def _rolling(source: Source, window: str, state: Path | None) -> RollingTelemetry | None:
+    """What `--serve` keeps between cycles: a store's series (files are read whole anyway)."""
+    if source.kind != "prometheus":
+        return None
+    from collector.rolling import RollingTelemetry
+    from collector.source import client_for
+    from evaluator.run import lookback_s
+
+    rolling = RollingTelemetry(client_for(source), lookback_s(load_slos(SLO_DIR),
+                                                              _settings(source, window)),
+                               source.step_s)
+    if state is not None and rolling.load(state):
+        note(f"loaded {rolling.points} points from {state}, up to "
+             f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(rolling.end_s or 0))}")
+    return rolling
 
 
 @click.group()
