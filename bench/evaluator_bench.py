@@ -139,14 +139,22 @@ def prometheus_baseline(fleet: syn.Fleet, count: int, folder: Path, at: float) -
 
 
 def evaluator_budgets(folder: Path, count: int, at_ms: int) -> float:
+    """Seconds the evaluator takes to compute `count` plugins' 30-day availability budgets from
+    the cache: one open file, only the columns the SLO reads (as Prometheus reads only the
+    executions series), median of 3 after a warm-up (as for Prometheus)."""
     slos = load_slos(REPO / "alerts" / "slos")
-    started = time.perf_counter()
-    for index in range(count):
-        series = PluginSeries.from_frame(parquet.read_row_groups(folder, [index]))
-        slo = slo_math.governing(slos, c.AVAILABILITY, series.plugin, series.plugin_type)
-        assert slo is not None
-        slo_math.evaluate(series, slo, at_ms, 60_000)
-    return time.perf_counter() - started
+    availability = [x for x in slos if x.kind == c.AVAILABILITY]
+    columns = sorted({col for x in availability for col in slo_math.columns_for(x)})
+    timings = []
+    for _ in range(4):
+        started = time.perf_counter()
+        for frame in parquet.each_row_group(folder, list(range(count)), columns):
+            series = PluginSeries.from_frame(frame)
+            slo = slo_math.governing(slos, c.AVAILABILITY, series.plugin, series.plugin_type)
+            assert slo is not None
+            slo_math.evaluate(series, slo, at_ms, 60_000)
+        timings.append(time.perf_counter() - started)
+    return statistics.median(timings[1:])
 
 
 def main() -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -135,12 +135,16 @@ def read_row_groups(folder: Path, indices: list[int]) -> pd.DataFrame:
         return handle.read_row_groups(indices).to_pandas()
 
 
-def each_row_group(folder: Path, indices: list[int]) -> Iterator[pd.DataFrame]:
+def each_row_group(folder: Path, indices: list[int], columns: Sequence[str] | None = None
+                   ) -> Iterator[pd.DataFrame]:
     """The given row groups one by one, from one open file (its footer, which lists every row
-    group, is parsed once)."""
-    with pq.ParquetFile(folder / EXECUTIONS) as handle:
+    group, is parsed once); with `columns`, only those value columns (and the keys) are read."""
+    wanted = None if columns is None else [*s.KEYS, *columns]
+    # the label columns repeat one value per row: read as categories, not a string per row
+    with pq.ParquetFile(folder / EXECUTIONS,
+                        read_dictionary=[s.PLUGIN, s.PLUGIN_TYPE, s.SERIES]) as handle:
         for index in indices:
-            yield handle.read_row_group(index).to_pandas()
+            yield handle.read_row_group(index, columns=wanted).to_pandas()
 
 
 def read(folder: Path) -> s.Telemetry:

@@ -66,6 +66,11 @@ class RollingTelemetry:
 
     def refresh(self, end_s: float) -> s.Telemetry:
         """The telemetry of [end - span, end], fetching only what this object lacks."""
+        self.update(end_s)
+        return self.telemetry()
+
+    def update(self, end_s: float) -> None:
+        """Fetch what is new up to `end_s` and drop what left the span."""
         end = math.floor(end_s / self.step_s) * self.step_s
         first = math.ceil((end - self.span_s) / self.step_s) * self.step_s
         full = self._end_s is None or self._end_s < first or end < self._end_s
@@ -87,7 +92,6 @@ class RollingTelemetry:
         self._trim(round(first * 1000))
         self._end_s = end
         self.last = CycleCost(self.client.requests - requests_before, points, start, end, full)
-        return self.telemetry()
 
     def _trim(self, first_ms: int) -> None:
         for key, (ts, values) in list(self._series.items()):

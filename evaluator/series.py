@@ -78,6 +78,8 @@ class PluginSeries:
             order = np.argsort(ts, kind="stable")
             ts = ts[order]
             for column in s.VALUE_COLUMNS:
+                if column not in group:  # a frame read for some figures only
+                    continue
                 values = group[column].to_numpy(dtype="float64")[order]
                 keep = ~np.isnan(values)
                 if keep.all():  # share one timestamp array, so window bounds are found once

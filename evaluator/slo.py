@@ -34,6 +34,13 @@ def governing(slos: list[Slo], kind: str, plugin: str, plugin_type: str) -> Slo 
     return typed[0] if typed else None
 
 
+def columns_for(slo: Slo) -> tuple[str, ...]:
+    """The value columns an SLO's figures read (a reader may skip the others)."""
+    if slo.kind == c.AVAILABILITY:
+        return s.OUTCOME_COLUMNS
+    return (s.LATENCY_COUNT, s.bucket_column(slo.threshold or 0.0))
+
+
 def bad_and_total_rates(series: PluginSeries, slo: Slo, evals: np.ndarray, range_ms: int
                         ) -> tuple[np.ndarray, np.ndarray]:
     if slo.kind == c.AVAILABILITY:
