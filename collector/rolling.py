@@ -30,6 +30,10 @@ from contracts.files import atomic_writer
 
 SeriesKey = tuple[str, tuple[tuple[str, str], ...]]  # family, sorted labels
 STATE_FORMAT = 1
+# Against a store that records the SLO rules: every step for the last 7 hours (the 6-hour
+# window's rate and the 30-minute quantiles), one point an hour before (hourly baselines, week
+# and month trends and regressions read levels on an hourly grid).
+FINE_S = 7 * 3600.0
 
 
 @dataclass
@@ -48,9 +52,14 @@ class RollingTelemetry:
     span_s: float  # how far back an evaluation reads
     step_s: float = 60.0
     settle_s: float = 120.0
+    # With `fine_s`, only the last `fine_s` seconds keep every step; older points are thinned
+    # to one per `coarse_s` (on the clock's hours), and a first cycle fetches them at that step.
+    fine_s: float | None = None
+    coarse_s: float = 3600.0
     last: CycleCost = field(default_factory=CycleCost)
     _series: dict[SeriesKey, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     _end_s: float | None = None
+    _thinned_ms: int = 0  # points before this are already one per `coarse_s`
 
     @property
     def end_s(self) -> float | None:
@@ -64,6 +73,12 @@ class RollingTelemetry:
     def points(self) -> int:
         return sum(len(ts) for ts, _ in self._series.values())
 
+    def coarse_before_s(self, end_s: float) -> float | None:
+        """Points before this instant are one per `coarse_s` (None: none are)."""
+        if self.fine_s is None:
+            return None
+        return math.floor((end_s - self.fine_s) / self.coarse_s) * self.coarse_s
+
     def refresh(self, end_s: float) -> s.Telemetry:
         """The telemetry of [end - span, end], fetching only what this object lacks."""
         self.update(end_s)
@@ -72,34 +87,62 @@ class RollingTelemetry:
     def update(self, end_s: float) -> None:
         """Fetch what is new up to `end_s` and drop what left the span."""
         end = math.floor(end_s / self.step_s) * self.step_s
-        first = math.ceil((end - self.span_s) / self.step_s) * self.step_s
+        grain = self.step_s if self.fine_s is None else self.coarse_s
+        first = math.floor((end - self.span_s) / grain) * grain  # covers the whole span
         full = self._end_s is None or self._end_s < first or end < self._end_s
         start = first if full else max(first, self._end_s - self.settle_s)  # type: ignore[operator]
         if full:
             self._series.clear()
+            self._thinned_ms = 0
         requests_before = self.client.requests
         points = 0
-        for query, name in QUERIES:
-            for labels, ts, values in self.client.query_range(query, start, end, self.step_s):
-                key = (name, tuple(sorted(labels.items())))
-                points += len(ts)
-                kept = self._series.get(key)
-                if kept is not None:  # the overlap is replaced by what the store says now
-                    older = kept[0] < round(start * 1000)
-                    ts = np.concatenate([kept[0][older], ts])
-                    values = np.concatenate([kept[1][older], values])
-                self._series[key] = (ts, values)
-        self._trim(round(first * 1000))
+        ranges = [(start, end, self.step_s)]
+        boundary = self.coarse_before_s(end)
+        if full and boundary is not None and boundary > start:  # the old part, coarsely
+            ranges = [(start, boundary - self.coarse_s, self.coarse_s),
+                      (boundary, end, self.step_s)]
+        for lo, hi, step in ranges:
+            if hi < lo:
+                continue
+            for query, name in QUERIES:
+                for labels, ts, values in self.client.query_range(query, lo, hi, step):
+                    points += len(ts)
+                    self._merge((name, tuple(sorted(labels.items()))), ts, values,
+                                round(lo * 1000))
+        self._trim(round(first * 1000), None if boundary is None else round(boundary * 1000))
         self._end_s = end
         self.last = CycleCost(self.client.requests - requests_before, points, start, end, full)
 
-    def _trim(self, first_ms: int) -> None:
+    def _merge(self, key: SeriesKey, ts: np.ndarray, values: np.ndarray, from_ms: int) -> None:
+        """Points from `from_ms` on replace what was kept there (the overlap is re-read)."""
+        kept = self._series.get(key)
+        if kept is not None:
+            older = kept[0] < from_ms
+            ts = np.concatenate([kept[0][older], ts])
+            values = np.concatenate([kept[1][older], values])
+        self._series[key] = (ts, values)
+
+    def _trim(self, first_ms: int, coarse_before_ms: int | None) -> None:
+        """Drop what left the span; thin what has become old to the clock's hours (only the
+        points that became old since the last cycle are looked at)."""
+        coarse_ms = round(self.coarse_s * 1000)
         for key, (ts, values) in list(self._series.items()):
             cut = int(np.searchsorted(ts, first_ms))
             if cut >= len(ts):
                 del self._series[key]  # the series ended before the span: it is gone
-            elif cut:
-                self._series[key] = (ts[cut:].copy(), values[cut:].copy())  # free the head
+                continue
+            lo = hi = cut
+            if coarse_before_ms is not None:
+                lo = max(cut, int(np.searchsorted(ts, self._thinned_ms)))
+                hi = max(lo, int(np.searchsorted(ts, coarse_before_ms)))
+            off_grid = ts[lo:hi] % coarse_ms != 0
+            if cut == 0 and not off_grid.any():
+                continue
+            on_grid = np.flatnonzero(~off_grid) + lo
+            index = np.concatenate([np.arange(cut, lo), on_grid, np.arange(hi, len(ts))])
+            self._series[key] = (ts[index], values[index])  # copies: frees the old arrays
+        if coarse_before_ms is not None:
+            self._thinned_ms = coarse_before_ms
 
     def telemetry(self) -> s.Telemetry:
         assembler = Assembler()
@@ -110,7 +153,8 @@ class RollingTelemetry:
     # --- the state file -------------------------------------------------------------------
 
     def _meta(self) -> dict[str, object]:
-        return {"format": STATE_FORMAT, "source": self.client.url, "step": self.step_s}
+        return {"format": STATE_FORMAT, "source": self.client.url, "step": self.step_s,
+                "fine": self.fine_s, "coarse": self.coarse_s}
 
     def save(self, path: Path) -> None:
         """Write the kept series (atomically: a reader sees the old state or the new one)."""

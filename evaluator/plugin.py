@@ -46,6 +46,10 @@ class Settings:
     regression_alpha: float = 0.01
     regression_min_executions: int = 200
     permutation_rounds: int = 1000
+    # A counter's level between two samples at least this far apart is interpolated (a store's
+    # series kept one point an hour beyond the last hours: `collector.rolling`); None: the last
+    # sample's level, as PromQL reads a counter.
+    interpolate_gaps_s: float | None = None
 
     @property
     def window_ms(self) -> int:

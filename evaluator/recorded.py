@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from alerts import conventions as c
+from alerts.windows import seconds
 from collector.prometheus import PrometheusClient
 from evaluator.plugin import PluginOutcome
 from evaluator.results import WindowFigures
@@ -53,9 +54,12 @@ def read(client: PrometheusClient, at_s: float) -> Recorded:
     return out
 
 
-def overlay(outcomes: list[PluginOutcome], recorded: Recorded) -> int:
-    """Replace computed figures with recorded ones where the store has them; how many."""
-    replaced = 0
+Key = tuple[str, str, str]  # plugin, slo kind, window (or "budget", or "p95"/"p99" with no slo)
+
+
+def overlay(outcomes: list[PluginOutcome], recorded: Recorded) -> set[Key]:
+    """Replace computed figures with recorded ones where the store has them; which."""
+    replaced: set[Key] = set()
     for outcome in outcomes:
         result = outcome.result
         for slo in result.slos:
@@ -68,7 +72,7 @@ def overlay(outcomes: list[PluginOutcome], recorded: Recorded) -> int:
                 budget_ratio = 1 - slo.objective
                 burn = recorded.burns.get(key, ratio / budget_ratio if budget_ratio else None)
                 slo.windows[window] = WindowFigures(error_ratio=ratio, burn_rate=burn)
-                replaced += 1
+                replaced.add(key)
             remaining = recorded.budgets.get((result.plugin, slo.slo))
             if remaining is not None:
                 slo.budget_remaining = remaining
@@ -76,10 +80,29 @@ def overlay(outcomes: list[PluginOutcome], recorded: Recorded) -> int:
                 period = slo.windows.get(slo.period)
                 if period is not None and period.error_ratio is not None:
                     slo.compliant = period.error_ratio <= 1 - slo.objective
-                replaced += 1
+                replaced.add((result.plugin, slo.slo, "budget"))
         for attribute, values in (("p95", recorded.p95), ("p99", recorded.p99)):
             if result.plugin in values:
                 setattr(result.latency, attribute, values[result.plugin])
-                replaced += 1
+                replaced.add((result.plugin, "", attribute))
     return replaced
 
+
+def unknown_unless_recorded(outcomes: list[PluginOutcome], replaced: set[Key],
+                            coarse_after_s: float) -> int:
+    """When the raw series are kept coarsely beyond a few hours, the windows that reach back
+    there (1d, 3d, the period) cannot be computed from them: a figure the store did not record
+    is reported unknown rather than wrong. How many."""
+    blanked = 0
+    for outcome in outcomes:
+        result = outcome.result
+        for slo in result.slos:
+            for window in list(slo.windows):
+                if seconds(window) > coarse_after_s and \
+                        (result.plugin, slo.slo, window) not in replaced:
+                    slo.windows[window] = WindowFigures(error_ratio=None, burn_rate=None)
+                    blanked += 1
+            if (result.plugin, slo.slo, "budget") not in replaced:
+                slo.budget_remaining = slo.budget_consumed = slo.compliant = None
+                blanked += 1
+    return blanked

@@ -7,7 +7,7 @@ import multiprocessing
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
@@ -27,6 +27,7 @@ from evaluator.plugin import PluginOutcome, Settings, evaluate_plugin, iso
 from evaluator.results import Evaluation
 from evaluator.series import PluginSeries
 from evaluator.shard import Shard
+from evaluator.slo import RATE_RANGE_MS
 
 Progress = Callable[[int, int], None]
 MARGIN_S = 600
@@ -50,7 +51,8 @@ def lookback_s(slos: list[Slo], settings: Settings) -> float:
 
 def _evaluate_frame(frame: pd.DataFrame, slos: list[Slo], at_ms: int, settings: Settings
                     ) -> PluginOutcome:
-    return evaluate_plugin(PluginSeries.from_frame(frame), slos, at_ms, settings)
+    series = PluginSeries.from_frame(frame, settings.interpolate_gaps_s)
+    return evaluate_plugin(series, slos, at_ms, settings)
 
 
 def _evaluate_groups(folder: str, indices: list[int], slos: list[Slo], at_ms: int,
@@ -89,6 +91,8 @@ def evaluate_source(source: Source, slos: list[Slo], settings: Settings, at_s: f
         end_s = at_s if at_s is not None else time.time()
         telemetry = rolling.refresh(end_s) if rolling is not None else \
             load(source, end_s - lookback_s(slos, settings), end_s)
+        if rolling is not None and rolling.fine_s is not None:
+            settings = replace(settings, interpolate_gaps_s=rolling.coarse_s)
     if telemetry.executions.empty:
         raise _no_data(source)
     span = telemetry.span_ms()
@@ -100,11 +104,14 @@ def evaluate_source(source: Source, slos: list[Slo], settings: Settings, at_s: f
         outcomes.append(_evaluate_frame(frame, slos, at_ms, settings))
         if progress:
             progress(done, len(frames))
-    replaced = 0
+    replaced: set[recorded.Key] = set()
     if source.kind == "prometheus":  # what the store's ruler recorded wins over recomputing
         replaced = recorded.overlay(outcomes, recorded.read(client_for(source), at_ms / 1000))
+        if rolling is not None and rolling.fine_s is not None:
+            recorded.unknown_unless_recorded(outcomes, replaced,
+                                             rolling.fine_s - RATE_RANGE_MS / 1000)
     run = _finish(source, settings, at_ms, outcomes, telemetry.operations, shard)
-    run.evaluation.recorded_figures = replaced
+    run.evaluation.recorded_figures = len(replaced)
     return run
 
 

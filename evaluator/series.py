@@ -21,6 +21,7 @@ from evaluator.promql import RateGeometry, extrapolated_rate, reset_adjustments
 class Samples:
     ts: np.ndarray  # int64 ms, ascending
     values: np.ndarray  # float64
+    interpolate_ms: int | None = None  # see `level`
 
     @cached_property
     def _adjust(self) -> np.ndarray | None:
@@ -44,7 +45,17 @@ class Samples:
         if not len(self.ts):
             return np.full(at.shape, np.nan)
         index = np.searchsorted(self.ts, at, side="right") - 1
-        return self._monotone[np.maximum(index, 0)]
+        level = self._monotone[np.maximum(index, 0)]
+        if self.interpolate_ms is None or len(self.ts) < 2:
+            return level
+        # between samples `interpolate_ms` or more apart, the level grows linearly
+        before = np.clip(index, 0, len(self.ts) - 2)
+        gap = self.ts[before + 1] - self.ts[before]
+        inside = (index >= 0) & (index < len(self.ts) - 1) & (gap >= self.interpolate_ms)
+        share = (at - self.ts[before]) / np.maximum(gap, 1)
+        grown = self._monotone[before] + share * (self._monotone[before + 1] -
+                                                  self._monotone[before])
+        return np.where(inside, grown, level)
 
     def increase(self, start_ms: int, end_ms: int) -> float:
         """Counted events in (start, end]."""
@@ -69,10 +80,12 @@ class PluginSeries:
         default_factory=dict, repr=False, compare=False)
 
     @classmethod
-    def from_frame(cls, frame: pd.DataFrame) -> PluginSeries:
+    def from_frame(cls, frame: pd.DataFrame, interpolate_gaps_s: float | None = None
+                   ) -> PluginSeries:
         groups = (frame.groupby(s.SERIES, sort=True, observed=True)
                   if s.SERIES in frame and frame[s.SERIES].nunique() > 1 else [("", frame)])
         columns: dict[str, list[Samples]] = {}
+        gap = None if interpolate_gaps_s is None else round(interpolate_gaps_s * 1000)
         for _, group in groups:
             ts = group[s.TIMESTAMP].to_numpy(dtype="int64")
             order = np.argsort(ts, kind="stable")
@@ -83,9 +96,9 @@ class PluginSeries:
                 values = group[column].to_numpy(dtype="float64")[order]
                 keep = ~np.isnan(values)
                 if keep.all():  # share one timestamp array, so window bounds are found once
-                    columns.setdefault(column, []).append(Samples(ts, values))
+                    columns.setdefault(column, []).append(Samples(ts, values, gap))
                 elif keep.any():
-                    columns.setdefault(column, []).append(Samples(ts[keep], values[keep]))
+                    columns.setdefault(column, []).append(Samples(ts[keep], values[keep], gap))
         return cls(str(frame[s.PLUGIN].iat[0]), str(frame[s.PLUGIN_TYPE].iat[0]),
                    {column: tuple(series) for column, series in columns.items()})
 

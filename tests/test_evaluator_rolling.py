@@ -24,7 +24,7 @@ from collector import openmetrics
 from collector import schema as s
 from collector import synthetic as syn
 from collector.prometheus import QUERIES, PrometheusClient
-from collector.rolling import RollingTelemetry
+from collector.rolling import FINE_S, RollingTelemetry
 from collector.source import Source
 from contracts.codes import Code
 from contracts.errors import PluginopsError
@@ -32,7 +32,8 @@ from evaluator.plugin import Settings
 from evaluator.run import evaluate_source, lookback_s
 from pluginops.cli import cli
 from stack.processes import free_port, prometheus
-from tests.evaluator_support import CONFIG, backfill_openmetrics
+from tests.evaluator_support import CONFIG, backfill_openmetrics, prometheus_with_rules
+from tests.test_evaluator_agreement import RULES
 
 pytestmark = pytest.mark.slow
 
@@ -42,9 +43,13 @@ LEAVES_H = 20  # host-b leaves this many hours before `at`
 PLUGINOPS = str(Path(sys.executable).parent / "pluginops")
 
 
-def _two_hosts(at: int) -> s.Telemetry:
-    fleet = syn.Fleet(at - DAYS * 86400, at, 60, syn.profiles(2, seed=4), (
-        syn.Incident(syn.profiles(2, seed=4)[0].name, "errors", at - 3 * 3600, at - 3600, 0.1),
+PLUGINS = syn.profiles(2, seed=4)  # a node and a paid integration
+
+
+def _two_hosts(at: int, days: int = DAYS,
+               incidents: tuple[syn.Incident, ...] = ()) -> s.Telemetry:
+    fleet = syn.Fleet(at - days * 86400, at, 60, PLUGINS, (
+        syn.Incident(PLUGINS[0].name, "errors", at - 3 * 3600, at - 3600, 0.1), *incidents,
     ), seed=9, operations=False)
     one = syn.telemetry(fleet).executions
     parts = []
@@ -98,6 +103,71 @@ def test_a_cycle_fetches_only_what_is_new_and_evaluates_as_a_full_fetch_would(
     # host-b left long ago: only host-a's series have points in the new minutes
     new_instants = int((at - cost.start_s) / 60) + 1
     assert cost.points == series // 2 * new_instants
+
+
+# With a one-day window, the raw-only figures (anomaly scores, regressions, trends) reach back
+# past the hours kept at every step into the hourly part: four days of data are enough.
+SHORT = Settings(window="1d", trend_windows=("1d",), history_hours=48)
+
+
+@pytest.fixture(scope="module")
+def recording_store(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Two hosts over four days, with a cost incident and a latency tail in the last day, in a
+    Prometheus that also holds the recording rules' values."""
+    folder = tmp_path_factory.mktemp("rolling-rules")
+    at = (int(time.time()) // 3600 - 3) * 3600
+    source = folder / "fleet.om"
+    openmetrics.write_file(_two_hosts(at, 4, (
+        syn.Incident(PLUGINS[1].name, "cost", at - 5 * 3600, at, 2.5),
+        syn.Incident(PLUGINS[0].name, "latency_tail", at - 20 * 3600, at, 0.1),
+    )), source)
+    with prometheus_with_rules(folder, source, RULES, at - 4 * 86400, at) as (url, at_ms):
+        yield {"url": url, "at": at_ms / 1000}
+
+
+def test_beside_the_rules_old_points_are_kept_hourly_and_the_figures_hold(
+        recording_store: Any) -> None:
+    """Where the store records the SLO rules, the windows reaching back past a few hours are
+    read from it, so the raw series need every step only for the last hours: one point an
+    hour is kept before. Every SLO figure is still the ruler's; the figures only raw series
+    give (anomaly scores, regressions, trends) stay close to a full-resolution evaluation."""
+    url, at = recording_store["url"], recording_store["at"]
+    slos = load_slos(REPO / "alerts" / "slos")
+    span = lookback_s(slos, SHORT)
+    coarse = RollingTelemetry(PrometheusClient(url), span, 60.0, fine_s=FINE_S)
+    fine = RollingTelemetry(PrometheusClient(url), span, 60.0)
+
+    def evaluate(rolling: RollingTelemetry) -> Any:
+        return evaluate_source(Source("prometheus", url), slos, SHORT, at,
+                               rolling=rolling).evaluation.model_dump()
+
+    mine, full = evaluate(coarse), evaluate(fine)
+    assert coarse.points * 4 < fine.points
+    assert mine["recorded_figures"] == full["recorded_figures"] == 2 * 2 * 9 + 2 * 2
+    for ours, theirs in zip(mine["plugins"], full["plugins"], strict=True):
+        for slo_ours, slo_theirs in zip(ours["slos"], theirs["slos"], strict=True):
+            counts = ("events", "bad_events")  # a series starting in the hourly part loses < 1 h
+            assert {k: v for k, v in slo_ours.items() if k not in counts} == \
+                {k: v for k, v in slo_theirs.items() if k not in counts}
+            for count in counts:
+                assert slo_ours[count] == pytest.approx(slo_theirs[count], rel=0.02, abs=1)
+        assert ours["latency"] == theirs["latency"]
+        assert ours["cost_anomaly_score"] == _approx(theirs["cost_anomaly_score"])
+        assert [r["ratio"] for r in ours["latency_regressions"]] == \
+            [_approx(r["ratio"]) for r in theirs["latency_regressions"]]
+        for figure, trend in theirs["trends"]["1d"].items():
+            # the spread of hourly costs per success in a quiet day is the loosest
+            rel = 0.15 if figure == "cost_per_success_variance" else 0.01
+            for side in ("value", "previous"):
+                assert ours["trends"]["1d"][figure][side] == _approx(trend[side], rel), figure
+        assert [(a["kind"], a["start"], a["end"]) for a in ours["anomalies"]] == \
+            [(a["kind"], a["start"], a["end"]) for a in theirs["anomalies"]]
+    anomalous = {p["plugin"]: p["anomalies"] for p in mine["plugins"]}
+    assert {a["kind"] for found in anomalous.values() for a in found} == {"cost", "error_ratio"}
+
+
+def _approx(value: float | None, rel: float = 0.01) -> Any:
+    return None if value is None else pytest.approx(value, rel=rel, abs=1e-12)
 
 
 def test_what_falls_out_of_the_span_is_forgotten(store: Any) -> None:

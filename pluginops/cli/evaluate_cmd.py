@@ -298,13 +298,18 @@ def _rolling(source: Source, window: str, state: Path | None) -> RollingTelemetr
     """What `--serve` keeps between cycles: a store's series (files are read whole anyway)."""
     if source.kind != "prometheus":
         return None
-    from collector.rolling import RollingTelemetry
+    from collector.rolling import FINE_S, RollingTelemetry
     from collector.source import client_for
+    from evaluator import recorded
     from evaluator.run import lookback_s
 
-    rolling = RollingTelemetry(client_for(source), lookback_s(load_slos(SLO_DIR),
-                                                              _settings(source, window)),
-                               source.step_s)
+    client = client_for(source)
+    records = not recorded.read(client, time.time()).empty
+    rolling = RollingTelemetry(client, lookback_s(load_slos(SLO_DIR), _settings(source, window)),
+                               source.step_s, fine_s=FINE_S if records else None)
+    note("the store records the SLO rules: raw series are kept at every step for "
+         f"{FINE_S / 3600:g} h and hourly before" if records else
+         "the store records no SLO rules: raw series are kept at every step over the span")
     if state is not None and rolling.load(state):
         note(f"loaded {rolling.points} points from {state}, up to "
              f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(rolling.end_s or 0))}")
