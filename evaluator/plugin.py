@@ -143,7 +143,10 @@ def evaluate_plugin(series: PluginSeries, slos: list[Slo], at_ms: int, settings:
     for kind in c.SLO_KINDS:
         slo = slo_math.governing(slos, kind, series.plugin, series.plugin_type)
         if slo is not None:
-            slo_results.append(_slo_result(slo_math.evaluate(series, slo, at_ms, step_ms)))
+            # levels interpolated between hourly points: 5m rates there mean nothing
+            figures = slo_math.evaluate(series, slo, at_ms, step_ms,
+                                        long_windows=settings.interpolate_gaps_s is None)
+            slo_results.append(_slo_result(figures))
     quantiles = lat.quantiles_at(series, at_ms)
 
     hours = window_ms // HOUR_MS + settings.history_hours

@@ -87,7 +87,10 @@ def recorded_grid(at_ms: int, span_ms: int, step_ms: int) -> np.ndarray:
     return at_ms - np.arange(count, -1, -1, dtype="int64") * step_ms
 
 
-def evaluate(series: PluginSeries, slo: Slo, at_ms: int, step_ms: int) -> SloFigures:
+def evaluate(series: PluginSeries, slo: Slo, at_ms: int, step_ms: int,
+             long_windows: bool = True) -> SloFigures:
+    """Every window's figures; without `long_windows`, the windows the rules sum 5m rates over
+    (1d, 3d, the period) are left unknown (the store's recorded values take their place)."""
     budget = 1.0 - slo.objective
     period_ms = int(slo.period_seconds * 1000)
     figures: dict[str, float] = {}
@@ -95,14 +98,18 @@ def evaluate(series: PluginSeries, slo: Slo, at_ms: int, step_ms: int) -> SloFig
     for window in SHORT_WINDOWS:
         bad, total = bad_and_total_rates(series, slo, at, int(seconds(window) * 1000))
         figures[window] = float(ratio(bad, total)[0])
-    grid = recorded_grid(at_ms, period_ms, step_ms)
-    bad5, total5 = bad_and_total_rates(series, slo, grid, RATE_RANGE_MS)
-    bad5 = np.where(np.isnan(total5), np.nan, bad5)
-    for window in (*[w for w in ALL_WINDOWS if w not in SHORT_WINDOWS], slo.period):
-        range_ms = int(seconds(window) * 1000)
-        bad_sum = sum_over_time(grid, bad5, at, range_ms)
-        total_sum = sum_over_time(grid, total5, at, range_ms)
-        figures[window] = float(ratio(bad_sum, total_sum)[0])
+    summed = [*[w for w in ALL_WINDOWS if w not in SHORT_WINDOWS], slo.period]
+    if long_windows:
+        grid = recorded_grid(at_ms, period_ms, step_ms)
+        bad5, total5 = bad_and_total_rates(series, slo, grid, RATE_RANGE_MS)
+        bad5 = np.where(np.isnan(total5), np.nan, bad5)
+        for window in summed:
+            range_ms = int(seconds(window) * 1000)
+            bad_sum = sum_over_time(grid, bad5, at, range_ms)
+            total_sum = sum_over_time(grid, total5, at, range_ms)
+            figures[window] = float(ratio(bad_sum, total_sum)[0])
+    else:
+        figures.update({window: float("nan") for window in summed})
     windows = {w: Window(_number(v), _number(v / budget)) for w, v in figures.items()}
     period_ratio = figures[slo.period]
     if slo.kind == c.AVAILABILITY:
