@@ -132,3 +132,8 @@ class Evaluation(_Model):
                                   "instead of computed from raw counters")
     shard: str | None = Field(default=None, description="K/N when this replica evaluated a "
                               "shard of the fleet (`--shard`); the fleet figures are the shard's")
+    data_end: str | None = Field(default=None, description="The newest execution sample the "
+                                 "source holds (for a store: up to `at`)")
+    stale: bool = Field(default=False, description="True when the figures are older than the "
+                        "source's data: `at` is before `data_end` by more than one step (an "
+                        "evaluation of the past, or a service whose cycles fail)")

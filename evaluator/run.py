@@ -110,7 +110,8 @@ def evaluate_source(source: Source, slos: list[Slo], settings: Settings, at_s: f
         if rolling is not None and rolling.fine_s is not None:
             recorded.unknown_unless_recorded(outcomes, replaced,
                                              rolling.fine_s - RATE_RANGE_MS / 1000)
-    run = _finish(source, settings, at_ms, outcomes, telemetry.operations, shard)
+    run = _finish(source, settings, at_ms, outcomes, telemetry.operations, shard,
+                  span[1] if span else None)
     run.evaluation.recorded_figures = len(replaced)
     return run
 
@@ -119,7 +120,8 @@ def _evaluate_parquet(source: Source, slos: list[Slo], settings: Settings, at_s:
                       progress: Progress | None, workers: int, shard: Shard | None) -> Run:
     folder = Path(source.location)
     meta = parquet.read_meta(folder)
-    at_ms = _at_ms(at_s, int(meta["end"] * 1000) if "end" in meta else None)
+    data_end = int(meta["end"] * 1000) if "end" in meta else None
+    at_ms = _at_ms(at_s, data_end)
     if not parquet.row_group_count(folder):
         raise _no_data(source)
     owned = [index for index, plugin in enumerate(parquet.row_group_plugins(folder))
@@ -132,7 +134,8 @@ def _evaluate_parquet(source: Source, slos: list[Slo], settings: Settings, at_s:
                 outcomes.append(_evaluate_frame(frame, slos, at_ms, settings))
             if progress:
                 progress(done, groups)
-        return _finish(source, settings, at_ms, outcomes, parquet.read_operations(folder), shard)
+        return _finish(source, settings, at_ms, outcomes, parquet.read_operations(folder), shard,
+                       data_end)
     batches = [owned[i::workers * 8] for i in range(workers * 8)]
     batches = [b for b in batches if b]
     done = 0
@@ -147,15 +150,20 @@ def _evaluate_parquet(source: Source, slos: list[Slo], settings: Settings, at_s:
             if progress:
                 progress(done, groups)
     outcomes.sort(key=lambda o: o.result.plugin)
-    return _finish(source, settings, at_ms, outcomes, parquet.read_operations(folder), shard)
+    return _finish(source, settings, at_ms, outcomes, parquet.read_operations(folder), shard,
+                   data_end)
 
 
 def _finish(source: Source, settings: Settings, at_ms: int, outcomes: list[PluginOutcome],
-            operations: pd.DataFrame, shard: Shard | None = None) -> Run:
+            operations: pd.DataFrame, shard: Shard | None = None,
+            data_end_ms: int | None = None) -> Run:
     evaluation = Evaluation(at=iso(at_ms), window=settings.window, source=source.describe(),
                             step_seconds=settings.step_s, fleet=roll_up(outcomes),
                             plugins=[o.result for o in outcomes],
-                            shard=str(shard) if shard else None)
+                            shard=str(shard) if shard else None,
+                            data_end=iso(data_end_ms) if data_end_ms is not None else None,
+                            stale=data_end_ms is not None and
+                            data_end_ms - at_ms > settings.step_s * 1000)
     ops = operations[operations[s.TIMESTAMP] <= at_ms]
     if shard is not None:
         ops = ops[[shard.owns(str(p)) for p in ops[s.PLUGIN]]]

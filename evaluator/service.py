@@ -98,10 +98,13 @@ class Health(Collector):
         self.cycles: dict[tuple[str, str], int] = {}
         self._lock = threading.Lock()
 
-    def succeeded(self, ended: float, duration_s: float, plugins: int) -> None:
+    def succeeded(self, ended: float, duration_s: float, plugins: int,
+                  stale: bool = False) -> None:
+        """A cycle ended well; `stale` when its figures are still older than the source's
+        data (it evaluated an instant in the past)."""
         with self._lock:
             self.last_success, self.duration_s, self.plugins = ended, duration_s, plugins
-            self.stale = False
+            self.stale = stale
             key = ("success", "")
             self.cycles[key] = self.cycles.get(key, 0) + 1
 
@@ -168,7 +171,7 @@ def serve(evaluate: Callable[[], Evaluation], host: str, port: int, interval_s: 
                 evaluation = evaluate()
                 latest.publish(evaluation)
                 health.succeeded(time.time(), time.monotonic() - started,
-                                 len(evaluation.plugins))
+                                 len(evaluation.plugins), evaluation.stale)
                 log(f"evaluated {len(evaluation.plugins)} plugins at {evaluation.at}")
             except Exception as exc:
                 health.failed(time.monotonic() - started, failure_reason(exc))

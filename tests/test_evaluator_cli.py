@@ -77,6 +77,7 @@ def test_evaluate_prints_one_json_document_with_the_designed_fields(
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
     assert document["at"] == "2026-09-21T16:00:00Z"  # the end of the cached data
+    assert document["data_end"] == document["at"] and document["stale"] is False
     first = document["plugins"][0]
     assert set(first) >= {"plugin", "plugin_type", "slos", "latency", "cost_per_success_usd",
                           "anomalies", "previous_window"}
@@ -180,6 +181,8 @@ def test_evaluate_reads_openmetrics_at_a_given_instant(runner: CliRunner, om_fil
     document = json.loads(result.stdout)
     assert document["at"] == "2026-09-21T12:00:00Z"
     assert len(document["plugins"]) == 2
+    # the file goes on for four more hours: these figures are older than the source's data
+    assert document["data_end"] == "2026-09-21T16:00:00Z" and document["stale"] is True
     assert all(p["latency"]["p95"] for p in document["plugins"])
 
 
