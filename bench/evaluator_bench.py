@@ -148,8 +148,8 @@ def evaluator_budgets(folder: Path, count: int, at_ms: int) -> float:
     timings = []
     for _ in range(4):
         started = time.perf_counter()
-        for frame in parquet.each_row_group(folder, list(range(count)), columns):
-            series = PluginSeries.from_frame(frame)
+        for table in parquet.each_table(folder, list(range(count)), columns):
+            series = PluginSeries.from_arrow(table)
             slo = slo_math.governing(slos, c.AVAILABILITY, series.plugin, series.plugin_type)
             assert slo is not None
             slo_math.evaluate(series, slo, at_ms, 60_000)

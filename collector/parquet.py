@@ -137,6 +137,13 @@ def read_row_groups(folder: Path, indices: list[int]) -> pd.DataFrame:
 
 def each_row_group(folder: Path, indices: list[int], columns: Sequence[str] | None = None
                    ) -> Iterator[pd.DataFrame]:
+    """The given row groups one by one as frames (see `each_table`)."""
+    for table in each_table(folder, indices, columns):
+        yield table.to_pandas()
+
+
+def each_table(folder: Path, indices: list[int], columns: Sequence[str] | None = None
+               ) -> Iterator[pa.Table]:
     """The given row groups one by one, from one open file (its footer, which lists every row
     group, is parsed once); with `columns`, only those value columns (and the keys) are read."""
     wanted = None if columns is None else [*s.KEYS, *columns]
@@ -144,7 +151,7 @@ def each_row_group(folder: Path, indices: list[int], columns: Sequence[str] | No
     with pq.ParquetFile(folder / EXECUTIONS,
                         read_dictionary=[s.PLUGIN, s.PLUGIN_TYPE, s.SERIES]) as handle:
         for index in indices:
-            yield handle.read_row_group(index, columns=wanted).to_pandas()
+            yield handle.read_row_group(index, columns=wanted)
 
 
 def read(folder: Path) -> s.Telemetry:

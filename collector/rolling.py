@@ -4,11 +4,12 @@ last one, plus a short overlap (`settle_s`) for samples that reach the store lat
 that lands after the instant it is stamped with). Points older than the span are dropped, so
 memory follows the span and the fleet's size, not the number of cycles.
 
-A cycle costs one range request per queried family (`QUERIES`, 11) over `interval + settle`
+A cycle costs one range request per queried family (`QUERIES`, 9) over `interval + settle`
 seconds, whatever the fleet's size; a first cycle (or one after a gap longer than the span, or a
-restart without a state file) fetches the whole span. The state can be saved to a Parquet file
-(one row per point: family, labels, timestamp, value) and loaded on start, so a restarted
-evaluator does not fetch 30 days again."""
+restart without a state file) fetches the whole span. Beside a store that records the SLO rules
+(`fine_s`), only the last hours are kept at every step and older points one an hour, fetched at
+that step. The state can be saved to a Parquet file (one row per point: family, labels,
+timestamp, value) and loaded on start, so a restarted evaluator does not fetch the span again."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import multiprocessing
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -55,13 +55,20 @@ def _evaluate_frame(frame: pd.DataFrame, slos: list[Slo], at_ms: int, settings: 
     return evaluate_plugin(series, slos, at_ms, settings)
 
 
+def _outcomes(folder: Path, indices: list[int], slos: list[Slo], at_ms: int,
+              settings: Settings) -> Iterator[PluginOutcome | None]:
+    """Each row group's plugin evaluated (None for an empty one), read from one open file."""
+    for table in parquet.each_table(folder, indices):
+        if not table.num_rows:
+            yield None
+            continue
+        series = PluginSeries.from_arrow(table, settings.interpolate_gaps_s)
+        yield evaluate_plugin(series, slos, at_ms, settings)
+
+
 def _evaluate_groups(folder: str, indices: list[int], slos: list[Slo], at_ms: int,
                      settings: Settings) -> list[PluginOutcome]:
-    out = []
-    for frame in parquet.each_row_group(Path(folder), indices):
-        if len(frame):
-            out.append(_evaluate_frame(frame, slos, at_ms, settings))
-    return out
+    return [o for o in _outcomes(Path(folder), indices, slos, at_ms, settings) if o is not None]
 
 
 def _at_ms(at_s: float | None, telemetry_end_ms: int | None) -> int:
@@ -129,9 +136,9 @@ def _evaluate_parquet(source: Source, slos: list[Slo], settings: Settings, at_s:
     groups = len(owned)
     outcomes: list[PluginOutcome] = []
     if workers <= 1 or groups < 2 * workers:
-        for done, frame in enumerate(parquet.each_row_group(folder, owned), 1):
-            if len(frame):
-                outcomes.append(_evaluate_frame(frame, slos, at_ms, settings))
+        for done, outcome in enumerate(_outcomes(folder, owned, slos, at_ms, settings), 1):
+            if outcome is not None:
+                outcomes.append(outcome)
             if progress:
                 progress(done, groups)
         return _finish(source, settings, at_ms, outcomes, parquet.read_operations(folder), shard,

@@ -12,6 +12,8 @@ from functools import cached_property
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from collector import schema as s
 from evaluator.promql import RateGeometry, extrapolated_rate, reset_adjustments
@@ -82,24 +84,53 @@ class PluginSeries:
     @classmethod
     def from_frame(cls, frame: pd.DataFrame, interpolate_gaps_s: float | None = None
                    ) -> PluginSeries:
+        """One plugin's rows of a tidy frame (`collector.schema`)."""
         groups = (frame.groupby(s.SERIES, sort=True, observed=True)
                   if s.SERIES in frame and frame[s.SERIES].nunique() > 1 else [("", frame)])
+        parts = [(group[s.TIMESTAMP].to_numpy(dtype="int64"),
+                  {column: group[column].to_numpy(dtype="float64")
+                   for column in s.VALUE_COLUMNS if column in group})
+                 for _, group in groups]
+        return cls._of(str(frame[s.PLUGIN].iat[0]), str(frame[s.PLUGIN_TYPE].iat[0]), parts,
+                       interpolate_gaps_s)
+
+    @classmethod
+    def from_arrow(cls, table: pa.Table, interpolate_gaps_s: float | None = None
+                   ) -> PluginSeries:
+        """One plugin's rows as read from the Parquet cache, without a pandas frame between."""
+        ts = table.column(s.TIMESTAMP).to_numpy()
+        values = {column: table.column(column).to_numpy()
+                  for column in s.VALUE_COLUMNS if column in table.column_names}
+        series = table.column(s.SERIES).combine_chunks()
+        codes = (series if pa.types.is_dictionary(series.type)
+                 else pc.dictionary_encode(series)).indices.to_numpy(zero_copy_only=False)
+        parts = []
+        for code in np.unique(codes):
+            rows = np.flatnonzero(codes == code) if len(codes) else codes
+            parts.append((ts[rows], {column: v[rows] for column, v in values.items()}))
+        return cls._of(str(table.column(s.PLUGIN)[0].as_py()),
+                       str(table.column(s.PLUGIN_TYPE)[0].as_py()), parts, interpolate_gaps_s)
+
+    @classmethod
+    def _of(cls, plugin: str, plugin_type: str,
+            parts: list[tuple[np.ndarray, dict[str, np.ndarray]]],
+            interpolate_gaps_s: float | None) -> PluginSeries:
+        """From each series' timestamps and columns (a NaN is a column not sampled there)."""
         columns: dict[str, list[Samples]] = {}
         gap = None if interpolate_gaps_s is None else round(interpolate_gaps_s * 1000)
-        for _, group in groups:
-            ts = group[s.TIMESTAMP].to_numpy(dtype="int64")
+        for ts, by_column in parts:
             order = np.argsort(ts, kind="stable")
             ts = ts[order]
             for column in s.VALUE_COLUMNS:
-                if column not in group:  # a frame read for some figures only
+                if column not in by_column:  # read for some figures only
                     continue
-                values = group[column].to_numpy(dtype="float64")[order]
+                values = np.asarray(by_column[column], dtype="float64")[order]
                 keep = ~np.isnan(values)
                 if keep.all():  # share one timestamp array, so window bounds are found once
                     columns.setdefault(column, []).append(Samples(ts, values, gap))
                 elif keep.any():
                     columns.setdefault(column, []).append(Samples(ts[keep], values[keep], gap))
-        return cls(str(frame[s.PLUGIN].iat[0]), str(frame[s.PLUGIN_TYPE].iat[0]),
+        return cls(plugin, plugin_type,
                    {column: tuple(series) for column, series in columns.items()})
 
     @cached_property

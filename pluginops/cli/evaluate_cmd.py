@@ -281,17 +281,25 @@ def evaluate(prometheus: str | None, openmetrics_file: str | None, parquet_dir: 
             note(f"fetched {cost.points} points in {cost.requests} requests "
                  f"({'the whole span' if cost.full else 'what is new'})")
             if state is not None and time.monotonic() - saved[0] >= STATE_EVERY_S:
-                rolling.save(state)
+                _save(rolling, state)
                 saved[0] = time.monotonic()
         return run.evaluation
 
     serve_forever(cycle, host, int(port), interval_s, note)
     if rolling is not None and state is not None and rolling.end_s is not None:
-        rolling.save(state)  # stopped: the next start fetches only what is new
-        note(f"saved {rolling.points} points to {state}")
+        _save(rolling, state)  # stopped: the next start fetches only what is new
 
 
 STATE_EVERY_S = 600.0  # how often --serve rewrites its --state file
+
+
+def _save(rolling: RollingTelemetry, state: Path) -> None:
+    """A state file that cannot be written costs a full fetch at the next start, not a cycle."""
+    try:
+        rolling.save(state)
+        note(f"saved {rolling.points} points to {state}")
+    except OSError as exc:
+        note(f"cannot save the state to {state}: {exc.strerror or exc}")
 
 
 def _rolling(source: Source, window: str, state: Path | None) -> RollingTelemetry | None:
@@ -304,7 +312,11 @@ def _rolling(source: Source, window: str, state: Path | None) -> RollingTelemetr
     from evaluator.run import lookback_s
 
     client = client_for(source)
-    records = not recorded.read(client, time.time()).empty
+    try:
+        records = not recorded.read(client, time.time()).empty
+    except PluginopsError as exc:  # the store is down: cycles will say so; keep every step
+        note(f"cannot ask the store for recorded series yet: {exc.message}")
+        records = False
     rolling = RollingTelemetry(client, lookback_s(load_slos(SLO_DIR), _settings(source, window)),
                                source.step_s, fine_s=FINE_S if records else None)
     note("the store records the SLO rules: raw series are kept at every step for "
