@@ -16,7 +16,7 @@ from alerts.spec import Slo
 from alerts.windows import seconds
 from collector import parquet
 from collector import schema as s
-from collector.rolling import RollingTelemetry
+from collector.rolling import FINE_S, RollingTelemetry
 from collector.source import Source, client_for, load, plugin_frames
 from contracts.catalogue import PLUGIN_EXECUTIONS
 from contracts.codes import Code
@@ -92,18 +92,26 @@ def evaluate_source(source: Source, slos: list[Slo], settings: Settings, at_s: f
     `rolling` (a store, evaluated again and again) only what is new is fetched."""
     if source.kind == "parquet":
         return _evaluate_parquet(source, slos, settings, at_s, progress, workers, shard)
+    records = recorded.Recorded()
     if source.kind == "openmetrics":  # a recording: read whole
         telemetry = load(source, 0, FAR_FUTURE_S)
+        span = telemetry.span_ms()
+        at_ms = _at_ms(at_s, span[1] if span else None)
     else:
-        end_s = at_s if at_s is not None else time.time()
-        telemetry = rolling.refresh(end_s) if rolling is not None else \
-            load(source, end_s - lookback_s(slos, settings), end_s)
-        if rolling is not None and rolling.fine_s is not None:
+        at_ms = _at_ms(at_s, None)
+        client = client_for(source)
+        # what the store's ruler recorded wins over recomputing; beside it, raw series are
+        # needed at every step for the last hours only (collector.rolling)
+        records = recorded.read(client, at_ms / 1000)
+        if rolling is None:
+            rolling = RollingTelemetry(client, lookback_s(slos, settings), source.step_s,
+                                       fine_s=None if records.empty else FINE_S)
+        telemetry = rolling.refresh(at_ms / 1000)
+        if rolling.fine_s is not None:
             settings = replace(settings, interpolate_gaps_s=rolling.coarse_s)
     if telemetry.executions.empty:
         raise _no_data(source)
     span = telemetry.span_ms()
-    at_ms = _at_ms(at_s, span[1] if span and source.kind != "prometheus" else None)
     frames = [frame for frame in plugin_frames(telemetry)
               if shard is None or shard.owns(str(frame[s.PLUGIN].iat[0]))]
     outcomes = []
@@ -111,12 +119,10 @@ def evaluate_source(source: Source, slos: list[Slo], settings: Settings, at_s: f
         outcomes.append(_evaluate_frame(frame, slos, at_ms, settings))
         if progress:
             progress(done, len(frames))
-    replaced: set[recorded.Key] = set()
-    if source.kind == "prometheus":  # what the store's ruler recorded wins over recomputing
-        replaced = recorded.overlay(outcomes, recorded.read(client_for(source), at_ms / 1000))
-        if rolling is not None and rolling.fine_s is not None:
-            recorded.unknown_unless_recorded(outcomes, replaced,
-                                             rolling.fine_s - RATE_RANGE_MS / 1000)
+    replaced = recorded.overlay(outcomes, records)
+    if rolling is not None and rolling.fine_s is not None:
+        recorded.unknown_unless_recorded(outcomes, replaced,
+                                         rolling.fine_s - RATE_RANGE_MS / 1000)
     run = _finish(source, settings, at_ms, outcomes, telemetry.operations, shard,
                   span[1] if span else None)
     run.evaluation.recorded_figures = len(replaced)
