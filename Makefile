@@ -41,6 +41,7 @@ bench: venv
 	$(BIN)/python bench/nab_bench.py
 	$(BIN)/python bench/openmetrics_bench.py
 	$(BIN)/python bench/evaluator_bench.py
+	$(BIN)/python bench/evaluator_serve_bench.py
 
 system-deps:
 	@bash scripts/install-debs.sh $(DEB_PACKAGES)
