@@ -127,6 +127,11 @@ PREFLIGHT_FINDINGS = MetricSpec(
     "Preflight findings by code.",
     (Label.CODE,),
 )
+HTTP_REQUESTS_IN_FLIGHT = MetricSpec(
+    f"{NAMESPACE}_http_requests_in_flight", MetricType.GAUGE,
+    "API and UI requests being served (probes and scrapes not counted).",
+    (),
+)
 
 # Exported by the evaluator (`pluginops evaluate --serve`), read by alerts and dashboards.
 SLO_BUDGET_REMAINING = MetricSpec(
@@ -193,6 +198,7 @@ ALL_METRICS: tuple[MetricSpec, ...] = (
     ROLLBACKS,
     POLICY_DENIALS,
     PREFLIGHT_FINDINGS,
+    HTTP_REQUESTS_IN_FLIGHT,
 )
 
 

@@ -58,6 +58,24 @@ def test_the_compose_file_validates_against_the_compose_specification() -> None:
     assert done.returncode == 0, done.stderr
 
 
+def test_published_ports_are_bound_to_loopback_unless_the_user_opts_in() -> None:
+    binary = str(shutil.which("docker-compose"))
+
+    def published(env: dict[str, str]) -> set[str]:
+        done = subprocess.run([binary, "-f", str(REPO / "docker-compose.yml"), "config"],
+                              capture_output=True, text=True, cwd=REPO, timeout=120,
+                              env={"PATH": "/usr/bin:/bin", **env})
+        assert done.returncode == 0, done.stderr
+        ports = [port for service in yaml.safe_load(done.stdout)["services"].values()
+                 for port in service.get("ports", [])]
+        assert ports
+        return {str(p["host_ip"]) if isinstance(p, dict) else str(p).rsplit(":", 2)[0]
+                for p in ports}
+
+    assert published({}) == {"127.0.0.1"}
+    assert published({"PLUGINOPS_BIND_ADDRESS": "0.0.0.0"}) == {"0.0.0.0"}
+
+
 def test_the_validator_refuses_a_broken_file(tmp_path: Path) -> None:
     broken = compose()
     broken["services"]["runtime"]["healthcheck"]["retries"] = "many"

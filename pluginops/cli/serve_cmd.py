@@ -7,13 +7,18 @@ from pathlib import Path
 
 import click
 
+from contracts.catalogue import HTTP_REQUESTS_IN_FLIGHT
+from contracts.codes import Code
+from contracts.errors import PluginopsError
 from contracts.files import atomic_write_bytes
 from contracts.layout import Layout
 from pluginops.budgets import budget_reader
 from pluginops.cli import wiring
-from pluginops.cli.common import handles_errors, home_option, registry_dir
+from pluginops.cli.common import handles_errors, home_option, note, registry_dir
 from pluginops.cli.preflight_cmd import resolve_host
+from runtime.api import server
 from runtime.api.app import ApiConfig, create_app
+from runtime.api.server import Limits
 from runtime.auth.tokens import TokenStore
 from runtime.install.service import Installer
 from runtime.sandbox.approvals import Approvals
@@ -42,11 +47,22 @@ def session_secret(home: Path) -> bytes:
               help="The Prometheus running the rules: the UI shows each plugin's budgets.")
 @click.option("--allow-fault-injection", is_flag=True,
               help="Let install and update requests ask a phase to fail (fault injection).")
+@click.option("--threads", type=click.IntRange(1, 256), default=Limits.threads,
+              show_default=True, help="Requests served at once.")
+@click.option("--connection-limit", type=click.IntRange(1, 65535),
+              default=Limits.connection_limit, show_default=True,
+              help="Open connections at most; more wait to be accepted.")
+@click.option("--max-body", "max_body", type=click.IntRange(1, 1 << 30),
+              default=Limits.max_body_bytes, show_default=True,
+              help="Largest request body in bytes (413 above, before it is read).")
+@click.option("--grace", "grace_s", type=click.FloatRange(0, 3600), default=Limits.grace_s,
+              show_default=True, help="Seconds SIGTERM waits for requests in flight.")
 @home_option
 @handles_errors
 def serve(listen: str, port: int, registry: Path | None, trust: tuple[Path, ...],
           allow_unsigned: bool, grafana_url: str | None, prometheus_url: str | None,
-          allow_fault_injection: bool, home: Path) -> None:
+          allow_fault_injection: bool, threads: int, connection_limit: int, max_body: int,
+          grace_s: float, home: Path) -> None:
     """Serve the JSON API (installs, status, history) and /metrics."""
     host = resolve_host(None, None)
     reg = registry_dir(registry, home)
@@ -69,7 +85,15 @@ def serve(listen: str, port: int, registry: Path | None, trust: tuple[Path, ...]
                                grafana_url=grafana_url, slo_status=budget_reader(prometheus_url),
                                metrics=wiring.metrics().registry, executor=executor,
                                allow_fault_injection=allow_fault_injection))
+    app.config["MAX_CONTENT_LENGTH"] = max_body  # bodies sent without a length, too
+    limits = Limits(threads=threads, connection_limit=connection_limit, max_body_bytes=max_body,
+                    grace_s=grace_s)
     try:
-        app.run(host=listen, port=port, threaded=True)
+        server.serve(app, listen, port, limits, note,
+                     wiring.metrics().gauge(HTTP_REQUESTS_IN_FLIGHT))
+    except OSError as exc:
+        raise PluginopsError(Code.LISTEN_FAILED, f"cannot listen on {listen}:{port}: "
+                             f"{exc.strerror or exc}", where="--listen/--port",
+                             next_step="choose a free port or address") from None
     finally:
         deps.pool.close()

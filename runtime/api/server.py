@@ -1,0 +1,168 @@
+"""Serving the API in production: waitress, one process with a bounded pool of threads.
+
+Why waitress and not gunicorn: the runtime keeps state that must live in exactly one process:
+the warm sandbox workers (a pool of child processes per plugin) and the Prometheus registry
+the executions count into. gunicorn's model is a master forking workers; even with one worker
+and threads, signals, readiness and `/metrics` would belong to a process the master replaces
+at will. waitress serves from the process that built the app, with a fixed number of threads,
+a connection limit and a request-body limit enforced before the application sees the body.
+
+Shutdown drains: on SIGTERM or SIGINT the server stops taking work (readiness answers 503, every
+new request 503 with `Retry-After`), lets the requests in flight finish and their responses
+reach the client, then returns. Past the grace period it returns anyway; an install cut short
+then is rolled back by the journal at the next start, as after a crash."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from types import FrameType
+from typing import Any
+
+from prometheus_client import Gauge
+from waitress import wasyncore
+from waitress.channel import HTTPChannel
+from waitress.server import create_server
+from waitress.task import ErrorTask
+from werkzeug.wsgi import ClosingIterator
+
+from contracts.codes import Code
+
+Environ = dict[str, Any]
+StartResponse = Callable[..., Any]
+WsgiApp = Callable[[Environ, StartResponse], Iterable[bytes]]
+
+RETRY_AFTER_S = 5
+# Answered while draining: a probe must see the process is alive, Prometheus its last figures.
+ALWAYS_OPEN = frozenset({"/healthz", "/metrics"})
+
+
+@dataclass(frozen=True)
+class Limits:
+    threads: int = 16  # requests served at once; more wait in the accept queue
+    connection_limit: int = 256  # open connections; beyond, new ones wait to be accepted
+    max_body_bytes: int = 1 << 20  # 413 above, before the body is read (or as it streams)
+    channel_timeout_s: int = 60  # an idle or stalled connection is closed after this
+    grace_s: float = 30.0  # how long a shutdown waits for the requests in flight
+
+
+def _json_error(start_response: StartResponse, status: str, code: str, message: str,
+                where: str, next_step: str, headers: list[tuple[str, str]]) -> list[bytes]:
+    body = json.dumps({"error": {"code": code, "message": message, "where": where,
+                                 "next_step": next_step}}).encode()
+    start_response(status, [("Content-Type", "application/json"),
+                            ("Content-Length", str(len(body))), *headers])
+    return [body]
+
+
+class Gate:
+    """WSGI middleware: refuses new work while draining, and counts the requests in flight (a
+    request ends when its response is closed)."""
+
+    def __init__(self, app: WsgiApp) -> None:
+        self.app = app
+        self.draining = threading.Event()
+        self._in_flight = 0
+        self._lock = threading.Lock()
+
+    @property
+    def in_flight(self) -> int:
+        with self._lock:
+            return self._in_flight
+
+    def _done(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        path = str(environ.get("PATH_INFO", ""))
+        if self.draining.is_set() and path not in ALWAYS_OPEN:
+            return _json_error(start_response, "503 Service Unavailable", Code.SERVER_DRAINING,
+                               "the server is shutting down", path,
+                               f"retry in {RETRY_AFTER_S} s (another replica, or this one "
+                               "once restarted)",
+                               [("Retry-After", str(RETRY_AFTER_S))])
+        if path in ALWAYS_OPEN:  # probes and scrapes are not work a drain waits for
+            return self.app(environ, start_response)
+        with self._lock:
+            self._in_flight += 1
+        try:
+            return ClosingIterator(self.app(environ, start_response), [self._done])
+        except BaseException:
+            self._done()
+            raise
+
+
+class JsonErrorTask(ErrorTask):
+    """What waitress answers by itself (a body over the limit, announced or streamed; a request
+    it cannot parse) in the API's error shape instead of plain text."""
+
+    def execute(self) -> None:
+        error: Any = getattr(self.request, "error", None)
+        code = Code.BODY_TOO_LARGE if error.code == 413 else f"HTTP_{error.code}"
+        next_step = ("send a smaller body (the limit is `pluginops serve --max-body`)"
+                     if error.code == 413 else "send a well-formed HTTP/1.1 request")
+        body = json.dumps({"error": {"code": code, "message": str(error.body),
+                                     "where": "request", "next_step": next_step}}).encode()
+        self.status = f"{error.code} {error.reason}"
+        self.response_headers = [*self.response_headers, ("Content-Type", "application/json")]
+        self.set_close_on_finish()
+        self.content_length = len(body)
+        self.write(body)
+
+
+class JsonErrorChannel(HTTPChannel):
+    error_task_class = JsonErrorTask
+
+
+def _flushed(server: Any) -> bool:
+    """No connection holds a request being served or bytes not yet sent."""
+    for channel in list(server._map.values()):
+        if getattr(channel, "requests", None) or getattr(channel, "total_outbufs_len", 0):
+            return False
+    return True
+
+
+def serve(app: WsgiApp, host: str, port: int, limits: Limits,
+          log: Callable[[str], None], in_flight: Gauge | None = None) -> None:
+    """Serve until SIGTERM or SIGINT, then drain and return; `in_flight` is set to read the
+    requests being served at each scrape."""
+    gate = Gate(app)
+    if in_flight is not None:
+        in_flight.set_function(lambda: gate.in_flight)
+    server: Any = create_server(
+        gate, host=host, port=port, threads=limits.threads,
+        connection_limit=limits.connection_limit,
+        max_request_body_size=limits.max_body_bytes,
+        channel_timeout=limits.channel_timeout_s, ident="pluginops",
+        clear_untrusted_proxy_headers=True, expose_tracebacks=False)
+    server.channel_class = JsonErrorChannel
+    stop_at: list[float] = []
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        if not stop_at:
+            gate.draining.set()
+            stop_at.append(time.monotonic() + limits.grace_s)
+            log(f"{signal.Signals(signum).name}: draining ({gate.in_flight} requests in "
+                f"flight, up to {limits.grace_s:g} s)")
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    log(f"serving on http://{server.effective_host}:{server.effective_port} "
+        f"({limits.threads} threads, at most {limits.connection_limit} connections)")
+    try:
+        while True:
+            wasyncore.loop(timeout=0.2, map=server._map, count=1)
+            if stop_at and ((gate.in_flight == 0 and _flushed(server))
+                            or time.monotonic() > stop_at[0]):
+                break
+        left = gate.in_flight
+        log("drained" if not left else f"grace period over with {left} requests in flight")
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        server.close()
+        server.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
