@@ -34,6 +34,9 @@ ERRORS: tuple[CodeInfo, ...] = (
              "A program the live stack needs is not installed.",
              "Run `make test` once: it installs the Debian packages prometheus and "
              "prometheus-alertmanager."),
+    CodeInfo(Code.BODY_TOO_DEEP,
+             "A JSON request body nested deeper than the API accepts.",
+             "Flatten it: at most 32 nested lists or objects."),
     CodeInfo(Code.BODY_TOO_LARGE,
              "A request body larger than the server accepts (refused before it is read).",
              "Send a smaller body; the limit is `pluginops serve --max-body`."),

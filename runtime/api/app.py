@@ -39,6 +39,7 @@ from contracts.codes import Code
 from contracts.errors import PluginopsError
 from contracts.outcomes import ExecutionOutcome, TransactionState
 from runtime.admin import approving
+from runtime.api.bodies import json_body
 from runtime.api.ui import SloReader, create_blueprint, no_slo_reader
 from runtime.auth.tokens import TokenStore
 from runtime.install.service import Installer
@@ -97,7 +98,7 @@ def _error(code: str, message: str, status: int, where: str = "", next_step: str
 def _body(allowed: set[str], numbers: frozenset[str] | set[str] = frozenset()) -> dict[str, Any]:
     if not request.data:
         return {}
-    data = request.get_json(silent=True)
+    data = json_body(request.get_data())
     if not isinstance(data, dict):
         raise PluginopsError(Code.BAD_REQUEST, "the body is not a JSON object", where="body",
                              next_step="send a JSON object, or no body")
@@ -250,11 +251,7 @@ def create_app(config: ApiConfig) -> Flask:
 
     @app.post("/v1/plugins/<name>/execute")
     def execute(name: str) -> tuple[Response, int]:
-        if config.executor is None:
-            raise PluginopsError(Code.EXECUTION_DISABLED, "this app runs no plugins",
-                                 where=request.path, next_step="start it with `pluginops serve`",
-                                 http_status=404)
-        data = request.get_json(silent=True) if request.data else {}
+        data = json_body(request.get_data()) if request.data else {}
         if not isinstance(data, dict) or set(data) - {"inputs", "correlation_id"}:
             raise PluginopsError(Code.BAD_REQUEST, 'the body must be {"inputs": {...}}',
                                  where="body", next_step='e.g. {"inputs": {"text": "hi"}}')
@@ -262,6 +259,10 @@ def create_app(config: ApiConfig) -> Flask:
         if cid is not None and (not isinstance(cid, str) or len(cid) > 64):
             raise PluginopsError(Code.BAD_REQUEST, "correlation_id must be a short string",
                                  where="body.correlation_id", next_step="omit it or send hex")
+        if config.executor is None:
+            raise PluginopsError(Code.EXECUTION_DISABLED, "this app runs no plugins",
+                                 where=request.path, next_step="start it with `pluginops serve`",
+                                 http_status=404)
         result = config.executor.execute(name, data.get("inputs", {}), correlation_id=cid)
         return jsonify(result.to_dict()), EXECUTION_STATUS[ExecutionOutcome(result.outcome)]
 

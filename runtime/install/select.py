@@ -15,7 +15,7 @@ from runtime.semver import InvalidRange, parse_range, satisfies
 
 def parse_spec(text: str) -> tuple[str, str | None]:
     name, _, spec = text.partition("@")
-    if not re.match(NAME_PATTERN, name) or len(name) > 64:
+    if not re.fullmatch(NAME_PATTERN, name) or len(name) > 64:  # no trailing newline
         raise PluginopsError(Code.PLUGIN_NAME_INVALID, f"{name!r} is not a plugin name",
                              where=text, next_step="use NAME or NAME@VERSION_OR_RANGE")
     if spec:

@@ -15,7 +15,7 @@ from typing import Any
 
 from contracts.catalogue import Span
 from contracts.codes import Code
-from contracts.errors import OperationFailed
+from contracts.errors import OperationFailed, PluginopsError
 from contracts.outcomes import PluginState, TransactionState
 from runtime.install import pointer
 from runtime.install.context import Env
@@ -25,6 +25,7 @@ from runtime.install.phases import PHASES_BY_OPERATION
 from runtime.install.recovery import recover
 from runtime.install.select import parse_spec, select
 from runtime.install.transaction import Outcome, run, start
+from runtime.semver import InvalidVersion, parse_version
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +98,15 @@ class Installer:
 
     def rollback(self, name: str, to: str | None = None) -> Outcome:
         parse_spec(name)
+        if to is not None:  # a version, exactly: never a path, a range or a page of text
+            try:
+                canonical = str(parse_version(to)) == to  # not " 1.2.0", "v1.2.0", "1.2.0\n"
+            except InvalidVersion:
+                canonical = False
+            if not canonical:
+                raise PluginopsError(Code.VERSION_INVALID, f"{to[:64]!r} is not a version",
+                                     where="to", next_step="name an installed version, e.g. "
+                                     "1.3.2 (`pluginops history NAME` lists them)")
         self.recover()
         current = self.env.journal.installed_version(name)
         if current is None:
