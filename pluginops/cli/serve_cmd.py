@@ -57,12 +57,15 @@ def session_secret(home: Path) -> bytes:
               help="Largest request body in bytes (413 above, before it is read).")
 @click.option("--grace", "grace_s", type=click.FloatRange(0, 3600), default=Limits.grace_s,
               show_default=True, help="Seconds SIGTERM waits for requests in flight.")
+@click.option("--secure-cookies", is_flag=True,
+              help="Mark the UI's session cookie Secure (when clients reach it over HTTPS, e.g. "
+                   "through a TLS proxy).")
 @home_option
 @handles_errors
 def serve(listen: str, port: int, registry: Path | None, trust: tuple[Path, ...],
           allow_unsigned: bool, grafana_url: str | None, prometheus_url: str | None,
           allow_fault_injection: bool, threads: int, connection_limit: int, max_body: int,
-          grace_s: float, home: Path) -> None:
+          grace_s: float, secure_cookies: bool, home: Path) -> None:
     """Serve the JSON API (installs, status, history) and /metrics."""
     host = resolve_host(None, None)
     reg = registry_dir(registry, home)
@@ -84,7 +87,8 @@ def serve(listen: str, port: int, registry: Path | None, trust: tuple[Path, ...]
                                ui_home=home.absolute(), session_secret=session_secret(home),
                                grafana_url=grafana_url, slo_status=budget_reader(prometheus_url),
                                metrics=wiring.metrics().registry, executor=executor,
-                               allow_fault_injection=allow_fault_injection))
+                               allow_fault_injection=allow_fault_injection,
+                               secure_cookies=secure_cookies))
     app.config["MAX_CONTENT_LENGTH"] = max_body  # bodies sent without a length, too
     limits = Limits(threads=threads, connection_limit=connection_limit, max_body_bytes=max_body,
                     grace_s=grace_s)

@@ -24,8 +24,9 @@ written to the audit log with who made it.
 
 from __future__ import annotations
 
+import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -41,7 +42,9 @@ from contracts.outcomes import ExecutionOutcome, TransactionState
 from runtime.admin import approving
 from runtime.api.bodies import json_body
 from runtime.api.ui import SloReader, create_blueprint, no_slo_reader
-from runtime.auth.tokens import TokenStore
+from runtime.auth.sessions import Sessions
+from runtime.auth.throttle import Throttle
+from runtime.auth.tokens import TOKEN, Principal, TokenStore
 from runtime.install.service import Installer
 from runtime.install.transaction import Outcome
 from runtime.install.views import outcome_view, status_view
@@ -68,6 +71,10 @@ class ApiConfig:
     metrics: CollectorRegistry | None = None
     executor: Executor | None = None
     allow_fault_injection: bool = False
+    # failed authentications per client and per token id (429 past the limit)
+    throttle: Throttle = field(default_factory=Throttle)
+    sessions: Sessions = field(default_factory=Sessions)  # the UI's, kept on the server
+    secure_cookies: bool = False  # served over TLS (or behind a TLS proxy): cookies say Secure
 
 
 # Health and metrics stay open (probes and Prometheus); the rest needs a token with a role.
@@ -86,6 +93,33 @@ def required_role(method: str, path: str) -> str:
 
 EXECUTION_STATUS = {ExecutionOutcome.SUCCESS: 200, ExecutionOutcome.DENIED: 403,
                     ExecutionOutcome.ERROR: 422, ExecutionOutcome.TIMEOUT: 504}
+
+
+class Throttled(PluginopsError):
+    """Too many failed authentications: 429, and when to come back."""
+
+    def __init__(self, retry_after_s: float) -> None:
+        self.retry_after_s = max(1, math.ceil(retry_after_s))
+        super().__init__(Code.AUTH_THROTTLED, "too many failed authentications",
+                         where="Authorization", http_status=429,
+                         next_step=f"retry in {self.retry_after_s} s with a valid token")
+
+
+# Every response: no MIME sniffing. Pages of the UI: no inline script or style, never framed.
+# Anything behind authentication: never stored by a cache or the browser's back button.
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'")
+
+
+def _security_headers(response: Response) -> Response:
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    if request.path.startswith("/ui/"):
+        response.headers["Content-Security-Policy"] = CSP
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Referrer-Policy"] = "same-origin"
+    if request.path.startswith(("/v1/", "/ui/")) and not request.path.startswith("/ui/static/"):
+        response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _error(code: str, message: str, status: int, where: str = "", next_step: str = "",
@@ -131,7 +165,33 @@ def create_app(config: ApiConfig) -> Flask:
 
     @app.errorhandler(PluginopsError)
     def on_error(err: PluginopsError) -> tuple[Response, int]:
-        return _error(err.code, err.message, err.http_status, err.where, err.next_step)
+        response, status = _error(err.code, err.message, err.http_status, err.where,
+                                  err.next_step)
+        if isinstance(err, Throttled):
+            response.headers["Retry-After"] = str(err.retry_after_s)
+        return response, status
+
+    app.after_request(_security_headers)
+
+    def checked(token: str) -> Principal | None:
+        """The token's principal; a failure counts against the client and the token id, and
+        past the limit every attempt is refused (Throttled) until the window moves on."""
+        found = TOKEN.match(token)
+        keys = [f"client:{request.remote_addr or '-'}",
+                *([f"token:{found.group(1)}"] if found else [])]
+        wait = config.throttle.retry_after(keys)
+        if wait is not None:
+            raise Throttled(wait)
+        principal = config.tokens.authenticate(token)
+        if principal is None:
+            for key in keys:
+                failure = config.throttle.failed(key)
+                if config.audit is not None and (failure.first_of_window or
+                                                 failure.throttled_now):
+                    config.audit.event("auth.refused", key=key, failures=failure.count,
+                                       throttled=failure.throttled_now,
+                                       window_s=config.throttle.window_s, path=request.path)
+        return principal
 
     @app.errorhandler(HTTPException)
     def on_http(err: HTTPException) -> tuple[Response, int]:
@@ -141,10 +201,12 @@ def create_app(config: ApiConfig) -> Flask:
     if config.ui_home is not None:
 
         app.secret_key = config.session_secret or None
-        app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")
+        app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
+                          SESSION_COOKIE_SECURE=config.secure_cookies)
         app.register_blueprint(create_blueprint(config.ui_home, config.tokens, config.installer,
                                                 config.approvals, config.audit,
-                                                config.grafana_url, config.slo_status))
+                                                config.grafana_url, config.slo_status,
+                                                config.sessions, checked))
 
     @app.before_request
     def authenticate() -> tuple[Response, int] | None:
@@ -152,7 +214,8 @@ def create_app(config: ApiConfig) -> Flask:
             return None  # the UI signs in with a token into a session of its own
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
-        principal = config.tokens.authenticate(token) if scheme.lower() == "bearer" else None
+        # a credential that is not a Bearer token is a failed attempt too (no header is none)
+        principal = checked(token if scheme.lower() == "bearer" else "") if header else None
         if principal is None:
             response, status = _error(
                 Code.UNAUTHENTICATED, "no valid API token", 401, "Authorization",

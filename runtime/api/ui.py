@@ -21,6 +21,8 @@ from contracts.errors import PluginopsError
 from contracts.layout import Layout
 from contracts.outcomes import TransactionState
 from runtime.admin import approving, policy_editing
+from runtime.auth.sessions import Session as UiSession
+from runtime.auth.sessions import Sessions
 from runtime.auth.tokens import Principal, TokenStore
 from runtime.install.views import status_view
 from runtime.sandbox.policy import load_policy
@@ -30,40 +32,42 @@ OUTCOMES = (TransactionState.COMMITTED, TransactionState.ROLLED_BACK, Transactio
             TransactionState.AWAITING_APPROVAL)
 
 
-def _principal() -> Principal | None:
-    if "user" not in session:
-        return None
-    return Principal(session["token_id"], session["user"], session["role"])
-
-
-def _signed_in(tokens: TokenStore) -> Principal | None:
-    """The session's principal while its token stands (revoking a token ends its sessions)."""
-    principal = _principal()
-    if principal is not None and not tokens.still_valid(principal.token_id):
+def _live(sessions: Sessions, tokens: TokenStore) -> UiSession | None:
+    """The request's session while it is open on the server and its token stands (revoking a
+    token ends its sessions); the cookie holds nothing but the session's id."""
+    live = sessions.get(session.get("sid"))
+    if live is not None and not tokens.still_valid(live.principal.token_id):
+        sessions.end(session.get("sid"))
+        live = None
+    if live is None:
         session.clear()
-        return None
-    return principal
+    return live
 
 
-def needs(role: str, tokens: TokenStore) -> Callable[[F], F]:
+def needs(role: str, tokens: TokenStore, sessions: Sessions) -> Callable[[F], F]:
     def wrap(view: F) -> F:
         @wraps(view)
         def guarded(*args: Any, **kwargs: Any) -> Any:
-            principal = _signed_in(tokens)
-            if principal is None:
+            live = _live(sessions, tokens)
+            if live is None:
                 if request.method != "GET":
                     abort(401, "sign in first: this form changes nothing without a session")
                 return redirect(url_for("ui.login", next=request.path))
+            principal = live.principal
             if not principal.may(role):
                 abort(403, f"{principal.user} is a {principal.role}; this needs {role}")
             if request.method == "POST" and not secrets.compare_digest(
-                    request.form.get("csrf", ""), session.get("csrf", "")):
+                    request.form.get("csrf", ""), live.csrf):
                 abort(400, "the form's CSRF token is missing or stale: reload the page")
-            g.principal = principal
+            g.principal, g.csrf = principal, live.csrf
             return view(*args, **kwargs)
         return guarded  # type: ignore[return-value]
     return wrap
 
+
+# How the login form checks a token: the app's throttled check (failures counted, audited in
+# aggregate, 429 past the limit), or the token store's own.
+SignIn = Callable[[str], "Principal | None"]
 
 # What the plugins page shows of each plugin's SLOs: per plugin, one line per SLO, or why there is
 # nothing to show. The composition root supplies it (`pluginops.budgets`), as it does the stores.
@@ -89,8 +93,12 @@ def _days(text: str) -> float | None:
 
 def create_blueprint(home: Path, tokens: TokenStore, installer: Callable[..., Any],
                      approvals: Any, audit: Any, grafana_url: str | None,
-                     slo_status: SloReader = no_slo_reader) -> Blueprint:
-    ui = Blueprint("ui", __name__, url_prefix="/ui", template_folder="templates")
+                     slo_status: SloReader = no_slo_reader, sessions: Sessions | None = None,
+                     signing_in: SignIn | None = None) -> Blueprint:
+    ui = Blueprint("ui", __name__, url_prefix="/ui", template_folder="templates",
+                   static_folder="static")
+    sessions = sessions if sessions is not None else Sessions()
+    sign_in = signing_in or tokens.authenticate
 
     def record(kind: str, **fields: Any) -> None:
         if audit is not None:
@@ -98,7 +106,7 @@ def create_blueprint(home: Path, tokens: TokenStore, installer: Callable[..., An
 
     @ui.context_processor
     def common() -> dict[str, Any]:
-        return {"me": _principal(), "csrf": session.get("csrf", ""),
+        return {"me": g.get("principal"), "csrf": g.get("csrf", ""),
                 "grafana": grafana_url.rstrip("/") if grafana_url else None}
 
     @ui.get("/login")
@@ -107,30 +115,31 @@ def create_blueprint(home: Path, tokens: TokenStore, installer: Callable[..., An
 
     @ui.post("/login")
     def login_post() -> Response | tuple[str, int]:
-        principal = tokens.authenticate(request.form.get("token", ""))
+        principal = sign_in(request.form.get("token", ""))
         if principal is None:
             return render_template("login.html", error="That token is not valid.",
                                    next=""), 401
+        sessions.end(session.get("sid"))
         session.clear()
-        session.update(token_id=principal.token_id, user=principal.user, role=principal.role,
-                       csrf=secrets.token_urlsafe(32))
+        session["sid"] = sessions.start(principal)
         target = request.form.get("next", "")
         return redirect(target if target.startswith("/ui/") else url_for("ui.plugins"))
 
     @ui.post("/logout")
-    @needs("viewer", tokens)
+    @needs("viewer", tokens, sessions)
     def logout() -> Response:
+        sessions.end(session.get("sid"))  # for good: the old cookie opens nothing any more
         session.clear()
         return redirect(url_for("ui.login"))
 
     @ui.get("/")
-    @needs("viewer", tokens)
+    @needs("viewer", tokens, sessions)
     def plugins() -> str:
         items = [status_view(s) for s in installer().status()]
         return render_template("plugins.html", plugins=items, slo=slo_status())
 
     @ui.post("/install")
-    @needs("operator", tokens)
+    @needs("operator", tokens, sessions)
     def install() -> Response | tuple[str, int]:
         target = request.form.get("target", "").strip()
         operation = request.form.get("operation", "install")
@@ -146,7 +155,7 @@ def create_blueprint(home: Path, tokens: TokenStore, installer: Callable[..., An
         return redirect(url_for("ui.transaction", tx_id=outcome.tx_id))
 
     @ui.get("/transactions/<tx_id>")
-    @needs("viewer", tokens)
+    @needs("viewer", tokens, sessions)
     def transaction(tx_id: str) -> str:
         runner = installer()
         row = runner.env.journal.transaction(tx_id)
@@ -158,7 +167,7 @@ def create_blueprint(home: Path, tokens: TokenStore, installer: Callable[..., An
         return render_template("transaction.html", tx=entry, flight=flight)
 
     @ui.get("/history")
-    @needs("viewer", tokens)
+    @needs("viewer", tokens, sessions)
     def history() -> str:
         plugin = request.args.get("plugin") or None
         outcome = request.args.get("outcome") or None
@@ -168,14 +177,14 @@ def create_blueprint(home: Path, tokens: TokenStore, installer: Callable[..., An
                                outcome=outcome or "", outcomes=OUTCOMES)
 
     @ui.get("/approvals")
-    @needs("viewer", tokens)
+    @needs("viewer", tokens, sessions)
     def approvals_page() -> str:
         return render_template("approvals.html", pending=approvals.requests(),
                                decisions=approvals.decisions(), now=time.time(),
                                error=request.args.get("error"))
 
     @ui.post("/approvals/<name>")
-    @needs("admin", tokens)
+    @needs("admin", tokens, sessions)
     def decide(name: str) -> Response | tuple[str, int]:
         now = time.time()
         try:
@@ -193,7 +202,7 @@ def create_blueprint(home: Path, tokens: TokenStore, installer: Callable[..., An
         return redirect(url_for("ui.approvals_page"))
 
     @ui.get("/policy")
-    @needs("viewer", tokens)
+    @needs("viewer", tokens, sessions)
     def policy() -> str:
         path = Layout(home).policy_file
         text = path.read_text() if path.exists() else "version: 1\n"
@@ -201,7 +210,7 @@ def create_blueprint(home: Path, tokens: TokenStore, installer: Callable[..., An
                                revisions=policy_editing.revisions(home), error=None)
 
     @ui.post("/policy")
-    @needs("admin", tokens)
+    @needs("admin", tokens, sessions)
     def policy_post() -> Response | tuple[str, int]:
         text = request.form.get("policy", "")
         try:
