@@ -42,7 +42,7 @@ class Label:
 PLUGIN_TYPES = ("node", "integration", "agent", "quality_gate")
 EXECUTION_OUTCOMES = tuple(ExecutionOutcome)
 TRANSACTION_OUTCOMES = (TransactionState.COMMITTED, TransactionState.ROLLED_BACK,
-                        TransactionState.FAILED)
+                        TransactionState.FAILED, TransactionState.AWAITING_APPROVAL)
 TRANSACTION_OPERATIONS = ("install", "update", "rollback", "uninstall")
 INSTALL_PHASES = ("download", "verify", "dependency-prepare", "activate", "health-check")
 

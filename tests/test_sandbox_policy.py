@@ -12,6 +12,7 @@ import yaml
 from click.testing import CliRunner
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from contracts.catalogue import INSTALL_TRANSACTIONS, ROLLBACKS
 from contracts.errors import OperationFailed, PluginopsError
 from pluginops.cli import cli
 from runtime.manifest.model import Manifest
@@ -123,6 +124,12 @@ def test_elevated_install_waits_for_a_second_person_then_activates(
                                "nothing was activated")
     assert waiting.failure is not None and "other than alice" in waiting.failure.next_step
     assert_stable(home, "lookup", None)
+    # waiting for a second person is not a rollback: no PluginInstallRollbacks ticket for it
+    registry = alice.env.metrics.registry
+    assert [s for family in registry.collect() for s in family.samples
+            if s.name == ROLLBACKS.name and s.labels["plugin"] == "lookup"] == []
+    assert registry.get_sample_value(INSTALL_TRANSACTIONS.name, {
+        "plugin": "lookup", "operation": "install", "outcome": "awaiting_approval"}) == 1
     store = Approvals(home / "approvals.db")
     with pytest.raises(OperationFailed):
         store.decide("lookup", "network:api.example.com", "approved", "alice", "mine", 1.0)

@@ -217,10 +217,11 @@ def undo(env: Env, tx_id: str, plugin: str, operation: str, failure: Failure,
     journal.finish(tx_id, final, failure.code, failure.message, failure.next_step, env.clock())
     journal.mark_cleaned(tx_id)
     label = env.metrics.plugin_label(plugin)
-    env.metrics.counter(ROLLBACKS).labels(plugin=label, phase=failure.phase or "none",
-                                          reason=failure.code).inc()
+    if final == TransactionState.ROLLED_BACK:  # a wait for a second person is not a rollback
+        env.metrics.counter(ROLLBACKS).labels(plugin=label, phase=failure.phase or "none",
+                                              reason=failure.code).inc()
     env.metrics.counter(INSTALL_TRANSACTIONS).labels(plugin=label, operation=operation,
-                                                     outcome=TransactionState.ROLLED_BACK).inc()
+                                                     outcome=final).inc()
     return Outcome(tx_id, plugin, operation, final, row.from_version, row.to_version,
                    active, failure)
 
