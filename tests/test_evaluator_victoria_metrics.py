@@ -25,7 +25,6 @@ from tests.victoria_support import victoria_metrics_with_rules
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parent.parent
-WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
 
 
 @pytest.fixture(scope="module")
