@@ -135,18 +135,6 @@ def row_group_count(folder: Path) -> int:
         return int(handle.num_row_groups)
 
 
-def read_row_groups(folder: Path, indices: list[int]) -> pd.DataFrame:
-    with pq.ParquetFile(folder / EXECUTIONS) as handle:
-        return handle.read_row_groups(indices).to_pandas()
-
-
-def each_row_group(folder: Path, indices: list[int], columns: Sequence[str] | None = None
-                   ) -> Iterator[pd.DataFrame]:
-    """The given row groups one by one as frames (see `each_table`)."""
-    for table in each_table(folder, indices, columns):
-        yield table.to_pandas()
-
-
 def each_table(folder: Path, indices: list[int], columns: Sequence[str] | None = None
                ) -> Iterator[pa.Table]:
     """The given row groups one by one, from one open file (its footer, which lists every row
