@@ -2,21 +2,25 @@
 
 Errors (`contracts.errors.PluginopsError`) and preflight findings carry a `code` from `Code`; a
 finding's entry also has its default severity. The names are in `code_names`, the entries in
-`finding_codes` and `error_codes`; this module joins them. `docs/error-codes.md` and
-`docs/preflight-codes.md` are generated from the table (`pluginops generate`);
-`tests/test_codes.py` fails on a code spelled as a string anywhere else, on a code without an
-entry, and on an entry no code uses.
+`finding_codes`, `error_codes` and `stack_error_codes`; this module joins them.
+`docs/error-codes.md` and `docs/preflight-codes.md` are generated from the table
+(`pluginops generate`); `tests/test_codes.py` fails on a code spelled as a string anywhere else,
+on a code without an entry, and on an entry no code uses.
 """
 
 from __future__ import annotations
 
 from contracts.code_names import Code, CodeInfo, Severity
-from contracts.error_codes import ERRORS
+from contracts.error_codes import ERRORS as RUNTIME_ERRORS
 from contracts.finding_codes import FINDINGS
+from contracts.stack_error_codes import STACK_ERRORS
 
 __all__ = ["ERRORS", "FINDINGS", "TABLE", "Code", "CodeInfo", "Severity", "markdown_table",
            "remedy", "render_errors_markdown"]
 
+# every error's entry, alphabetically, whichever part of the product raises it
+ERRORS: tuple[CodeInfo, ...] = tuple(sorted((*RUNTIME_ERRORS, *STACK_ERRORS),
+                                            key=lambda info: info.code))
 TABLE: dict[Code, CodeInfo] = {info.code: info for info in (*FINDINGS, *ERRORS)}
 
 
