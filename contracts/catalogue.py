@@ -186,6 +186,10 @@ EVALUATOR_METRICS: tuple[MetricSpec, ...] = (
     *EVALUATOR_HEALTH_METRICS,
 )
 
+# Read from the journal at scrape time (runtime/telemetry/journal_metrics.py), not counted by
+# the process that ran the operation: every process's operations count, once.
+JOURNAL_METRICS: tuple[MetricSpec, ...] = (INSTALL_TRANSACTIONS, ROLLBACKS, INSTALL_IN_PROGRESS)
+
 # What the runtime exports (the evaluator exports EVALUATOR_METRICS from its own registry).
 ALL_METRICS: tuple[MetricSpec, ...] = (
     PLUGIN_EXECUTIONS,

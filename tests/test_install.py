@@ -10,11 +10,13 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from prometheus_client import CollectorRegistry
 
 from contracts.catalogue import INSTALL_PHASES, INSTALL_TRANSACTIONS, ROLLBACKS, Span
 from contracts.errors import OperationFailed
 from contracts.layout import Layout
 from runtime.install.extract import UnsafeArchive, extract
+from runtime.telemetry.journal_metrics import JournalMetrics
 from tests.install_support import an_env, an_installer, assert_stable, publish_plugin
 
 GOOD = 'def run(inputs, ctx):\n    return {"ok": True}\n'
@@ -291,7 +293,8 @@ def test_each_transaction_is_one_trace_with_a_span_per_phase_and_counts(
     phases = [s for s in finished if s.name == Span.INSTALL_PHASE
               and s.context.trace_id == roots[0].context.trace_id]
     assert [(s.attributes or {})[Span.ATTR_PHASE] for s in phases] == list(INSTALL_PHASES)
-    registry = env.metrics.registry
+    registry = CollectorRegistry()  # the counters come from the journal, read at scrape time
+    registry.register(JournalMetrics(env.layout.journal))
     assert registry.get_sample_value(INSTALL_TRANSACTIONS.name, {
         "plugin": "json-transform", "operation": "install", "outcome": "committed"}) == 1
     assert registry.get_sample_value(ROLLBACKS.name, {

@@ -11,6 +11,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from prometheus_client import CollectorRegistry
 
 from contracts.catalogue import INSTALL_TRANSACTIONS, ROLLBACKS
 from contracts.errors import OperationFailed, PluginopsError
@@ -20,6 +21,7 @@ from runtime.sandbox.approvals import Approvals, Request
 from runtime.sandbox.audit import AuditLog
 from runtime.sandbox.grants import effective_grants
 from runtime.sandbox.policy import OrgPolicy, load_policy
+from runtime.telemetry.journal_metrics import JournalMetrics
 from tests.builders import a_manifest
 from tests.install_support import an_installer, assert_stable, publish_plugin
 
@@ -125,7 +127,8 @@ def test_elevated_install_waits_for_a_second_person_then_activates(
     assert waiting.failure is not None and "other than alice" in waiting.failure.next_step
     assert_stable(home, "lookup", None)
     # waiting for a second person is not a rollback: no PluginInstallRollbacks ticket for it
-    registry = alice.env.metrics.registry
+    registry = CollectorRegistry()
+    registry.register(JournalMetrics(home / "journal.db"))
     assert [s for family in registry.collect() for s in family.samples
             if s.name == ROLLBACKS.name and s.labels["plugin"] == "lookup"] == []
     assert registry.get_sample_value(INSTALL_TRANSACTIONS.name, {

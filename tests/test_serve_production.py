@@ -20,9 +20,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from prometheus_client.parser import text_string_to_metric_families
 
-from contracts.catalogue import HTTP_REQUESTS_IN_FLIGHT
+from contracts.catalogue import (
+    HTTP_REQUESTS_IN_FLIGHT,
+    INSTALL_IN_PROGRESS,
+    INSTALL_TRANSACTIONS,
+    ROLLBACKS,
+)
 from contracts.codes import Code
 from contracts.layout import Layout
 from runtime.auth.tokens import TokenStore
@@ -216,3 +223,37 @@ def test_serve_still_refuses_a_port_in_use(home: Path) -> None:
                               env={**os.environ})
     assert done.returncode != 0 and Code.LISTEN_FAILED in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def _sample(text: str, name: str, labels: dict[str, str]) -> float | None:
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and sample.labels == labels:
+                return float(sample.value)
+    return None
+
+
+def test_a_cli_update_rolled_back_while_serve_runs_shows_on_its_next_scrape(
+        served: Serve, home: Path, tmp_path: Path, writable_registry: Path,
+        signing_key: Ed25519PrivateKey) -> None:
+    """Counters come from the journal, not from the process that ran the operation: an update
+    made and rolled back by the CLI counts on serve's /metrics at the next scrape."""
+    publish_plugin(writable_registry, tmp_path / "src", signing_key, "slow", "1.1.0",
+                   "def run(inputs, ctx):\n    return {}\n")
+    key = tmp_path / "trusted.pub"
+    key.write_bytes(signing_key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    labels = {"plugin": "slow", "phase": "activate", "reason": Code.INJECTED_FAILURE}
+    before = request(f"{served.url}/metrics")[2]
+    assert _sample(before, ROLLBACKS.name, labels) is None
+    done = subprocess.run([PLUGINOPS, "update", "slow", "--inject-failure", "activate",
+                           "--home", str(home), "--registry", str(writable_registry),
+                           "--trust", str(key)], capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0 and "rolled back" in (done.stdout + done.stderr).lower()
+    after = request(f"{served.url}/metrics")[2]
+    assert _sample(after, ROLLBACKS.name, labels) == 1
+    assert _sample(after, INSTALL_TRANSACTIONS.name, {
+        "plugin": "slow", "operation": "update", "outcome": "rolled_back"}) == 1
+    assert _sample(after, INSTALL_TRANSACTIONS.name, {
+        "plugin": "slow", "operation": "install", "outcome": "committed"}) == 1
+    assert _sample(after, INSTALL_IN_PROGRESS.name, {"plugin": "slow"}) == 0

@@ -12,12 +12,14 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from contracts.catalogue import (
     ALL_METRICS,
+    JOURNAL_METRICS,
     OVERFLOW_PLUGIN,
     PREFLIGHT_FINDINGS,
     MetricType,
     Span,
 )
 from runtime.preflight import PreflightContext, preflight_paths
+from runtime.telemetry.journal_metrics import JournalMetrics
 from runtime.telemetry.metrics import Metrics, PluginLabel
 from runtime.telemetry.tracing import exporter_choice, make_tracer_provider
 from tests.builders import a_host, a_plugin_dir
@@ -45,7 +47,13 @@ def test_preflight_counts_findings_by_code_and_opens_a_span_per_manifest(tmp_pat
 def test_every_catalogue_metric_is_exposed_under_its_catalogue_name() -> None:
     registry = CollectorRegistry()
     metrics = Metrics(registry)
+    journal = JournalMetrics(Path("/nonexistent/journal.db"))
+    registry.register(journal)
+    assert {f.name for f in journal.describe()} == \
+        {spec.name.removesuffix("_total") for spec in JOURNAL_METRICS}
     for spec in ALL_METRICS:
+        if spec in JOURNAL_METRICS:
+            continue  # read from the journal: see test_serve_production
         labels = {key: "x" for key in spec.labels}
         if spec.type is MetricType.COUNTER:
             metrics.counter(spec).labels(**labels).inc()
@@ -56,6 +64,9 @@ def test_every_catalogue_metric_is_exposed_under_its_catalogue_name() -> None:
             metrics.histogram(spec).labels(**labels).observe(0.1)
     exposition = generate_latest(registry).decode()
     for spec in ALL_METRICS:
+        if spec in JOURNAL_METRICS:
+            assert f"# TYPE {spec.name} " in exposition, spec.name
+            continue
         for name in spec.exposed_names:
             sample = f"\n{name}{{" if spec.labels else f"\n{name} "
             assert sample in exposition, name

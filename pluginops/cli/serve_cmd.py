@@ -24,6 +24,7 @@ from runtime.install.service import Installer
 from runtime.sandbox.approvals import Approvals
 from runtime.sandbox.audit import AuditLog
 from runtime.sandbox.executor import Executor
+from runtime.telemetry.journal_metrics import JournalMetrics
 
 
 def session_secret(home: Path) -> bytes:
@@ -81,6 +82,8 @@ def serve(listen: str, port: int, registry: Path | None, trust: tuple[Path, ...]
 
     installer().recover()  # fail fast on a bad home or registry, before binding
     executor.prime_metrics()
+    # installs, updates and rollbacks from any process (CLI, setup jobs) count: read the journal
+    wiring.metrics().registry.register(JournalMetrics(Layout(home).journal))
     app = create_app(ApiConfig(installer=installer, tokens=TokenStore(home),
                                audit=AuditLog(Layout(home).audit_log),
                                approvals=Approvals(Layout(home).approvals_db),

@@ -12,10 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from contracts.catalogue import (
-    INSTALL_IN_PROGRESS,
     INSTALL_PHASE_DURATION,
-    INSTALL_TRANSACTIONS,
-    ROLLBACKS,
     Span,
 )
 from contracts.codes import Code
@@ -98,13 +95,11 @@ def start(env: Env, plugin: str, operation: str, from_version: str | None,
         raise
     tx.note(f"{operation} {plugin} {from_version or '-'} -> {to_version or '-'} (pid "
             f"{os.getpid()})")
-    env.metrics.gauge(INSTALL_IN_PROGRESS).labels(plugin=env.metrics.plugin_label(plugin)).set(1)
     return tx
 
 
 def run(tx: Tx, steps: list[Step]) -> Outcome:
     env = tx.env
-    label = env.metrics.plugin_label(tx.plugin)
     failure: Failure | None = None
     attrs = {Span.ATTR_CORRELATION_ID: tx.id, Span.ATTR_PLUGIN: tx.plugin,
              Span.ATTR_OPERATION: tx.operation, Span.ATTR_VERSION: tx.to_version or ""}
@@ -130,7 +125,6 @@ def run(tx: Tx, steps: list[Step]) -> Outcome:
     finally:
         for lock in reversed(tx.locks):
             lock.release()
-        env.metrics.gauge(INSTALL_IN_PROGRESS).labels(plugin=label).set(0)
         env.reporter.done()
         tx.log.close()
 
@@ -163,9 +157,6 @@ def _commit(tx: Tx) -> None:
     env.journal.commit(tx.id, tx.installed, tx.removed, env.clock())
     tx.note("committed")
     env.injector.point("mid:commit:after")
-    env.metrics.counter(INSTALL_TRANSACTIONS).labels(
-        plugin=env.metrics.plugin_label(tx.plugin), operation=tx.operation,
-        outcome=TransactionState.COMMITTED).inc()
     cleanup(env, tx.id, tx.plugin, tx.operation)
 
 
@@ -215,13 +206,7 @@ def undo(env: Env, tx_id: str, plugin: str, operation: str, failure: Failure,
     journal.event(tx_id, "rolled_back", failure.phase,
                   {"reason": failure.code, "active_version": active}, env.clock())
     journal.finish(tx_id, final, failure.code, failure.message, failure.next_step, env.clock())
-    journal.mark_cleaned(tx_id)
-    label = env.metrics.plugin_label(plugin)
-    if final == TransactionState.ROLLED_BACK:  # a wait for a second person is not a rollback
-        env.metrics.counter(ROLLBACKS).labels(plugin=label, phase=failure.phase or "none",
-                                              reason=failure.code).inc()
-    env.metrics.counter(INSTALL_TRANSACTIONS).labels(plugin=label, operation=operation,
-                                                     outcome=final).inc()
+    journal.mark_cleaned(tx_id)  # the journal's counters (journal_metrics.py) now count it
     return Outcome(tx_id, plugin, operation, final, row.from_version, row.to_version,
                    active, failure)
 

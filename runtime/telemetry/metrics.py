@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from contracts.catalogue import (
     ALL_METRICS,
+    JOURNAL_METRICS,
     OVERFLOW_PLUGIN,
     PLUGIN_LABEL_CAP,
     PREFLIGHT_FINDINGS,
@@ -38,7 +39,9 @@ class Metrics:
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
-        self._metrics = {spec.name: _build(spec, registry) for spec in ALL_METRICS}
+        # the journal's metrics are read from it by a collector (journal_metrics.py)
+        self._metrics = {spec.name: _build(spec, registry) for spec in ALL_METRICS
+                         if spec not in JOURNAL_METRICS}
         self.plugin_label = PluginLabel()
 
     def counter(self, spec: MetricSpec) -> Counter:
