@@ -37,6 +37,7 @@ class Label:
     WINDOW = "window"
     # Not `quantile`: Prometheus reserves that label for summaries (promtool check metrics).
     PERCENTILE = "percentile"
+    PYTHON = "python"
 
 
 PLUGIN_TYPES = ("node", "integration", "agent", "quality_gate")
@@ -127,6 +128,11 @@ PREFLIGHT_FINDINGS = MetricSpec(
     "Preflight findings by code.",
     (Label.CODE,),
 )
+BUILD_INFO = MetricSpec(
+    f"{NAMESPACE}_build_info", MetricType.GAUGE,
+    "Always 1: the running Pluginops version and Python (join on it to see what runs where).",
+    (Label.VERSION, Label.PYTHON),
+)
 HTTP_REQUESTS_IN_FLIGHT = MetricSpec(
     f"{NAMESPACE}_http_requests_in_flight", MetricType.GAUGE,
     "API and UI requests being served (probes and scrapes not counted).",
@@ -203,6 +209,7 @@ ALL_METRICS: tuple[MetricSpec, ...] = (
     POLICY_DENIALS,
     PREFLIGHT_FINDINGS,
     HTTP_REQUESTS_IN_FLIGHT,
+    BUILD_INFO,
 )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import platform
 import signal
 import socket
 import subprocess
@@ -25,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from prometheus_client.parser import text_string_to_metric_families
 
 from contracts.catalogue import (
+    BUILD_INFO,
     HTTP_REQUESTS_IN_FLIGHT,
     INSTALL_IN_PROGRESS,
     INSTALL_TRANSACTIONS,
@@ -32,6 +34,7 @@ from contracts.catalogue import (
 )
 from contracts.codes import Code
 from contracts.layout import Layout
+from contracts.version import __version__
 from runtime.auth.tokens import TokenStore
 from stack.processes import free_port
 from tests.install_support import an_installer, publish_plugin
@@ -118,6 +121,11 @@ def test_serve_is_a_production_server_that_refuses_big_bodies_unread(
         served: Serve, home: Path, token: str) -> None:
     status, headers, _ = request(f"{served.url}/healthz")
     assert status == 200 and headers["Server"] == "pluginops"
+    scrape = request(f"{served.url}/metrics")[2]
+    assert _sample(scrape, BUILD_INFO.name, {"version": __version__,
+                                             "python": platform.python_version()}) == 1
+    assert (_sample(scrape, "process_resident_memory_bytes", {}) or 0) > 0
+    assert (_sample(scrape, "process_open_fds", {}) or 0) > 0
     audit = Layout(home).audit_log
     before = audit.read_bytes() if audit.exists() else b""
     # 10 MB announced, not one byte of it sent: the answer comes without waiting for the body

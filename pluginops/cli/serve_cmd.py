@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import platform
 import secrets
 from pathlib import Path
 
 import click
+from prometheus_client import ProcessCollector
 
-from contracts.catalogue import HTTP_REQUESTS_IN_FLIGHT
+from contracts.catalogue import BUILD_INFO, HTTP_REQUESTS_IN_FLIGHT
 from contracts.codes import Code
 from contracts.errors import PluginopsError
 from contracts.files import atomic_write_bytes
 from contracts.layout import Layout
+from contracts.version import __version__
 from pluginops.budgets import budget_reader
 from pluginops.cli import wiring
 from pluginops.cli.common import handles_errors, home_option, note, registry_dir
@@ -83,7 +86,11 @@ def serve(listen: str, port: int, registry: Path | None, trust: tuple[Path, ...]
     installer().recover()  # fail fast on a bad home or registry, before binding
     executor.prime_metrics()
     # installs, updates and rollbacks from any process (CLI, setup jobs) count: read the journal
-    wiring.metrics().registry.register(JournalMetrics(Layout(home).journal))
+    metrics = wiring.metrics()
+    metrics.registry.register(JournalMetrics(Layout(home).journal))
+    ProcessCollector(registry=metrics.registry)  # process_* (CPU, memory, open files, start)
+    metrics.gauge(BUILD_INFO).labels(version=__version__,
+                                     python=platform.python_version()).set(1)
     app = create_app(ApiConfig(installer=installer, tokens=TokenStore(home),
                                audit=AuditLog(Layout(home).audit_log),
                                approvals=Approvals(Layout(home).approvals_db),
