@@ -224,6 +224,7 @@ class Span:
     PUBLISH = "pluginops.publish"
     EXECUTE = "pluginops.execute"
     ATTR_OUTCOME = "pluginops.outcome"
+    ATTR_ERROR_TYPE = "error.type"  # OpenTelemetry's semantic convention, on failed executions
     INSTALL_TRANSACTION = "pluginops.install.transaction"
     INSTALL_PHASE = "pluginops.install.phase"
     INSTALL_RECOVER = "pluginops.install.recover"

@@ -6,8 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from opentelemetry import trace
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import StatusCode
 from prometheus_client import CollectorRegistry, generate_latest
 
 from contracts.catalogue import (
@@ -18,11 +20,13 @@ from contracts.catalogue import (
     MetricType,
     Span,
 )
+from runtime.install.service import Installer
 from runtime.preflight import PreflightContext, preflight_paths
 from runtime.telemetry.journal_metrics import JournalMetrics
 from runtime.telemetry.metrics import Metrics, PluginLabel
 from runtime.telemetry.tracing import exporter_choice, make_tracer_provider
 from tests.builders import a_host, a_plugin_dir
+from tests.install_support import a_sandbox_executor, an_env, publish_plugin
 
 
 def test_preflight_counts_findings_by_code_and_opens_a_span_per_manifest(tmp_path: Path) -> None:
@@ -103,3 +107,25 @@ def test_exporter_choice_follows_the_otel_variables(env: dict[str, str], choice:
 
 def test_with_nothing_configured_the_provider_is_a_no_op() -> None:
     assert isinstance(make_tracer_provider({}), trace.NoOpTracerProvider)
+
+
+def test_a_failed_execution_span_carries_an_error_status_and_its_type(
+        tmp_path: Path, writable_registry: Path, signing_key: Ed25519PrivateKey) -> None:
+    spans = InMemorySpanExporter()
+    home = tmp_path / "home"
+    publish_plugin(writable_registry, tmp_path / "src", signing_key, "flaky", "1.0.0",
+                   "def run(inputs, ctx):\n    if inputs.get('fail'):\n"
+                   "        raise ValueError('asked to fail')\n    return {'ok': True}\n")
+    env = an_env(home, writable_registry, signing_key, spans=spans)
+    assert Installer(env).install("flaky").state == "committed"
+    executor = a_sandbox_executor(home, env.metrics, env.tracer, env.journal, env.approvals,
+                                  env.policy)
+    try:
+        assert executor.execute("flaky", {}).outcome == "success"
+        assert executor.execute("flaky", {"fail": True}).outcome == "error"
+    finally:
+        executor.deps.pool.close()
+    ran = [s for s in spans.get_finished_spans() if s.name == Span.EXECUTE]
+    assert [s.status.status_code for s in ran] == [StatusCode.UNSET, StatusCode.ERROR]
+    assert Span.ATTR_ERROR_TYPE not in (ran[0].attributes or {})
+    assert (ran[1].attributes or {})[Span.ATTR_ERROR_TYPE] == "ValueError"

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from opentelemetry import trace
+from opentelemetry.trace import Status, StatusCode
 
 from contracts.catalogue import (
     EXECUTION_OUTCOMES,
@@ -201,6 +202,10 @@ class Executor:
             for denial in reply.denials:
                 span.add_event("denied", denial)
             span.set_attribute(Span.ATTR_OUTCOME, reply.outcome)
+            if reply.outcome != ExecutionOutcome.SUCCESS:  # error, timeout or denial
+                error_type = str((reply.error or {}).get("type") or reply.outcome)
+                span.set_attribute(Span.ATTR_ERROR_TYPE, error_type)
+                span.set_status(Status(StatusCode.ERROR, f"{reply.outcome}: {error_type}"))
         cost = deps.settings.cost.cost(reply.cpu_s, broker.tokens, broker.tool_calls)
         execution = Execution(cid, plugin, manifest.version, reply.outcome, reply.output,
                               reply.error, latency, reply.cpu_s, broker.tokens,
