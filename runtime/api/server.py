@@ -31,14 +31,17 @@ from waitress.task import ErrorTask
 from werkzeug.wsgi import ClosingIterator
 
 from contracts.codes import Code
+from contracts.errors import PluginopsError
+from runtime.api.app import OPEN_PATHS
 
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[Environ, StartResponse], Iterable[bytes]]
 
 RETRY_AFTER_S = 5
-# Answered while draining: a probe must see the process is alive, Prometheus its last figures.
-ALWAYS_OPEN = frozenset({"/healthz", "/metrics"})
+# Answered while draining: a probe must see the process is alive, Prometheus its last figures
+# (readiness is not: it answers 503, so load balancers stop sending work).
+ALWAYS_OPEN = OPEN_PATHS - {"/readyz"}
 
 
 @dataclass(frozen=True)
@@ -50,10 +53,15 @@ class Limits:
     grace_s: float = 30.0  # how long a shutdown waits for the requests in flight
 
 
+def _error_body(code: str, message: str, where: str, next_step: str) -> bytes:
+    """The API's error shape (`PluginopsError.to_dict`) for answers the app never sees."""
+    error = PluginopsError(code, message, where=where, next_step=next_step)
+    return json.dumps({"error": error.to_dict()}).encode()
+
+
 def _json_error(start_response: StartResponse, status: str, code: str, message: str,
                 where: str, next_step: str, headers: list[tuple[str, str]]) -> list[bytes]:
-    body = json.dumps({"error": {"code": code, "message": message, "where": where,
-                                 "next_step": next_step}}).encode()
+    body = _error_body(code, message, where, next_step)
     start_response(status, [("Content-Type", "application/json"),
                             ("Content-Length", str(len(body))), *headers])
     return [body]
@@ -104,10 +112,9 @@ class JsonErrorTask(ErrorTask):
     def execute(self) -> None:
         error: Any = getattr(self.request, "error", None)
         code = Code.BODY_TOO_LARGE if error.code == 413 else f"HTTP_{error.code}"
-        next_step = ("send a smaller body (the limit is `pluginops serve --max-body`)"
-                     if error.code == 413 else "send a well-formed HTTP/1.1 request")
-        body = json.dumps({"error": {"code": code, "message": str(error.body),
-                                     "where": "request", "next_step": next_step}}).encode()
+        # the code table's remedy for a body over the limit; for the rest, a generic one
+        next_step = "" if error.code == 413 else "send a well-formed HTTP/1.1 request"
+        body = _error_body(code, str(error.body), "request", next_step)
         self.status = f"{error.code} {error.reason}"
         self.response_headers = [*self.response_headers, ("Content-Type", "application/json")]
         self.set_close_on_finish()
