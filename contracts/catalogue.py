@@ -192,9 +192,13 @@ EVALUATOR_METRICS: tuple[MetricSpec, ...] = (
     *EVALUATOR_HEALTH_METRICS,
 )
 
-# Read from the journal at scrape time (runtime/telemetry/journal_metrics.py), not counted by
-# the process that ran the operation: every process's operations count, once.
-JOURNAL_METRICS: tuple[MetricSpec, ...] = (INSTALL_TRANSACTIONS, ROLLBACKS, INSTALL_IN_PROGRESS)
+# Read from the durable record at scrape time (runtime/telemetry/durable.py), not counted by
+# the process that ran the operation: every process's operations count, once. From the journal:
+JOURNAL_METRICS: tuple[MetricSpec, ...] = (INSTALL_TRANSACTIONS, ROLLBACKS, INSTALL_IN_PROGRESS,
+                                           INSTALL_PHASE_DURATION)
+# from the audit log:
+AUDIT_METRICS: tuple[MetricSpec, ...] = (POLICY_DENIALS,)
+DURABLE_METRICS: tuple[MetricSpec, ...] = (*JOURNAL_METRICS, *AUDIT_METRICS)
 
 # What the runtime exports (the evaluator exports EVALUATOR_METRICS from its own registry).
 ALL_METRICS: tuple[MetricSpec, ...] = (

@@ -22,6 +22,11 @@ ERRORS: tuple[CodeInfo, ...] = (
     CodeInfo(Code.ARTIFACT_TOO_LARGE,
              "The artifact is larger than the install cap.",
              "Ship a smaller plugin (code and data it needs only)."),
+    CodeInfo(Code.AUDIT_LOG_UNREADABLE,
+             "The audit log's last whole record is not a record, so nothing can be chained "
+             "after it.",
+             "Run `pluginops audit verify` to find the damaged line and restore the log from "
+             "a backup; nothing is appended until then."),
     CodeInfo(Code.AUTH_THROTTLED,
              "Too many failed authentications from this client or for this token.",
              "Wait for the Retry-After seconds, then use a valid token."),

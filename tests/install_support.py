@@ -27,7 +27,7 @@ from runtime.sandbox.approvals import Approvals
 from runtime.sandbox.executor import Executor
 from runtime.sandbox.home import executor_for
 from runtime.sandbox.policy import OrgPolicy
-from runtime.telemetry.journal_metrics import JournalMetrics
+from runtime.telemetry.durable import register_durable_metrics
 from runtime.telemetry.metrics import Metrics
 from runtime.telemetry.tracing import make_tracer_provider
 
@@ -46,7 +46,7 @@ def an_env(home: Path, registry: Path, key: Ed25519PrivateKey | None, **override
     spans = overrides.pop("spans", None) or InMemorySpanExporter()
     metrics = Metrics(CollectorRegistry())
     # as `pluginops serve` wires it: the install counters are read from the journal
-    metrics.registry.register(JournalMetrics(Layout(home).journal))
+    register_durable_metrics(metrics.registry, Layout(home))
     tracer = make_tracer_provider({}, exporter=spans).get_tracer("test")
     env = Env(layout=Layout(home), journal=Journal(home / "journal.db"), host=this_host(),
               metrics=metrics, tracer=tracer, registry=load_registry(registry),

@@ -12,7 +12,13 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from prometheus_client import CollectorRegistry
 
-from contracts.catalogue import INSTALL_PHASES, INSTALL_TRANSACTIONS, ROLLBACKS, Span
+from contracts.catalogue import (
+    INSTALL_PHASE_DURATION,
+    INSTALL_PHASES,
+    INSTALL_TRANSACTIONS,
+    ROLLBACKS,
+    Span,
+)
 from contracts.errors import OperationFailed
 from contracts.layout import Layout
 from runtime.install.extract import UnsafeArchive, extract
@@ -299,3 +305,16 @@ def test_each_transaction_is_one_trace_with_a_span_per_phase_and_counts(
         "plugin": "json-transform", "operation": "install", "outcome": "committed"}) == 1
     assert registry.get_sample_value(ROLLBACKS.name, {
         "plugin": "json-transform", "phase": "activate", "reason": "INJECTED_FAILURE"}) == 1
+    # phase durations too: the install's five phases and the update's first three completed
+
+    def completed(phase: str) -> float | None:
+        return registry.get_sample_value(f"{INSTALL_PHASE_DURATION.name}_count",
+                                         {"phase": phase})
+
+    assert [completed(p) for p in INSTALL_PHASES] == [2, 2, 2, 1, 1]
+    recorded = [e.detail["duration_s"] for e in env.journal.events(done.tx_id)
+                if e.kind == "phase_completed"]
+    assert sum(registry.get_sample_value(f"{INSTALL_PHASE_DURATION.name}_sum", {"phase": p})
+               or 0 for p in INSTALL_PHASES) >= sum(recorded) > 0
+    installer.update("json-transform")  # fails at activate again; the next scrape reads it
+    assert [completed(p) for p in INSTALL_PHASES] == [3, 3, 3, 1, 1]

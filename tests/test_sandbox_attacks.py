@@ -27,6 +27,7 @@ from runtime.sandbox.metering import DailyMeter
 from runtime.sandbox.policy import load_policy
 from runtime.sandbox.pool import WorkerPool
 from runtime.sandbox.settings import RuntimeSettings
+from runtime.telemetry.durable import register_durable_metrics
 from runtime.telemetry.metrics import Metrics
 from runtime.telemetry.tracing import make_tracer_provider
 from tests.install_support import an_installer, publish_plugin
@@ -127,10 +128,12 @@ def world(tmp_path_factory: pytest.TempPathFactory, example_registry: Path,
 def executor_for(world: dict[str, Any], settings: RuntimeSettings | None = None) -> Executor:
     home = world["home"]
     layout = Layout(home)
+    metrics = Metrics(CollectorRegistry())
+    register_durable_metrics(metrics.registry, layout)  # denials are counted from the audit log
     return Executor(ExecutorDeps(
         layout=layout, journal=Journal(layout.journal), approvals=Approvals(home / "approvals.db"),
         policy=load_policy(home), settings=settings or world["settings"],
-        metrics=Metrics(CollectorRegistry()), tracer=make_tracer_provider({}).get_tracer("t"),
+        metrics=metrics, tracer=make_tracer_provider({}).get_tracer("t"),
         audit=AuditLog(home / "audit.log"), meter=DailyMeter(home / "metering.db"),
         identities=identity_book(home), pool=WorkerPool()))
 

@@ -30,6 +30,7 @@ from contracts.catalogue import (
     HTTP_REQUESTS_IN_FLIGHT,
     INSTALL_IN_PROGRESS,
     INSTALL_TRANSACTIONS,
+    POLICY_DENIALS,
     ROLLBACKS,
 )
 from contracts.codes import Code
@@ -265,3 +266,23 @@ def test_a_cli_update_rolled_back_while_serve_runs_shows_on_its_next_scrape(
     assert _sample(after, INSTALL_TRANSACTIONS.name, {
         "plugin": "slow", "operation": "install", "outcome": "committed"}) == 1
     assert _sample(after, INSTALL_IN_PROGRESS.name, {"plugin": "slow"}) == 0
+
+
+def test_a_denial_in_a_cli_run_counts_on_serves_next_scrape(
+        served: Serve, home: Path, tmp_path: Path, writable_registry: Path,
+        signing_key: Ed25519PrivateKey) -> None:
+    """Denials are counted from the audit log, which `pluginops run` appends to as `serve`
+    does."""
+    secret = tmp_path / "secret.txt"
+    secret.write_text("s3cret")
+    publish_plugin(writable_registry, tmp_path / "src", signing_key, "snoop", "1.0.0",
+                   f"def run(inputs, ctx):\n    return {{'s': open({str(secret)!r}).read()}}\n")
+    installer = an_installer(home, writable_registry, signing_key)
+    assert installer.install("snoop").state == "committed"
+    installer.env.journal.close()
+    labels = {"plugin": "snoop", "profile": "node", "operation": "file.read"}
+    assert _sample(request(f"{served.url}/metrics")[2], POLICY_DENIALS.name, labels) is None
+    done = subprocess.run([PLUGINOPS, "run", "snoop", "--home", str(home)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0 and "denied" in done.stdout + done.stderr
+    assert _sample(request(f"{served.url}/metrics")[2], POLICY_DENIALS.name, labels) == 1

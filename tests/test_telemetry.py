@@ -14,14 +14,17 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from contracts.catalogue import (
     ALL_METRICS,
-    JOURNAL_METRICS,
+    DURABLE_METRICS,
     OVERFLOW_PLUGIN,
+    POLICY_DENIALS,
     PREFLIGHT_FINDINGS,
     MetricType,
     Span,
 )
 from runtime.install.service import Installer
 from runtime.preflight import PreflightContext, preflight_paths
+from runtime.sandbox.audit import AuditLog
+from runtime.telemetry.audit_metrics import AuditMetrics
 from runtime.telemetry.journal_metrics import JournalMetrics
 from runtime.telemetry.metrics import Metrics, PluginLabel
 from runtime.telemetry.tracing import exporter_choice, make_tracer_provider
@@ -52,12 +55,14 @@ def test_every_catalogue_metric_is_exposed_under_its_catalogue_name() -> None:
     registry = CollectorRegistry()
     metrics = Metrics(registry)
     journal = JournalMetrics(Path("/nonexistent/journal.db"))
+    audit = AuditMetrics(Path("/nonexistent/audit.log"))
     registry.register(journal)
-    assert {f.name for f in journal.describe()} == \
-        {spec.name.removesuffix("_total") for spec in JOURNAL_METRICS}
+    registry.register(audit)
+    assert {f.name for f in [*journal.describe(), *audit.describe()]} == \
+        {spec.name.removesuffix("_total") for spec in DURABLE_METRICS}
     for spec in ALL_METRICS:
-        if spec in JOURNAL_METRICS:
-            continue  # read from the journal: see test_serve_production
+        if spec in DURABLE_METRICS:
+            continue  # read from the journal and the audit log: see test_serve_production
         labels = {key: "x" for key in spec.labels}
         if spec.type is MetricType.COUNTER:
             metrics.counter(spec).labels(**labels).inc()
@@ -68,7 +73,7 @@ def test_every_catalogue_metric_is_exposed_under_its_catalogue_name() -> None:
             metrics.histogram(spec).labels(**labels).observe(0.1)
     exposition = generate_latest(registry).decode()
     for spec in ALL_METRICS:
-        if spec in JOURNAL_METRICS:
+        if spec in DURABLE_METRICS:
             assert f"# TYPE {spec.name} " in exposition, spec.name
             continue
         for name in spec.exposed_names:
@@ -129,3 +134,27 @@ def test_a_failed_execution_span_carries_an_error_status_and_its_type(
     assert [s.status.status_code for s in ran] == [StatusCode.UNSET, StatusCode.ERROR]
     assert Span.ATTR_ERROR_TYPE not in (ran[0].attributes or {})
     assert (ran[1].attributes or {})[Span.ATTR_ERROR_TYPE] == "ValueError"
+
+
+def test_policy_denials_are_counted_from_the_audit_log_as_it_grows(tmp_path: Path) -> None:
+    log = AuditLog(tmp_path / "audit.log")
+    registry = CollectorRegistry()
+    registry.register(AuditMetrics(log.path))
+    labels = {"plugin": "p", "profile": "node", "operation": "file.read"}
+
+    def denials() -> float | None:
+        return registry.get_sample_value(POLICY_DENIALS.name, labels)
+
+    assert denials() is None  # no log yet
+    log.event("denial", plugin="p", profile="node", operation="file.read", target="/etc/x")
+    log.event("token.created", name="not a denial")
+    log.event("denial", plugin="p", profile="node", operation="file.read", target="/etc/y")
+    assert denials() == 2
+    with log.path.open("ab") as handle:  # a record being written: counted once it is whole
+        handle.write(b'{"kind": "denial", "operation": "file.read", "plugin": "p", ')
+    assert denials() == 2
+    log.repair()
+    log.event("denial", plugin="p", profile="node", operation="file.read", target="/etc/z")
+    assert denials() == 3
+    log.path.write_bytes(log.path.read_bytes().split(b"\n", 1)[0] + b"\n")  # restored shorter
+    assert denials() == 1

@@ -192,6 +192,21 @@ def audit_verify(fmt: str, home: Path) -> None:
         sys.exit(EXIT_FAILED)
 
 
+@audit.command("repair")
+@home_option
+@handles_errors
+def audit_repair(home: Path) -> None:
+    """Mend a torn last line left by a writer killed mid-append (appends do it too)."""
+    repaired = AuditLog(Layout(home).audit_log).repair()
+    if repaired is None:
+        click.echo("audit log: nothing to repair")
+    elif repaired.action == "completed":
+        click.echo("audit log: the last record was whole but for its newline; completed")
+    else:
+        click.echo(f"audit log: a torn last line of {repaired.bytes} bytes was moved aside "
+                   f"(sha256 {repaired.sha256}) and the repair recorded in the chain")
+
+
 @click.group()
 def policy() -> None:
     """The org policy file (<home>/policy.yaml)."""

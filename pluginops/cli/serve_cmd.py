@@ -27,7 +27,7 @@ from runtime.install.service import Installer
 from runtime.sandbox.approvals import Approvals
 from runtime.sandbox.audit import AuditLog
 from runtime.sandbox.executor import Executor
-from runtime.telemetry.journal_metrics import JournalMetrics
+from runtime.telemetry.durable import register_durable_metrics
 
 
 def session_secret(home: Path) -> bytes:
@@ -84,16 +84,19 @@ def serve(listen: str, port: int, registry: Path | None, trust: tuple[Path, ...]
                                               health=executor.health))
 
     installer().recover()  # fail fast on a bad home or registry, before binding
+    audit = AuditLog(Layout(home).audit_log)
+    repaired = audit.repair()  # a writer killed mid-append left a torn line: mend it now
+    if repaired is not None:
+        note(f"audit log: a torn last line was {repaired.action} ({repaired.bytes} bytes)")
     executor.prime_metrics()
-    # installs, updates and rollbacks from any process (CLI, setup jobs) count: read the journal
+    # installs, rollbacks and denials of any process (CLI, setup jobs) count: read the records
     metrics = wiring.metrics()
-    metrics.registry.register(JournalMetrics(Layout(home).journal))
+    register_durable_metrics(metrics.registry, Layout(home))
     ProcessCollector(registry=metrics.registry)  # process_* (CPU, memory, open files, start)
     metrics.gauge(BUILD_INFO).labels(version=__version__,
                                      python=platform.python_version()).set(1)
     app = create_app(ApiConfig(installer=installer, tokens=TokenStore(home),
-                               audit=AuditLog(Layout(home).audit_log),
-                               approvals=Approvals(Layout(home).approvals_db),
+                               audit=audit, approvals=Approvals(Layout(home).approvals_db),
                                ui_home=home.absolute(), session_secret=session_secret(home),
                                grafana_url=grafana_url, slo_status=budget_reader(prometheus_url),
                                metrics=wiring.metrics().registry, executor=executor,

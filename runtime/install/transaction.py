@@ -11,10 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from contracts.catalogue import (
-    INSTALL_PHASE_DURATION,
-    Span,
-)
+from contracts.catalogue import Span
 from contracts.codes import Code
 from contracts.errors import OperationFailed, PluginopsError
 from contracts.outcomes import TransactionState
@@ -145,7 +142,6 @@ def _run_phase(tx: Tx, index: int, total: int, phase: str, work: Callable[[], No
             tx.event("phase_failed", {"code": err.code, "message": err.message})
             raise
     duration = max(0.0, env.clock() - started)
-    env.metrics.histogram(INSTALL_PHASE_DURATION).labels(phase=phase).observe(duration)
     tx.event("phase_completed", {"duration_s": round(duration, 6)})
     env.injector.point(f"after:{phase}")
 

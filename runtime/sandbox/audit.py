@@ -3,22 +3,37 @@ that `verify` finds any record changed, removed or reordered.
 
     {"seq": 3, "time": "...", "kind": "denial", ..., "prev": "<hash of record 2>",
      "hash": "<sha256 of this record without 'hash'>"}
+
+Appends from every process (serve, the CLI, a setup job) serialize on an OS lock beside the log,
+which the kernel releases when a holder dies. An append reads only the end of the file, backwards
+until it holds the last whole line, so a record of any size never blocks the next one.
+
+A writer killed mid-append leaves a torn last line (no newline). The next append, `repair()`
+(run when `pluginops serve` starts) or `pluginops audit repair` mends it under the lock: a torn
+line that is in fact a whole record of the chain, missing only its newline, is completed; any
+other fragment is moved to the `.torn` file beside the log (never silently lost) and an
+`audit.repaired` record with its length and digest continues the chain.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
+from contracts.codes import Code
+from contracts.errors import OperationFailed
 from contracts.files import exclusive_lock
 
 GENESIS = "0" * 64
 TAIL_CHUNK = 64 * 1024
+REPAIRED = "audit.repaired"
 
 
 def record_hash(record: dict[str, Any]) -> str:
@@ -57,69 +72,161 @@ class Verification:
     line: int = 0
 
 
+@dataclass(frozen=True)
+class Tail:
+    """The end of the log: the last whole record's seq and hash, and what follows the last
+    newline (empty unless a writer was interrupted) with its offset in the file."""
+    seq: int
+    hash: str
+    fragment: bytes
+    fragment_at: int
+
+
+@dataclass(frozen=True)
+class Repair:
+    """What a repair did: `completed` a whole record that lacked its newline, or `discarded`
+    a fragment (kept in the `.torn` file) and recorded it."""
+    action: str
+    bytes: int
+    sha256: str
+
+
+def _parsed(line: bytes) -> dict[str, Any] | None:
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def read_tail(handle: BinaryIO) -> Tail:
+    """Read backwards from the end, in chunks, until the last whole line is in hand."""
+    end = handle.seek(0, os.SEEK_END)
+    chunks: list[bytes] = []
+    position, newlines = end, 0
+    while position > 0 and newlines < 2:
+        step = min(TAIL_CHUNK, position)
+        position -= step
+        handle.seek(position)
+        chunk = handle.read(step)
+        chunks.insert(0, chunk)
+        newlines += chunk.count(b"\n")
+    data = b"".join(chunks)
+    cut = data.rfind(b"\n") + 1
+    last = data[:cut].rstrip(b"\n").rsplit(b"\n", 1)[-1]
+    record = _parsed(last) if last else None
+    if record is None:
+        seq, head = (0, GENESIS) if not last else (-1, "")
+    else:
+        seq, head = int(record.get("seq", -1)), str(record.get("hash", ""))
+    return Tail(seq, head, data[cut:], position + cut)
+
+
 class AuditLog:
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.torn_path = path.with_suffix(".torn")
 
     def append(self, record: dict[str, Any]) -> dict[str, Any]:
         """Add a record (durably) and return it with its seq and hashes."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with exclusive_lock(self.path.with_suffix(".lock")):
-            seq, prev = self._tail()
-            full = seal(record, seq + 1, prev)
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            try:
-                os.write(fd, (json.dumps(full, sort_keys=True) + "\n").encode())
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+        with self._locked() as fd:
+            tail = self._mended(fd)
+            full = seal(record, tail.seq + 1, tail.hash)
+            self._write(fd, full)
         return full
 
     def event(self, kind: str, *, at: float | None = None, **fields: Any) -> dict[str, Any]:
         """Append `{kind, time, **fields}` (`stamped`)."""
         return self.append(stamped(kind, at, fields))
 
-    def _tail(self) -> tuple[int, str]:
-        """The last record's seq and hash, read backwards in chunks until its whole line is in
-        hand: a record of any length never stops the next append."""
+    def repair(self) -> Repair | None:
+        """Mend a torn last line, if there is one (what `append` does first anyway)."""
+        if not self.path.exists():
+            return None
+        with self._locked() as fd:
+            with open(fd, "rb", closefd=False) as handle:
+                tail = read_tail(handle)
+            if not tail.fragment:
+                return None
+            return self._repair(fd, tail)[1]
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[int]:
+        """The log open for appending, under the lock file beside it."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with exclusive_lock(self.path.with_suffix(".lock")):
+            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                yield fd
+            finally:
+                os.close(fd)
+
+    def _mended(self, fd: int) -> Tail:
+        with open(fd, "rb", closefd=False) as handle:
+            tail = read_tail(handle)
+        if tail.fragment:
+            tail = self._repair(fd, tail)[0]
+        if tail.seq < 0:
+            raise OperationFailed(Code.AUDIT_LOG_UNREADABLE, "the last record of the audit "
+                                  "log is not a record", where=self.path.name, http_status=503)
+        return tail
+
+    def _repair(self, fd: int, tail: Tail) -> tuple[Tail, Repair]:
+        fragment = tail.fragment
+        digest = hashlib.sha256(fragment).hexdigest()
+        record = _parsed(fragment)
+        if (record is not None and record.get("prev") == tail.hash
+                and record.get("seq") == tail.seq + 1
+                and record.get("hash") == record_hash(record)):
+            os.write(fd, b"\n")
+            os.fsync(fd)
+            return (Tail(tail.seq + 1, str(record["hash"]), b"", tail.fragment_at),
+                    Repair("completed", len(fragment), digest))
+        torn = os.open(self.torn_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(torn, fragment + b"\n")
+            os.fsync(torn)
+        finally:
+            os.close(torn)
+        os.ftruncate(fd, tail.fragment_at)
+        os.fsync(fd)
+        note = seal(stamped(REPAIRED, None, {"discarded_bytes": len(fragment),
+                                             "discarded_sha256": digest,
+                                             "kept_in": self.torn_path.name}),
+                    tail.seq + 1, tail.hash)
+        self._write(fd, note)
+        return (Tail(note["seq"], note["hash"], b"", tail.fragment_at),
+                Repair("discarded", len(fragment), digest))
+
+    @staticmethod
+    def _write(fd: int, record: dict[str, Any]) -> None:
+        data = (json.dumps(record, sort_keys=True) + "\n").encode()
+        written = 0
+        while written < len(data):  # a short write to a regular file is rare, not impossible
+            written += os.write(fd, data[written:])
+        os.fsync(fd)
+
+    def _lines(self) -> Iterator[bytes]:
         try:
             handle = self.path.open("rb")
         except FileNotFoundError:
-            return 0, GENESIS
+            return
         with handle:
-            position = handle.seek(0, os.SEEK_END)
-            tail = b""
-            while position > 0:
-                step = min(TAIL_CHUNK, position)
-                position -= step
-                handle.seek(position)
-                tail = handle.read(step) + tail
-                if b"\n" in tail.rstrip(b"\n"):
-                    break
-        last = tail.rstrip(b"\n").rsplit(b"\n", 1)[-1]
-        if not last:
-            return 0, GENESIS
-        record = json.loads(last)
-        return int(record["seq"]), str(record["hash"])
+            yield from handle
 
     def records(self) -> list[dict[str, Any]]:
-        try:
-            text = self.path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return []
-        return [json.loads(line) for line in text.splitlines() if line.strip()]
+        return [json.loads(line) for line in self._lines()
+                if line.endswith(b"\n") and line.strip()]
 
     def verify(self) -> Verification:
         prev, count = GENESIS, 0
-        try:
-            lines = self.path.read_text(encoding="utf-8").splitlines()
-        except FileNotFoundError:
-            return Verification(True, 0)
-        for number, line in enumerate(lines, 1):
-            try:
-                record = json.loads(line)
-            except ValueError:
-                return Verification(False, count, "not JSON", number)
+        for number, line in enumerate(self._lines(), 1):
+            if not line.endswith(b"\n"):
+                return Verification(False, count, "torn last line: an append was interrupted; "
+                                                  "`pluginops audit repair` mends it", number)
+            record = _parsed(line)
+            if record is None:
+                return Verification(False, count, "not a JSON record", number)
             if record.get("prev") != prev:
                 return Verification(False, count, "chain broken: a record before it was "
                                                   "changed, removed or reordered", number)

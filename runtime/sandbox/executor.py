@@ -30,7 +30,6 @@ from contracts.catalogue import (
     PLUGIN_EXECUTION_DURATION,
     PLUGIN_EXECUTIONS,
     PLUGIN_TOKENS,
-    POLICY_DENIALS,
     Span,
 )
 from contracts.codes import Code
@@ -266,9 +265,6 @@ class Executor:
                 plugin=label, plugin_type=manifest.type).inc(ex.cost_usd)
             if ex.tokens:
                 deps.metrics.counter(PLUGIN_TOKENS).labels(plugin=label).inc(ex.tokens)
-            for denial in ex.denials:
-                deps.metrics.counter(POLICY_DENIALS).labels(
-                    plugin=label, profile=manifest.type, operation=denial["operation"]).inc()
         except Exception:  # telemetry never takes an execution down
             log.exception("recording metrics for %s failed", ex.correlation_id)
         try:
@@ -287,12 +283,8 @@ class Executor:
 
     def _record_denials(self, manifest: Manifest, denials: list[dict[str, str]], now: float,
                         correlation_id: str, entry: str) -> None:
-        """A health check's denials: counted and audited like an execution's."""
+        """A health check's denials: audited like an execution's (and so counted)."""
         try:
-            label = self.deps.metrics.plugin_label(manifest.name)
-            for denial in denials:
-                self.deps.metrics.counter(POLICY_DENIALS).labels(
-                    plugin=label, profile=manifest.type, operation=denial["operation"]).inc()
             self._audit_denials(manifest, denials, now, correlation_id, entry)
         except Exception:  # telemetry never decides a health check
             log.exception("recording the denials of %s's health check failed", manifest.name)

@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from contracts.catalogue import (
     ALL_METRICS,
-    JOURNAL_METRICS,
+    DURABLE_METRICS,
     OVERFLOW_PLUGIN,
     PLUGIN_LABEL_CAP,
     PREFLIGHT_FINDINGS,
@@ -39,9 +39,9 @@ class Metrics:
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
-        # the journal's metrics are read from it by a collector (journal_metrics.py)
+        # those of the journal and the audit log are read from them by collectors (durable.py)
         self._metrics = {spec.name: _build(spec, registry) for spec in ALL_METRICS
-                         if spec not in JOURNAL_METRICS}
+                         if spec not in DURABLE_METRICS}
         self.plugin_label = PluginLabel()
 
     def counter(self, spec: MetricSpec) -> Counter:

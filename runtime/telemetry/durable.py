@@ -1,0 +1,16 @@
+"""The metrics read from the durable record rather than counted in memory: installs, updates,
+rollbacks and transactions in progress from the journal, policy denials from the audit log. Every
+process writes those records, so `/metrics` of any one process counts every process's work."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry
+
+from contracts.layout import Layout
+from runtime.telemetry.audit_metrics import AuditMetrics
+from runtime.telemetry.journal_metrics import JournalMetrics
+
+
+def register_durable_metrics(registry: CollectorRegistry, layout: Layout) -> None:
+    registry.register(JournalMetrics(layout.journal))
+    registry.register(AuditMetrics(layout.audit_log))
