@@ -6,6 +6,7 @@ trailing newline; and whatever JSON or bytes arrive, never a 500."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from runtime.install.journal import Journal
 from runtime.install.service import Installer
 from runtime.sandbox.approvals import Approvals
 from runtime.sandbox.audit import AuditLog
+from tests.conftest import REPO
 from tests.install_support import an_env
 
 JSON_ROUTES = ["/v1/plugins/json-transform/install", "/v1/plugins/json-transform/update",
@@ -152,3 +154,29 @@ def test_no_bytes_give_a_server_error(
     assert response.status_code < 500, response.get_data(as_text=True)
     if response.status_code >= 400:  # refused: nothing started (an empty body is a request)
         assert transactions(home) == before
+
+
+def test_no_answer_names_a_server_folder(tmp_path: Path, writable_registry: Path,
+                                          signing_key: Ed25519PrivateKey) -> None:
+    """The registry's folder (in an error's `where`), the home and the installation's folders
+    (in a plugin's traceback) are labels, not paths, in what the server answers."""
+    home = tmp_path / "home"
+    env = an_env(home, writable_registry, signing_key)
+    tokens = TokenStore(home)
+    app = create_app(ApiConfig(installer=lambda inject_failure=None, requested_by=None:
+                               Installer(env), tokens=tokens, audit=AuditLog(home / "audit.log"),
+                               ui_home=home, private_paths={"registry": writable_registry}))
+    token, _ = tokens.create("root", "admin", "tests")
+    client = app.test_client()
+    auth = {"Authorization": f"Bearer {token}"}
+
+    missing = client.post("/v1/plugins/nope/install", json={}, headers=auth)
+
+    assert missing.status_code == 404
+    assert missing.get_json()["error"]["where"] == "<registry>"
+    answers = [missing, client.get("/v1/plugins/nope", headers=auth),
+               client.get("/ui/", headers=auth)]
+    for answer in answers:
+        text = answer.get_data(as_text=True)
+        for folder in (home, writable_registry, REPO, Path(sys.prefix)):
+            assert str(folder) not in text, (answer.request.path, folder)

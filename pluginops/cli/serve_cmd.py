@@ -101,7 +101,9 @@ def serve(listen: str, port: int, registry: Path | None, trust: tuple[Path, ...]
                                grafana_url=grafana_url, slo_status=budget_reader(prometheus_url),
                                metrics=wiring.metrics().registry, executor=executor,
                                allow_fault_injection=allow_fault_injection,
-                               secure_cookies=secure_cookies))
+                               secure_cookies=secure_cookies,
+                               private_paths={"home": home,
+                                              **({"registry": reg} if reg else {})}))
     app.config["MAX_CONTENT_LENGTH"] = max_body  # bodies sent without a length, too
     limits = Limits(threads=threads, connection_limit=connection_limit, max_body_bytes=max_body,
                     grace_s=grace_s)

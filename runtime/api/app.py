@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -41,6 +42,7 @@ from contracts.errors import PluginopsError
 from contracts.outcomes import ExecutionOutcome, TransactionState
 from runtime.admin import approving
 from runtime.api.bodies import json_body
+from runtime.api.redaction import PathRedactor, installation_paths
 from runtime.api.ui import SloReader, create_blueprint, no_slo_reader
 from runtime.auth.sessions import Sessions
 from runtime.auth.throttle import Throttle
@@ -75,6 +77,8 @@ class ApiConfig:
     throttle: Throttle = field(default_factory=Throttle)
     sessions: Sessions = field(default_factory=Sessions)  # the UI's, kept on the server
     secure_cookies: bool = False  # served over TLS (or behind a TLS proxy): cookies say Secure
+    # folders no answer names (besides ui_home and the installation's own): label -> folder
+    private_paths: Mapping[str, Path] = field(default_factory=dict)
 
 
 # Health and metrics stay open (probes and Prometheus); the rest needs a token with a role.
@@ -172,6 +176,18 @@ def create_app(config: ApiConfig) -> Flask:
         return response, status
 
     app.after_request(_security_headers)
+    redact = PathRedactor({**installation_paths(), **config.private_paths,
+                           **({"home": config.ui_home} if config.ui_home else {})})
+
+    @app.after_request
+    def no_server_paths(response: Response) -> Response:
+        if response.direct_passthrough or response.is_streamed or request.path in OPEN_PATHS:
+            return response  # files sent as they are; probes and /metrics name no folders
+        data = response.get_data()
+        cleaned = redact(data)
+        if cleaned is not data:
+            response.set_data(cleaned)
+        return response
 
     def checked(token: str) -> Principal | None:
         """The token's principal; a failure counts against the client and the token id, and
