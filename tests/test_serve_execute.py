@@ -21,7 +21,12 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
-from contracts.catalogue import PLUGIN_EXECUTION_COST, PLUGIN_EXECUTION_DURATION, PLUGIN_EXECUTIONS
+from contracts.catalogue import (
+    PLUGIN_EXECUTION_COST,
+    PLUGIN_EXECUTION_DURATION,
+    PLUGIN_EXECUTIONS,
+    Span,
+)
 from runtime.auth.tokens import TokenStore
 from tests.install_support import an_installer, publish_plugin
 
@@ -36,9 +41,10 @@ def free_port() -> int:
 
 
 class Server(str):
-    """The server's base URL, carrying an operator's API token."""
+    """The server's base URL, carrying an operator's API token and the file its spans go to."""
 
     token: str = ""
+    spans: Path = Path()
 
 
 def call(url: str, body: Any = None, accept: str = "", token: str = "") -> tuple[int, Any]:
@@ -68,9 +74,11 @@ def server(tmp_path: Path, writable_registry: Path, signing_key: Ed25519PrivateK
     installer.env.journal.close()
     token, _ = TokenStore(home).create("load-test", "operator", "tests")
     port = free_port()
-    process = subprocess.Popen([PLUGINOPS, "serve", "--port", str(port), "--home", str(home)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               env={**os.environ, "OTEL_TRACES_EXPORTER": "console"})
+    spans = tmp_path / "spans.json"  # the console exporter writes each finished span to stdout
+    with spans.open("w") as out:
+        process = subprocess.Popen([PLUGINOPS, "serve", "--port", str(port), "--home", str(home)],
+                                   stdout=out, stderr=subprocess.PIPE,
+                                   env={**os.environ, "OTEL_TRACES_EXPORTER": "console"})
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -84,6 +92,7 @@ def server(tmp_path: Path, writable_registry: Path, signing_key: Ed25519PrivateK
         raise AssertionError(process.stderr.read().decode() if process.stderr else "")
     served = Server(base)
     served.token = token
+    served.spans = spans
     yield served
     process.send_signal(signal.SIGTERM)
     process.wait(timeout=10)
@@ -129,3 +138,40 @@ def test_execute_errors_are_structured(server: Server) -> None:
     status, body = call(f"{server}/v1/plugins/json-transform/execute", {"input": {}},
                         token=server.token)
     assert (status, body["error"]["code"]) == (400, "BAD_REQUEST")
+
+
+def finished_spans(path: Path) -> list[dict[str, Any]]:
+    """The spans the console exporter printed: JSON objects one after another."""
+    text, decoder, found, at = path.read_text(), json.JSONDecoder(), [], 0
+    while (at := text.find("{", at)) >= 0:
+        span, at = decoder.raw_decode(text, at)
+        found.append(span)
+    return found
+
+
+def test_a_callers_trace_continues_through_the_server_span_into_the_execution(
+        server: Server) -> None:
+    caller_trace, caller_span = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    request = urllib.request.Request(
+        f"{server}/v1/plugins/json-transform/execute", method="POST",
+        data=json.dumps({"inputs": {"text": "hi"}}).encode(),
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {server.token}",
+                 "traceparent": f"00-{caller_trace}-{caller_span}-01"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        returned = response.headers["traceparent"]
+    assert call(f"{server}/readyz")[0] == 200  # probes are not traced
+
+    version, trace_id, server_span_id, flags = returned.split("-")
+    assert (version, trace_id, flags) == ("00", caller_trace, "01")
+    spans = finished_spans(server.spans)
+    served = [s for s in spans if s["kind"] == "SpanKind.SERVER"]
+    assert [s["name"] for s in served] == ["POST /v1/plugins/<name>/execute"]
+    (span,) = served
+    assert span["context"] == {"trace_id": f"0x{caller_trace}", "span_id": f"0x{server_span_id}",
+                               "trace_state": "[]"}
+    assert span["parent_id"] == f"0x{caller_span}"
+    assert span["attributes"]["http.route"] == "/v1/plugins/<name>/execute"
+    assert span["attributes"]["http.status_code"] == 200
+    (execution,) = [s for s in spans if s["name"] == Span.EXECUTE]
+    assert execution["parent_id"] == f"0x{server_span_id}"
+    assert execution["context"]["trace_id"] == f"0x{caller_trace}"

@@ -102,6 +102,7 @@ def serve(listen: str, port: int, registry: Path | None, trust: tuple[Path, ...]
                                metrics=wiring.metrics().registry, executor=executor,
                                allow_fault_injection=allow_fault_injection,
                                secure_cookies=secure_cookies,
+                               tracer_provider=wiring.tracer_provider(),
                                private_paths={"home": home,
                                               **({"registry": reg} if reg else {})}))
     app.config["MAX_CONTENT_LENGTH"] = max_body  # bodies sent without a length, too

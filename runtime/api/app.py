@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from flask import Flask, Response, g, jsonify, request
+from opentelemetry import trace
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 from werkzeug.exceptions import HTTPException
@@ -43,6 +44,7 @@ from contracts.outcomes import ExecutionOutcome, TransactionState
 from runtime.admin import approving
 from runtime.api.bodies import json_body
 from runtime.api.redaction import PathRedactor, installation_paths
+from runtime.api.tracing import traced
 from runtime.api.ui import SloReader, create_blueprint, no_slo_reader
 from runtime.auth.sessions import Sessions
 from runtime.auth.throttle import Throttle
@@ -77,6 +79,8 @@ class ApiConfig:
     throttle: Throttle = field(default_factory=Throttle)
     sessions: Sessions = field(default_factory=Sessions)  # the UI's, kept on the server
     secure_cookies: bool = False  # served over TLS (or behind a TLS proxy): cookies say Secure
+    # server spans (OpenTelemetry's Flask instrumentation); None: the global provider
+    tracer_provider: trace.TracerProvider | None = None
     # folders no answer names (besides ui_home and the installation's own): label -> folder
     private_paths: Mapping[str, Path] = field(default_factory=dict)
 
@@ -176,6 +180,7 @@ def create_app(config: ApiConfig) -> Flask:
         return response, status
 
     app.after_request(_security_headers)
+    traced(app, config.tracer_provider)
     redact = PathRedactor({**installation_paths(), **config.private_paths,
                            **({"home": config.ui_home} if config.ui_home else {})})
 
