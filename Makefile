@@ -12,7 +12,7 @@ SYSTEM_STAMP := .pluginops-system-deps
 # command:package pairs the tests use; a command already on PATH is not installed again.
 DEB_PACKAGES := git:git npm:npm promtool:prometheus amtool:prometheus-alertmanager \
 	docker-compose:docker-compose chromium:chromium chromedriver:chromium-driver \
-	victoria-metrics:victoria-metrics
+	victoria-metrics:victoria-metrics caddy:caddy
 
 .PHONY: demo test lint typecheck unit generate bench system-deps venv lock clean
 

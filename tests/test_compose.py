@@ -245,3 +245,25 @@ def test_the_image_runs_as_an_unprivileged_user_and_the_runtime_holds_no_capabil
     for name, service in services().items():  # whatever runs the image's runtime, the same
         if service.get("image") == services()["runtime"]["image"]:
             assert service.get("user") in (None, users[-1]), name
+
+
+def test_the_tls_profile_fronts_the_runtime_with_the_generated_caddyfile() -> None:
+    proxy = services()["tls-proxy"]
+    assert proxy["profiles"] == ["tls"]
+    assert proxy["depends_on"] == {"runtime": {"condition": "service_healthy"}}
+    mounts = {target: source for name, source, target in bind_mounts() if name == "tls-proxy"}
+    assert mounts == {"/etc/caddy/Caddyfile": "deploy/caddy/Caddyfile"}
+    assert any(volume.endswith(f":{stack.TLS_DIR}:ro") for volume in proxy["volumes"])
+    assert proxy["ports"] == [
+        f"${{PLUGINOPS_BIND_ADDRESS:-127.0.0.1}}:{stack.TLS_PORT}:{stack.TLS_PORT}"]
+    assert {"PLUGINOPS_TRUSTED_PROXY", "PLUGINOPS_SECURE_COOKIES"} <= set(
+        services()["runtime"]["environment"])
+    binary = shutil.which("caddy")
+    assert binary, "make test installs Debian's caddy"
+    adapted = subprocess.run([binary, "adapt", "--config", str(REPO / "deploy/caddy/Caddyfile"),
+                              "--adapter", "caddyfile"], capture_output=True, text=True,
+                             timeout=60)
+    assert adapted.returncode == 0, adapted.stderr
+    server = json.loads(adapted.stdout)["apps"]["http"]["servers"]["srv0"]
+    assert server["listen"] == [f"0.0.0.0:{stack.TLS_PORT}"]
+    assert json.dumps(server).count(stack.RUNTIME) == 1

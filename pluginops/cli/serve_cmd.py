@@ -61,15 +61,20 @@ def session_secret(home: Path) -> bytes:
               help="Largest request body in bytes (413 above, before it is read).")
 @click.option("--grace", "grace_s", type=click.FloatRange(0, 3600), default=Limits.grace_s,
               show_default=True, help="Seconds SIGTERM waits for requests in flight.")
-@click.option("--secure-cookies", is_flag=True,
+@click.option("--secure-cookies", is_flag=True, envvar="PLUGINOPS_SECURE_COOKIES",
+              show_envvar=True,
               help="Mark the UI's session cookie Secure (when clients reach it over HTTPS, e.g. "
                    "through a TLS proxy).")
+@click.option("--trusted-proxy", envvar="PLUGINOPS_TRUSTED_PROXY", show_envvar=True,
+              metavar="ADDRESS",
+              help="The TLS proxy in front (an address, or '*'): its X-Forwarded-For and "
+                   "X-Forwarded-Proto name the client and the scheme.")
 @home_option
 @handles_errors
 def serve(listen: str, port: int, registry: Path | None, trust: tuple[Path, ...],
           allow_unsigned: bool, grafana_url: str | None, prometheus_url: str | None,
           allow_fault_injection: bool, threads: int, connection_limit: int, max_body: int,
-          grace_s: float, secure_cookies: bool, home: Path) -> None:
+          grace_s: float, secure_cookies: bool, trusted_proxy: str | None, home: Path) -> None:
     """Serve the JSON API (installs, status, history) and /metrics."""
     host = resolve_host(None, None)
     reg = registry_dir(registry, home)
@@ -110,7 +115,7 @@ def serve(listen: str, port: int, registry: Path | None, trust: tuple[Path, ...]
                     grace_s=grace_s)
     try:
         server.serve(app, listen, port, limits, note,
-                     wiring.metrics().gauge(HTTP_REQUESTS_IN_FLIGHT))
+                     wiring.metrics().gauge(HTTP_REQUESTS_IN_FLIGHT), trusted_proxy)
     except OSError as exc:
         raise PluginopsError(Code.LISTEN_FAILED, f"cannot listen on {listen}:{port}: "
                              f"{exc.strerror or exc}", where="--listen/--port",

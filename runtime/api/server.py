@@ -135,9 +135,15 @@ def _flushed(server: Any) -> bool:
 
 
 def serve(app: WsgiApp, host: str, port: int, limits: Limits,
-          log: Callable[[str], None], in_flight: Gauge | None = None) -> None:
+          log: Callable[[str], None], in_flight: Gauge | None = None,
+          trusted_proxy: str | None = None) -> None:
     """Serve until SIGTERM or SIGINT, then drain and return; `in_flight` is set to read the
-    requests being served at each scrape."""
+    requests being served at each scrape. Behind a TLS proxy at `trusted_proxy` (an address, or
+    `*`), its X-Forwarded-For and X-Forwarded-Proto name the client (what authentication
+    throttles) and the scheme; from anyone else those headers are dropped."""
+    proxy: dict[str, Any] = {} if trusted_proxy is None else {
+        "trusted_proxy": trusted_proxy, "trusted_proxy_count": 1,
+        "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto"}}
     gate = Gate(app)
     if in_flight is not None:
         in_flight.set_function(lambda: gate.in_flight)
@@ -146,7 +152,7 @@ def serve(app: WsgiApp, host: str, port: int, limits: Limits,
         connection_limit=limits.connection_limit,
         max_request_body_size=limits.max_body_bytes,
         channel_timeout=limits.channel_timeout_s, ident="pluginops",
-        clear_untrusted_proxy_headers=True, expose_tracebacks=False)
+        clear_untrusted_proxy_headers=True, expose_tracebacks=False, **proxy)
     server.channel_class = JsonErrorChannel
     stop_at: list[float] = []
 
