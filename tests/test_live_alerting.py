@@ -4,13 +4,17 @@ generated rules, a real Alertmanager delivering to a webhook. Each scenario gets
 from __future__ import annotations
 
 import shutil
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
 from alerts import conventions as c
+from contracts.catalogue import INSTALL_PHASES
 from stack import scenarios
 from stack.stack import FAULT_PLUGIN, local_stack
+from tests.serve_support import PLUGINOPS
 
 pytestmark = [
     pytest.mark.slow,
@@ -43,6 +47,26 @@ def test_an_install_rolled_back_opens_a_ticket(tmp_path: Path) -> None:
     assert result.ok, result.to_dict()
     assert tickets and tickets[0].labels["plugin"] == "json-transform"
     assert tickets[0].labels["severity"] == c.TICKET
+
+
+def test_an_update_rolled_back_by_the_cli_beside_serve_opens_a_ticket(tmp_path: Path) -> None:
+    """The rollback counters come from the journal, which the CLI writes too: an update the CLI
+    rolls back shows on `serve`'s next scrape and fires PluginInstallRollbacks."""
+    with local_stack(tmp_path, history=()) as stack:
+        assert stack.folder is not None
+        started = time.time()
+        done = subprocess.run([PLUGINOPS, "update", "json-transform", "--inject-failure",
+                               INSTALL_PHASES[-1], "--home", str(stack.folder / "home")],
+                              capture_output=True, text=True, timeout=300)
+        result = scenarios.Result("cli-rollback")
+        scenarios.wait_for(stack, [scenarios.Expected(c.INSTALL_ROLLBACKS,
+                                                      {"plugin": "json-transform"})],
+                           started, 60.0, result)
+        tickets = [d for d in stack.sink.received(c.RECEIVER_TICKETS)
+                   if d.labels.get("alertname") == c.INSTALL_ROLLBACKS]
+    assert done.returncode == 1 and "Rolled back to v1.2.0" in done.stdout
+    assert result.expected[0]["fired"], result.to_dict()
+    assert tickets and tickets[0].labels["plugin"] == "json-transform"
 
 
 def test_a_clean_minute_pages_nobody_and_the_watchdog_arrives(tmp_path: Path) -> None:
