@@ -44,11 +44,19 @@ def test_schemathesis_finds_no_server_error(tmp_path: Path, writable_registry: P
     assert installer.install("json-transform@1.2.0").state == "committed"
     installer.env.journal.close()
     token, _ = TokenStore(home).create("fuzz-admin", "admin", "tests")
-    with running_serve(home, "--registry", str(writable_registry),
+    # a small body limit, so that generated bodies past it meet the 413 the document describes;
+    # a body refused for its size is rejected data too
+    (tmp_path / "schemathesis.toml").write_text(
+        "[checks.negative_data_rejection]\nexpected-statuses = "
+        '["400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428", "429", '
+        '"5xx"]\n')
+    with running_serve(home, "--registry", str(writable_registry), "--max-body", "512",
                        env={"PLUGINOPS_ALLOW_UNSIGNED": "1"}) as base:
         done = subprocess.run(
             [str(BIN / "schemathesis"), "run", str(SPEC), "--url", base,
-             "-H", f"Authorization: Bearer {token}", "--checks", "not_a_server_error",
+             "-H", f"Authorization: Bearer {token}", "--checks",
+             "not_a_server_error,status_code_conformance,content_type_conformance,"
+             "response_schema_conformance,negative_data_rejection",
              "--max-examples", "25", "--workers", "1", "--phases", "examples,coverage,fuzzing",
              "--suppress-health-check", "all", "--no-color"],
             capture_output=True, text=True, timeout=600, cwd=tmp_path)

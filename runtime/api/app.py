@@ -49,6 +49,7 @@ from runtime.api.ui import SloReader, create_blueprint, no_slo_reader
 from runtime.auth.sessions import Sessions
 from runtime.auth.throttle import Throttle
 from runtime.auth.tokens import TOKEN, Principal, TokenStore
+from runtime.install.select import check_name
 from runtime.install.service import Installer
 from runtime.install.transaction import Outcome
 from runtime.install.views import outcome_view, status_view
@@ -251,6 +252,14 @@ def create_app(config: ApiConfig) -> Flask:
                           request.path, f"ask an admin for a token with the {needed} role")
         g.principal = principal
         return None
+
+    @app.before_request
+    def names_in_form() -> None:
+        """Every `<name>` in a path is a plugin name, whichever route takes it: 400 otherwise,
+        before any use case runs."""
+        name = (request.view_args or {}).get("name")
+        if name is not None:
+            check_name(name, "name")
 
     @app.after_request
     def audit_mutation(response: Response) -> Response:

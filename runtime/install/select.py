@@ -13,11 +13,17 @@ from runtime.resolver import runs_on
 from runtime.semver import InvalidRange, parse_range, satisfies
 
 
+def check_name(name: str, where: str = "") -> None:
+    """A plugin name as manifests spell them (the whole string: no trailing newline)."""
+    if not re.fullmatch(NAME_PATTERN, name) or len(name) > 64:
+        raise PluginopsError(Code.PLUGIN_NAME_INVALID, f"{name[:80]!r} is not a plugin name",
+                             where=where or name[:80],
+                             next_step="use NAME or NAME@VERSION_OR_RANGE")
+
+
 def parse_spec(text: str) -> tuple[str, str | None]:
     name, _, spec = text.partition("@")
-    if not re.fullmatch(NAME_PATTERN, name) or len(name) > 64:  # no trailing newline
-        raise PluginopsError(Code.PLUGIN_NAME_INVALID, f"{name!r} is not a plugin name",
-                             where=text, next_step="use NAME or NAME@VERSION_OR_RANGE")
+    check_name(name, text[:80])
     if spec:
         try:
             parse_range(spec)
