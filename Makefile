@@ -35,6 +35,7 @@ generate: venv
 	$(BIN)/pluginops generate
 
 bench: venv
+	@bash scripts/install-debs.sh ab:apache2-utils
 	$(BIN)/python bench/preflight_bench.py
 	$(BIN)/python bench/install_bench.py
 	$(BIN)/python bench/executor_bench.py
@@ -42,6 +43,7 @@ bench: venv
 	$(BIN)/python bench/openmetrics_bench.py
 	$(BIN)/python bench/evaluator_bench.py
 	$(BIN)/python bench/evaluator_serve_bench.py
+	$(BIN)/python bench/serve_bench.py
 
 system-deps:
 	@bash scripts/install-debs.sh $(DEB_PACKAGES)
