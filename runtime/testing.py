@@ -42,15 +42,16 @@ class MemoryAuditLog:
     def __init__(self) -> None:
         self._records: list[dict[str, Any]] = []
 
-    def append(self, record: dict[str, Any]) -> dict[str, Any]:
+    def append(self, record: dict[str, Any], durable: bool = True) -> dict[str, Any]:
         last = self._records[-1] if self._records else None
         full = seal(record, (last["seq"] if last else 0) + 1,
                     last["hash"] if last else GENESIS)
         self._records.append(full)
         return full
 
-    def event(self, kind: str, *, at: float | None = None, **fields: Any) -> dict[str, Any]:
-        return self.append(stamped(kind, at, fields))
+    def event(self, kind: str, *, at: float | None = None, durable: bool = True,
+              **fields: Any) -> dict[str, Any]:
+        return self.append(stamped(kind, at, fields), durable)
 
     def records(self) -> list[dict[str, Any]]:
         return [dict(r) for r in self._records]

@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from click.testing import CliRunner
 from contracts.codes import Code
 from contracts.errors import OperationFailed
 from pluginops.cli import cli
+from runtime.sandbox import audit
 from runtime.sandbox.audit import REPAIRED, TAIL_CHUNK, AuditLog, seal
 from tests.conftest import REPO
 
@@ -182,3 +184,43 @@ def test_audit_repair_on_the_command_line(tmp_path: Path) -> None:
     assert runner.invoke(cli, ["audit", "verify", "--home", str(home)]).exit_code == 0
     again = runner.invoke(cli, ["audit", "repair", "--home", str(home)])
     assert again.output == "audit log: nothing to repair\n"
+
+
+def test_a_log_that_another_writer_appended_to_is_read_again_before_the_next_append(
+        tmp_path: Path) -> None:
+    """A writer remembers the head it wrote last, and reads the file again once it changed."""
+    mine, theirs = AuditLog(tmp_path / "audit.log"), AuditLog(tmp_path / "audit.log")
+    mine.event("a")
+    theirs.event("b", blob="z" * 10_000)
+    after = mine.event("c")
+    assert after["seq"] == 3 and after["prev"] == theirs.records()[1]["hash"]
+    assert mine.verify().ok
+
+
+def test_a_hot_path_record_is_written_at_once_and_synced_within_the_window(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd))[1])
+    monkeypatch.setattr(audit, "SYNC_WINDOW_S", 3600.0)  # the background pass never comes
+    log = AuditLog(tmp_path / "audit.log")
+    log.event("api.request", durable=True)
+    assert len(synced) == 1
+    log.event("api.request", durable=False)
+    assert len(synced) == 1  # not synced on the request's time...
+    assert [r["seq"] for r in AuditLog(log.path).records()] == [1, 2]  # ...but in the file
+    log.flush()  # what the background pass does, and serve as it stops
+    assert len(synced) == 2
+    log.flush()
+    assert len(synced) == 2  # nothing left to sync
+
+
+def test_the_background_pass_syncs_what_was_left(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(audit, "SYNC_WINDOW_S", 0.01)
+    log = AuditLog(tmp_path / "audit.log")
+    log.event("api.request", durable=False)
+    deadline = time.monotonic() + 30
+    while log.pending_sync:
+        assert time.monotonic() < deadline, "no background fsync"
+        time.sleep(0.01)

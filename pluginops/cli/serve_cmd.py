@@ -25,7 +25,6 @@ from runtime.api.server import Limits
 from runtime.auth.tokens import TokenStore
 from runtime.install.service import Installer
 from runtime.sandbox.approvals import Approvals
-from runtime.sandbox.audit import AuditLog
 from runtime.sandbox.executor import Executor
 from runtime.telemetry.durable import register_durable_metrics
 
@@ -89,7 +88,7 @@ def serve(listen: str, port: int, registry: Path | None, trust: tuple[Path, ...]
                                               health=executor.health))
 
     installer().recover()  # fail fast on a bad home or registry, before binding
-    audit = AuditLog(Layout(home).audit_log)
+    audit = deps.audit  # one log object per process: it knows the chain head it wrote last
     repaired = audit.repair()  # a writer killed mid-append left a torn line: mend it now
     if repaired is not None:
         note(f"audit log: a torn last line was {repaired.action} ({repaired.bytes} bytes)")
@@ -122,3 +121,4 @@ def serve(listen: str, port: int, registry: Path | None, trust: tuple[Path, ...]
                              next_step="choose a free port or address") from None
     finally:
         deps.pool.close()
+        audit.flush()  # the executions' records still inside the fsync window

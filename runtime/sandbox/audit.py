@@ -8,6 +8,13 @@ Appends from every process (serve, the CLI, a setup job) serialize on an OS lock
 which the kernel releases when a holder dies. An append reads only the end of the file, backwards
 until it holds the last whole line, so a record of any size never blocks the next one.
 
+Durability: `append` writes each record at once (a crash of this process loses nothing: the
+bytes are in the kernel) and fsyncs it before returning, except records appended with
+`durable=False` (the API's per-execution records, the hot path): those are fsynced by a
+background thread within SYNC_WINDOW_S, so an operating-system crash or power loss can lose at
+most that window of them. A process that appended last knows the chain head (seq, hash, file size
+and inode) and reads nothing back while the file is as it left it.
+
 A writer killed mid-append leaves a torn last line (no newline). The next append, `repair()`
 (run when `pluginops serve` starts) or `pluginops audit repair` mends it under the lock: a torn
 line that is in fact a whole record of the chain, missing only its newline, is completed; any
@@ -21,6 +28,7 @@ import contextlib
 import hashlib
 import json
 import os
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -33,6 +41,8 @@ from contracts.files import exclusive_lock
 
 GENESIS = "0" * 64
 TAIL_CHUNK = 64 * 1024
+FIRST_CHUNK = 4096  # most records are shorter: read more only when the line goes on
+SYNC_WINDOW_S = 0.2  # the longest a `durable=False` record waits for its fsync
 REPAIRED = "audit.repaired"
 
 
@@ -59,7 +69,8 @@ class AuditTrail(Protocol):
     """What the use cases need of an audit log (`AuditLog` on disk, `runtime.testing`'s in
     memory)."""
 
-    def event(self, kind: str, *, at: float | None = None, **fields: Any) -> dict[str, Any]: ...
+    def event(self, kind: str, *, at: float | None = None, durable: bool = True,
+              **fields: Any) -> dict[str, Any]: ...
 
     def records(self) -> list[dict[str, Any]]: ...
 
@@ -105,7 +116,7 @@ def read_tail(handle: BinaryIO) -> Tail:
     chunks: list[bytes] = []
     position, newlines = end, 0
     while position > 0 and newlines < 2:
-        step = min(TAIL_CHUNK, position)
+        step = min(FIRST_CHUNK if not chunks else TAIL_CHUNK, position)
         position -= step
         handle.seek(position)
         chunk = handle.read(step)
@@ -126,18 +137,65 @@ class AuditLog:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.torn_path = path.with_suffix(".torn")
+        self._guard = threading.Lock()
+        # (seq, hash, file size, inode) after this process's last append
+        self._head: tuple[int, str, int, int] | None = None
+        self._unsynced = False
+        self._syncer: threading.Thread | None = None
 
-    def append(self, record: dict[str, Any]) -> dict[str, Any]:
-        """Add a record (durably) and return it with its seq and hashes."""
+    def append(self, record: dict[str, Any], durable: bool = True) -> dict[str, Any]:
+        """Add a record and return it with its seq and hashes; fsynced before this returns,
+        or (durable=False) within SYNC_WINDOW_S."""
         with self._locked() as fd:
-            tail = self._mended(fd)
-            full = seal(record, tail.seq + 1, tail.hash)
-            self._write(fd, full)
+            state = os.fstat(fd)
+            head = self._head
+            if head is not None and head[2:] == (state.st_size, state.st_ino):
+                seq, prev = head[0], head[1]
+            else:  # another process appended, or this one never did
+                tail = self._mended(fd)
+                seq, prev = tail.seq, tail.hash
+            full = seal(record, seq + 1, prev)
+            size = self._write(fd, full, sync=durable)
+            self._head = (full["seq"], full["hash"], size, state.st_ino)
+        if not durable:
+            self._sync_soon()
         return full
 
-    def event(self, kind: str, *, at: float | None = None, **fields: Any) -> dict[str, Any]:
+    def event(self, kind: str, *, at: float | None = None, durable: bool = True,
+              **fields: Any) -> dict[str, Any]:
         """Append `{kind, time, **fields}` (`stamped`)."""
-        return self.append(stamped(kind, at, fields))
+        return self.append(stamped(kind, at, fields), durable)
+
+    @property
+    def pending_sync(self) -> bool:
+        """Records written with durable=False and not yet fsynced."""
+        return self._unsynced
+
+    def flush(self) -> None:
+        """Fsync what `durable=False` appends left unsynced (a server calls it as it stops)."""
+        with self._guard:
+            if not self._unsynced:
+                return
+            self._unsynced = False
+        with contextlib.suppress(FileNotFoundError):
+            fd = os.open(self.path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+    def _sync_soon(self) -> None:
+        with self._guard:
+            self._unsynced = True
+            if self._syncer is None:
+                self._syncer = threading.Thread(target=self._sync_loop, daemon=True,
+                                                name="audit-fsync")
+                self._syncer.start()
+
+    def _sync_loop(self) -> None:
+        while True:
+            time.sleep(SYNC_WINDOW_S)
+            self.flush()
 
     def repair(self) -> Repair | None:
         """Mend a torn last line, if there is one (what `append` does first anyway)."""
@@ -199,12 +257,15 @@ class AuditLog:
                 Repair("discarded", len(fragment), digest))
 
     @staticmethod
-    def _write(fd: int, record: dict[str, Any]) -> None:
+    def _write(fd: int, record: dict[str, Any], sync: bool = True) -> int:
+        """Append the record's line; the file's size after it."""
         data = (json.dumps(record, sort_keys=True) + "\n").encode()
         written = 0
         while written < len(data):  # a short write to a regular file is rare, not impossible
             written += os.write(fd, data[written:])
-        os.fsync(fd)
+        if sync:
+            os.fsync(fd)
+        return os.fstat(fd).st_size
 
     def _lines(self) -> Iterator[bytes]:
         try:
