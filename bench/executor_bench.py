@@ -124,8 +124,7 @@ def main() -> None:
                             AuditLog(home / "audit.log"), DailyMeter(home / "metering.db"),
                             identity_book(home))
         executor = Executor(deps)
-        manifest, grants = executor.grants("json-transform")
-        spec = executor.spec(manifest, grants)
+        spec = executor.plan("json-transform", time.time()).spec
         worker = deps.pool.acquire(spec)
 
         def round_trip() -> None:

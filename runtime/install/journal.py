@@ -104,6 +104,7 @@ class InstalledRow:
 
 class Journal:
     def __init__(self, path: Path) -> None:
+        self.path = path
         self.db = open_db(path, SCHEMA)
 
     def close(self) -> None:

@@ -63,6 +63,7 @@ class Decision:
 
 class Approvals:
     def __init__(self, path: Path) -> None:
+        self.path = path
         self.db = open_db(path, SCHEMA)
 
     def close(self) -> None:

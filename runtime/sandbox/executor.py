@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import shutil
 import sys
@@ -46,6 +47,7 @@ from runtime.sandbox.broker import Broker
 from runtime.sandbox.grants import Grants, effective_grants
 from runtime.sandbox.identity import IdentityBook
 from runtime.sandbox.metering import DailyMeter
+from runtime.sandbox.plans import Plan, Plans
 from runtime.sandbox.policy import OrgPolicy
 from runtime.sandbox.pool import WorkerPool
 from runtime.sandbox.settings import RuntimeSettings
@@ -109,6 +111,7 @@ class Executor:
     def __init__(self, deps: ExecutorDeps) -> None:
         self.deps = deps
         self.tools = ToolBox(deps.settings.tools)
+        self.plans = Plans((deps.journal.path, deps.approvals.path))
 
     def prime_metrics(self) -> None:
         """Create every installed plugin's series at zero, so `rate()` has a baseline before
@@ -123,14 +126,23 @@ class Executor:
                                                                 plugin_type=row.type)
             metrics.counter(PLUGIN_EXECUTION_COST).labels(plugin=label, plugin_type=row.type)
 
-    def grants(self, plugin: str) -> tuple[Manifest, Grants]:
+    def plan(self, plugin: str, now: float) -> Plan:
+        """The installed version's manifest, grants and worker spec (`plans.py`: kept until the
+        journal or the approvals change, or an approval it relies on expires)."""
+        return self.plans.get(plugin, now, self._plan)
+
+    def _plan(self, plugin: str, now: float) -> Plan:
         rows = self.deps.journal.installed(plugin)
         if not rows:
             raise OperationFailed(Code.NOT_INSTALLED, f"{plugin} is not installed", where=plugin,
                                   http_status=404)
         manifest = Manifest.model_validate(rows[0].manifest)
-        approved = self.deps.approvals.approved(plugin, self.deps.clock())
-        return manifest, effective_grants(manifest, approved, self.deps.policy)
+        in_force = {scope: decision for scope, decision
+                    in self.deps.approvals.latest(plugin).items() if decision.in_force(now)}
+        until = min((d.expires_at for d in in_force.values() if d.expires_at is not None),
+                    default=math.inf)
+        grants = effective_grants(manifest, set(in_force), self.deps.policy)
+        return Plan(manifest, grants, self.spec(manifest, grants), until)
 
     def spec(self, manifest: Manifest, grants: Grants) -> WorkerSpec:
         layout = self.deps.layout
@@ -187,9 +199,9 @@ class Executor:
                 correlation_id: str | None = None) -> Execution:
         deps = self.deps
         cid = correlation_id or uuid.uuid4().hex
-        manifest, grants = self.grants(plugin)
-        spec = self.spec(manifest, grants)
         now = deps.clock()
+        plan = self.plan(plugin, now)
+        manifest, grants, spec = plan.manifest, plan.grants, plan.spec
         broker = Broker(grants, deps.settings, deps.meter, self.tools, now=now)
         started = time.perf_counter()
         with deps.tracer.start_as_current_span(Span.EXECUTE, attributes={
