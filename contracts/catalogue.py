@@ -38,6 +38,8 @@ class Label:
     # Not `quantile`: Prometheus reserves that label for summaries (promtool check metrics).
     PERCENTILE = "percentile"
     PYTHON = "python"
+    STATE = "state"
+    RESULT = "result"
 
 
 PLUGIN_TYPES = ("node", "integration", "agent", "quality_gate")
@@ -192,6 +194,32 @@ EVALUATOR_METRICS: tuple[MetricSpec, ...] = (
     *EVALUATOR_HEALTH_METRICS,
 )
 
+# The warm worker pool (runtime/sandbox/pool.py).
+POOL_STATES = ("idle", "busy")
+POOL_RESULTS = ("hit", "miss", "busy")  # busy: refused, no worker came free in time
+POOL_EVICTIONS = ("lru", "memory", "idle")
+START_BUCKETS: tuple[float, ...] = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0)
+POOL_WORKERS = MetricSpec(
+    f"{NAMESPACE}_worker_pool_workers", MetricType.GAUGE,
+    "Sandbox workers alive, idle (warm, waiting) or busy (executing).", (Label.STATE,))
+POOL_MEMORY = MetricSpec(
+    f"{NAMESPACE}_worker_pool_resident_bytes", MetricType.GAUGE,
+    "Resident memory of the pool's workers, as last measured.", ())
+POOL_ACQUISITIONS = MetricSpec(
+    f"{NAMESPACE}_worker_pool_acquisitions_total", MetricType.COUNTER,
+    "Workers asked for: a warm one (hit), a cold start (miss), or refused (busy).",
+    (Label.RESULT,))
+POOL_EVICTIONS_TOTAL = MetricSpec(
+    f"{NAMESPACE}_worker_pool_evictions_total", MetricType.COUNTER,
+    "Idle workers stopped to make room (lru, memory) or after idling too long (idle).",
+    (Label.REASON,))
+WORKER_START_DURATION = MetricSpec(
+    f"{NAMESPACE}_worker_start_duration_seconds", MetricType.HISTOGRAM,
+    "Cold starts: from spawning a sandbox worker to its plugin imported and locked down.", (),
+    START_BUCKETS)
+POOL_METRICS: tuple[MetricSpec, ...] = (POOL_WORKERS, POOL_MEMORY, POOL_ACQUISITIONS,
+                                        POOL_EVICTIONS_TOTAL, WORKER_START_DURATION)
+
 # Read from the durable record at scrape time (runtime/telemetry/durable.py), not counted by
 # the process that ran the operation: every process's operations count, once. From the journal:
 JOURNAL_METRICS: tuple[MetricSpec, ...] = (INSTALL_TRANSACTIONS, ROLLBACKS, INSTALL_IN_PROGRESS,
@@ -214,6 +242,7 @@ ALL_METRICS: tuple[MetricSpec, ...] = (
     PREFLIGHT_FINDINGS,
     HTTP_REQUESTS_IN_FLIGHT,
     BUILD_INFO,
+    *POOL_METRICS,
 )
 
 

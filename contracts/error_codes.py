@@ -312,6 +312,10 @@ ERRORS: tuple[CodeInfo, ...] = (
     CodeInfo(Code.VERSION_SPEC_INVALID,
              "A version or range that is neither.",
              "Write e.g. acme-http@1.4.0 or acme-http@^1.4."),
+    CodeInfo(Code.WORKERS_BUSY,
+             "Every worker this plugin may use is busy and none came free in time.",
+             "Retry after the Retry-After seconds; if the plugin needs more at once, raise "
+             "sandbox.pool.per_plugin (or max_workers) in runtime.yaml."),
     CodeInfo(Code.WORKER_START_FAILED,
              "A sandbox worker exited before it was ready.",
              "Read the worker log the message names."),

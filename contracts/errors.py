@@ -67,3 +67,14 @@ class OperationFailed(PluginopsError):
 
     exit_code = EXIT_FAILED
     http_status = 409
+
+
+class Unavailable(OperationFailed):
+    """Busy for now, not broken: 503 with `Retry-After` (an API answer), exit 1 (a command)."""
+
+    http_status = 503
+
+    def __init__(self, code: str, message: str, retry_after_s: int, *, where: str = "",
+                 next_step: str = "") -> None:
+        super().__init__(code, message, where=where, next_step=next_step)
+        self.retry_after_s = max(1, retry_after_s)

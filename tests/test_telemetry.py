@@ -70,7 +70,8 @@ def test_every_catalogue_metric_is_exposed_under_its_catalogue_name() -> None:
             gauge = metrics.gauge(spec)
             (gauge.labels(**labels) if labels else gauge).set(1)
         else:
-            metrics.histogram(spec).labels(**labels).observe(0.1)
+            histogram = metrics.histogram(spec)
+            (histogram.labels(**labels) if labels else histogram).observe(0.1)
     exposition = generate_latest(registry).decode()
     for spec in ALL_METRICS:
         if spec in DURABLE_METRICS:

@@ -39,7 +39,7 @@ from werkzeug.exceptions import HTTPException
 
 from contracts.catalogue import INSTALL_PHASES
 from contracts.codes import Code
-from contracts.errors import PluginopsError
+from contracts.errors import PluginopsError, Unavailable
 from contracts.outcomes import ExecutionOutcome, TransactionState
 from runtime.admin import approving
 from runtime.api.bodies import json_body
@@ -176,7 +176,7 @@ def create_app(config: ApiConfig) -> Flask:
     def on_error(err: PluginopsError) -> tuple[Response, int]:
         response, status = _error(err.code, err.message, err.http_status, err.where,
                                   err.next_step)
-        if isinstance(err, Throttled):
+        if isinstance(err, Throttled | Unavailable):  # busy for now: when to come back
             response.headers["Retry-After"] = str(err.retry_after_s)
         return response, status
 

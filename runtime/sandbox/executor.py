@@ -191,7 +191,8 @@ class Executor:
                 _empty(worker.spec.scratch)
                 reply = worker.health(broker, timeout_s)
             finally:
-                worker.kill()
+                worker.kill()  # a health check's worker never serves again
+                deps.pool.release(spec, worker)
         self._record_denials(manifest, reply.denials, now, correlation_id, "health-check")
         return reply
 
@@ -251,6 +252,7 @@ class Executor:
             reply = worker.execute(inputs, cid, broker, float(spec.limits["wall_seconds"]))
         except BaseException:
             worker.kill()  # a refusal or failure on our side: the worker goes with it
+            self.deps.pool.release(spec, worker)
             raise
         report = None
         if ws.report is not None and (ws.report / "report.json").is_file():

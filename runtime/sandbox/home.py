@@ -15,7 +15,7 @@ from runtime.sandbox.executor import Executor, ExecutorDeps
 from runtime.sandbox.identity import IdentityBook
 from runtime.sandbox.metering import DailyMeter
 from runtime.sandbox.policy import OrgPolicy, load_policy
-from runtime.sandbox.pool import WorkerPool
+from runtime.sandbox.pool import PoolLimits, WorkerPool
 from runtime.sandbox.settings import load_settings
 from runtime.telemetry.metrics import Metrics
 
@@ -33,7 +33,7 @@ def executor_deps(home: Path, metrics: Metrics, tracer: trace.Tracer,
         tracer=tracer, audit=AuditLog(layout.audit_log),
         meter=DailyMeter(layout.metering_db),
         identities=identity_book(layout.home),
-        pool=WorkerPool(settings.sandbox.warm_workers or 1))
+        pool=WorkerPool(PoolLimits(**settings.sandbox.pool.model_dump()), metrics=metrics))
 
 
 def identity_book(home: Path) -> IdentityBook:

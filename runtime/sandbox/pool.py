@@ -1,17 +1,58 @@
-"""Warm workers, one pool per plugin version and grant set: an execution takes an idle worker or
-starts one, and gives it back unless it died, timed out, has used half its CPU allowance, or may
-have started processes (a worker whose plugin may start processes serves one request only, so
-nothing it started outlives that request). Closing the pool ends every worker it started, idle
-or not."""
+"""Warm workers for every plugin version and grant set (a key), within bounds a host can afford.
+
+- An execution takes an idle worker of its key (a hit) or starts one (a miss: a cold start,
+  timed). A key has at most `per_plugin` workers, busy and idle; past that, an execution waits
+  up to `wait_s` for one to come free, then is refused with WORKERS_BUSY (503, Retry-After).
+- All keys together have at most `max_workers` workers, with at most `memory_mb` of resident
+  memory (measured when a worker comes back): to start another, the least recently used idle
+  worker of any key is stopped (an eviction); with none idle, the execution waits as above.
+- A worker comes back to the pool unless it died, timed out, has used half its CPU allowance,
+  or may have started processes (those serve one request: nothing they started outlives it).
+- A reaper pass stops workers idle for longer than `idle_s`, except the last idle worker of the
+  `keep_warm` keys executed most; a stopped worker's run folder is deleted.
+- Each worker holds two file descriptors in the server (its pipes): a pool of `max_workers`
+  fits under a 1,024 open-file limit.
+- Closing the pool ends every worker it started, idle or not.
+"""
 
 from __future__ import annotations
 
+import functools
+import shutil
 import threading
-from dataclasses import replace
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
 
+from contracts.catalogue import (
+    POOL_ACQUISITIONS,
+    POOL_EVICTIONS_TOTAL,
+    POOL_MEMORY,
+    POOL_STATES,
+    POOL_WORKERS,
+    WORKER_START_DURATION,
+    MetricSpec,
+)
+from contracts.codes import Code
+from contracts.errors import Unavailable
 from runtime.sandbox.containment import Containment
 from runtime.sandbox.worker import Worker, WorkerSpec
 from runtime.sandbox.worker_main import CPU_BUDGET_EXECUTIONS
+from runtime.telemetry.metrics import Metrics
+
+PAGE = 4096
+
+
+@dataclass(frozen=True)
+class PoolLimits:
+    max_workers: int = 256
+    per_plugin: int = 8
+    memory_mb: int = 4096
+    idle_s: float = 300.0
+    wait_s: float = 5.0
+    keep_warm: int = 8
 
 
 def _key(spec: WorkerSpec) -> str:
@@ -19,62 +60,264 @@ def _key(spec: WorkerSpec) -> str:
     return repr(spec)
 
 
+def resident_bytes(pid: int) -> int:
+    """A process's resident memory (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/statm", "rb") as statm:
+            return int(statm.read().split()[1]) * PAGE
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+@dataclass
+class _Entry:
+    worker: Worker
+    key: str
+    rss: int = 0
+    last_used: float = 0.0
+
+
 class WorkerPool:
-    def __init__(self, max_idle: int = 1, containment: Containment | None = None) -> None:
-        self.max_idle = max_idle
-        self._idle: dict[str, list[Worker]] = {}
-        self._started: list[Worker] = []
-        self._lock = threading.Lock()
+    def __init__(self, limits: PoolLimits | None = None, containment: Containment | None = None,
+                 metrics: Metrics | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.limits = limits or PoolLimits()
+        self._cond = threading.Condition()
+        self._idle: dict[str, list[_Entry]] = {}  # per key, most recently used last
+        self._busy: dict[int, _Entry] = {}  # by id(worker)
+        self._per_key: Counter[str] = Counter()  # busy + idle + starting, per key
+        self._total = 0  # busy + idle + starting
+        self._uses: Counter[str] = Counter()  # executions per key (which to keep warm)
         self._serial = 0
         self._containment = containment
+        self._metrics = metrics
+        self._clock = clock
+        self._closed = False
+        self._reaper: threading.Thread | None = None
+        if metrics is not None:
+            for state in POOL_STATES:
+                metrics.gauge(POOL_WORKERS).labels(state=state).set_function(
+                    functools.partial(self._gauge, state))
+            metrics.gauge(POOL_MEMORY).set_function(self._memory_gauge)
+
+    # --- what the executor calls ---
 
     @property
     def containment(self) -> Containment:
-        with self._lock:
+        with self._cond:
             if self._containment is None:
                 self._containment = Containment()
             return self._containment
 
     def acquire(self, spec: WorkerSpec) -> Worker:
         key = _key(spec)
-        with self._lock:
-            idle = self._idle.get(key, [])
-            while idle:
-                worker = idle.pop()
-                if worker.alive:
-                    return worker
-                worker.kill()
-            self._serial += 1
-            serial = self._serial
-        run_dir = spec.run_dir / f"w{serial}"
-        worker = Worker(replace(spec, run_dir=run_dir), self.containment)
-        with self._lock:
-            ended = [w for w in self._started if not w.alive]
-            self._started = [w for w in self._started if w.alive]
-            self._started.append(worker)
-        for gone in ended:  # exited on its own: reap it and free its cell
-            gone.kill()
-        return worker
+        deadline = self._now() + self.limits.wait_s
+        with self._cond:
+            if self._reaper is None:
+                self._reaper = threading.Thread(target=self._reap_now_and_then, daemon=True,
+                                                name="worker-reaper")
+                self._reaper.start()
+            self._uses[key] += 1
+            while True:
+                entry = self._take_idle(key)
+                if entry is not None:
+                    self._count(POOL_ACQUISITIONS, result="hit")
+                    return entry.worker
+                if self._per_key[key] < self.limits.per_plugin and self._room_for_one():
+                    self._per_key[key] += 1
+                    self._total += 1
+                    self._serial += 1
+                    serial = self._serial
+                    break
+                left = deadline - self._now()
+                if left <= 0:
+                    self._count(POOL_ACQUISITIONS, result="busy")
+                    raise Unavailable(Code.WORKERS_BUSY, f"all {self._per_key[key]} workers "
+                                      f"of {spec.plugin} are busy", where=spec.plugin,
+                                      retry_after_s=max(1, round(self.limits.wait_s)))
+                self._cond.wait(left)
+        return self._start(spec, key, serial)
 
     def release(self, spec: WorkerSpec, worker: Worker) -> None:
+        """Give a worker back after an execution, or end it (a dead one too: its slot frees)."""
+        key = _key(spec)
         cpu_cap = float(spec.limits["cpu_seconds"]) * CPU_BUDGET_EXECUTIONS
-        if not worker.alive or worker.cpu_total_s > cpu_cap / 2 or spec.processes:
-            worker.stop()
-            return
-        with self._lock:
-            idle = self._idle.setdefault(_key(spec), [])
-            if len(idle) < self.max_idle:
-                idle.append(worker)
+        keep = worker.alive and worker.cpu_total_s <= cpu_cap / 2 and not spec.processes
+        with self._cond:
+            entry = self._busy.pop(id(worker), None)
+            if entry is None or self._closed:
+                keep = False
+            elif keep:
+                entry.rss = resident_bytes(worker.process.pid)
+                entry.last_used = self._now()
+                self._idle.setdefault(key, []).append(entry)
+                for evicted in self._over_memory():
+                    self._end_later(evicted, "memory")
+                self._cond.notify_all()
                 return
-        worker.stop()
+        self._end(worker, key if entry is not None else None)
+
+    def reap(self) -> int:
+        """Stop workers idle for longer than `idle_s` (the busiest keys keep one warm)."""
+        now = self._now()
+        busiest = {key for key, _ in self._uses.most_common(self.limits.keep_warm)}
+        stale: list[_Entry] = []
+        with self._cond:
+            for key, entries in self._idle.items():
+                keep_one = key in busiest
+                for entry in list(entries):
+                    if now - entry.last_used <= self.limits.idle_s:
+                        continue
+                    if keep_one and len(entries) == 1:
+                        continue
+                    entries.remove(entry)
+                    stale.append(entry)
+            self._drop_empty()
+        for entry in stale:
+            self._count(POOL_EVICTIONS_TOTAL, reason="idle")
+            self._end(entry.worker, entry.key)
+        return len(stale)
+
+    def count(self, state: str) -> int:
+        with self._cond:
+            if state == POOL_STATES[0]:
+                return sum(len(entries) for entries in self._idle.values())
+            return len(self._busy)
+
+    def _gauge(self, state: str) -> float:
+        return float(self.count(state))
+
+    def _memory_gauge(self) -> float:
+        return float(self.resident())
+
+    def resident(self) -> int:
+        with self._cond:
+            return sum(e.rss for entries in self._idle.values() for e in entries) + \
+                sum(e.rss for e in self._busy.values())
 
     def close(self) -> None:
-        with self._lock:
-            workers = self._started
-            self._started = []
+        with self._cond:
+            self._closed = True
+            entries = [e for es in self._idle.values() for e in es] + list(self._busy.values())
             self._idle.clear()
+            self._busy.clear()
             containment = self._containment
-        for worker in workers:
-            worker.stop()
+            self._cond.notify_all()
+        for entry in entries:
+            entry.worker.stop()
+            shutil.rmtree(entry.worker.spec.run_dir, ignore_errors=True)
         if containment is not None:
             containment.close()
+
+    # --- inside ---
+
+    def _now(self) -> float:
+        return self._clock()
+
+    def _count(self, spec: MetricSpec, **labels: str) -> None:
+        if self._metrics is not None:
+            self._metrics.counter(spec).labels(**labels).inc()
+
+    def _reap_now_and_then(self) -> None:
+        period = max(1.0, min(30.0, self.limits.idle_s / 4))
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._closed, timeout=period)
+                if self._closed:
+                    return
+            self.reap()
+
+    def _take_idle(self, key: str) -> _Entry | None:
+        entries = self._idle.get(key)
+        while entries:
+            entry = entries.pop()
+            if entry.worker.alive:
+                self._busy[id(entry.worker)] = entry
+                return entry
+            self._end_later(entry, None)
+        return None
+
+    def _room_for_one(self) -> bool:
+        """Below max_workers, or made so by evicting the least recently used idle worker."""
+        while self._total >= self.limits.max_workers:
+            victim = self._least_recent_idle()
+            if victim is None:
+                return False
+            self._end_later(victim, "lru")
+        return True
+
+    def _least_recent_idle(self) -> _Entry | None:
+        candidates = [e for entries in self._idle.values() for e in entries]
+        if not candidates:
+            return None
+        victim = min(candidates, key=lambda e: e.last_used)
+        self._idle[victim.key].remove(victim)
+        self._drop_empty()
+        return victim
+
+    def _over_memory(self) -> list[_Entry]:
+        budget = self.limits.memory_mb * 1024 * 1024
+        out = []
+        used = sum(e.rss for es in self._idle.values() for e in es) + \
+            sum(e.rss for e in self._busy.values())
+        while used > budget:
+            victim = self._least_recent_idle()
+            if victim is None:
+                break
+            used -= victim.rss
+            out.append(victim)
+        return out
+
+    def _drop_empty(self) -> None:
+        for key in [k for k, entries in self._idle.items() if not entries]:
+            del self._idle[key]
+
+    def _end_later(self, entry: _Entry, reason: str | None) -> None:
+        """Under the lock: free the slot now and stop the worker on a thread of its own (a stop
+        can wait up to two seconds for the worker to exit)."""
+        self._release_slot(entry.key)
+        if reason is not None:
+            self._count(POOL_EVICTIONS_TOTAL, reason=reason)
+        threading.Thread(target=self._stop_and_clean, args=(entry.worker,), daemon=True).start()
+
+    def _end(self, worker: Worker, key: str | None) -> None:
+        if key is not None:
+            with self._cond:
+                self._release_slot(key)
+        self._stop_and_clean(worker)
+
+    def _release_slot(self, key: str) -> None:
+        self._per_key[key] -= 1
+        if self._per_key[key] <= 0:
+            del self._per_key[key]
+        self._total -= 1
+        self._cond.notify_all()
+
+    @staticmethod
+    def _stop_and_clean(worker: Worker) -> None:
+        worker.stop()
+        shutil.rmtree(worker.spec.run_dir, ignore_errors=True)
+
+    def _start(self, spec: WorkerSpec, key: str, serial: int) -> Worker:
+        started = time.perf_counter()
+        try:
+            worker = Worker(replace(spec, run_dir=Path(spec.run_dir) / f"w{serial}"),
+                            self.containment)
+        except BaseException:
+            with self._cond:
+                self._release_slot(key)
+            shutil.rmtree(Path(spec.run_dir) / f"w{serial}", ignore_errors=True)
+            raise
+        if self._metrics is not None:
+            self._metrics.histogram(WORKER_START_DURATION).observe(
+                time.perf_counter() - started)
+        self._count(POOL_ACQUISITIONS, result="miss")
+        with self._cond:
+            self._busy[id(worker)] = _Entry(worker, key, resident_bytes(worker.process.pid),
+                                            self._now())
+            closed = self._closed
+        if closed:  # the pool closed while it started
+            self._end(worker, key)
+            raise Unavailable(Code.WORKERS_BUSY, "the runtime is stopping", 5,
+                              where=spec.plugin)
+        return worker

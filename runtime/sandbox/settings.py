@@ -2,7 +2,8 @@
 required, the egress broker's name resolution, the model and tool back-ends, the cost model.
 
     version: 1
-    sandbox: {layers: [rlimits, landlock, seccomp, audit], warm_workers: 1,
+    sandbox: {layers: [rlimits, landlock, seccomp, audit],
+              pool: {max_workers: 256, per_plugin: 8, memory_mb: 4096, idle_s: 300},
               worker_uids: {first: 800000, count: 65536}, tasks_per_plugin: 256}
     egress: {resolve: {status.example.com: "127.0.0.1:8081"}, timeout_s: 10}
     model: {base_url: "http://127.0.0.1:8000", model: "local"}
@@ -39,9 +40,20 @@ class WorkerUids(_Strict):
     count: int = Field(default=65_536, ge=1, le=2**16)
 
 
+class PoolSettings(_Strict):
+    """The warm worker pool's bounds (runtime/sandbox/pool.py); the defaults fit a 2-core host
+    with 24 GB: a worker of a small plugin holds about 16 MB resident."""
+    max_workers: int = Field(default=256, ge=1, le=4096)
+    per_plugin: int = Field(default=8, ge=1, le=256)
+    memory_mb: int = Field(default=4096, ge=64)
+    idle_s: float = Field(default=300.0, gt=0)
+    wait_s: float = Field(default=5.0, ge=0, le=300)
+    keep_warm: int = Field(default=8, ge=0, le=4096)
+
+
 class SandboxSettings(_Strict):
     layers: list[Layer] = Field(default_factory=lambda: list(ALL_LAYERS))
-    warm_workers: int = Field(default=1, ge=0, le=16)
+    pool: PoolSettings = Field(default_factory=PoolSettings)
     worker_uids: WorkerUids = Field(default_factory=WorkerUids)
     # RLIMIT_NPROC of each plugin's uid: processes and threads of all its workers together.
     tasks_per_plugin: int = Field(default=256, ge=8, le=65_536)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import selectors
+import select
 import signal
 import subprocess
 import sys
@@ -127,16 +127,15 @@ class Worker:
             "identity": asdict(spec.identity) if spec.identity else None,
         }
         self.stderr_path = spec.run_dir / "worker.log"
-        self._stderr = self.stderr_path.open("ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-I", "-m", "runtime.sandbox.worker_main", json.dumps(config)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
-            env=SCRUBBED_ENV, cwd=spec.scratch, start_new_session=True)
+        # the worker writes its log itself; the server keeps only the two pipes open
+        with self.stderr_path.open("ab") as stderr:
+            self.process = subprocess.Popen(
+                [sys.executable, "-I", "-m", "runtime.sandbox.worker_main", json.dumps(config)],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
+                env=SCRUBBED_ENV, cwd=spec.scratch, start_new_session=True)
         assert self.process.stdin is not None and self.process.stdout is not None
         self._in = self.process.stdin
         self._out = self.process.stdout
-        self._selector = selectors.DefaultSelector()
-        self._selector.register(self._out, selectors.EVENT_READ)
         first = self._read(time.monotonic() + START_TIMEOUT_S)
         if first is None or first.get("type") != "ready":
             self.kill()
@@ -152,9 +151,11 @@ class Worker:
         return self.process.poll() is None
 
     def _read(self, deadline: float) -> dict[str, Any] | None:
+        waiting = select.poll()  # poll(2): no descriptor of its own, unlike epoll
+        waiting.register(self._out, select.POLLIN)
         while True:
             left = deadline - time.monotonic()
-            if left <= 0 or not self._selector.select(left):
+            if left <= 0 or not waiting.poll(left * 1000):
                 if time.monotonic() >= deadline:
                     raise TimeoutError
                 continue
@@ -261,8 +262,6 @@ class Worker:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait()
-        self._selector.close()
         for stream in (self._in, self._out):
             with contextlib.suppress(OSError):
                 stream.close()
-        self._stderr.close()
