@@ -78,7 +78,8 @@ def test_every_catalogue_metric_is_exposed_under_its_catalogue_name() -> None:
             assert f"# TYPE {spec.name} " in exposition, spec.name
             continue
         for name in spec.exposed_names:
-            sample = f"\n{name}{{" if spec.labels else f"\n{name} "
+            labelled = spec.labels or name.endswith("_bucket")  # buckets always carry le
+            sample = f"\n{name}{{" if labelled else f"\n{name} "
             assert sample in exposition, name
 
 
