@@ -19,6 +19,7 @@ from pathlib import Path
 from contracts.codes import Code
 from contracts.errors import OperationFailed, PluginopsError
 from contracts.layout import Layout
+from runtime.commits import KeptUntilCommit
 from runtime.sqlite import open_db
 
 ROLES = ("viewer", "operator", "admin")
@@ -59,9 +60,15 @@ def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+KNOWN_CAP = 10_000  # tokens remembered at most (a store has far fewer)
+
+
 class TokenStore:
     def __init__(self, home: Path) -> None:
         self.db = open_db(Layout(home).tokens_db, SCHEMA)
+        # tokens that authenticated, until the store commits again (a revocation, a new token)
+        self._known: KeptUntilCommit[Principal] = KeptUntilCommit((Layout(home).tokens_db,),
+                                                                  cap=KNOWN_CAP)
 
     def create(self, user: str, role: str, created_by: str) -> tuple[str, TokenInfo]:
         if role not in ROLES:
@@ -78,15 +85,24 @@ class TokenStore:
         return f"po_{token_id}_{secret}", TokenInfo(token_id, user, role, now, created_by, None)
 
     def authenticate(self, token: str) -> Principal | None:
+        """The token's principal, or None. A token that authenticated is remembered (by its
+        digest) until the store next commits, so that a revocation by any process holds from
+        the next request and a request otherwise costs no query."""
         match = TOKEN.match(token.strip())
         if not match:
             return None
+        key = f"{match.group(1)}:{_digest(match.group(2))}"
+        known, ticket = self._known.get(key)
+        if known is not None:
+            return known
         row = self.db.execute("SELECT * FROM tokens WHERE id = ?", (match.group(1),)).fetchone()
         if row is None or row["revoked_at"] is not None:
             return None
         if not hmac.compare_digest(row["secret_sha256"], _digest(match.group(2))):
             return None
-        return Principal(row["id"], row["user"], row["role"])
+        principal = Principal(row["id"], row["user"], row["role"])
+        self._known.put(key, principal, ticket)
+        return principal
 
     def still_valid(self, token_id: str) -> bool:
         """Whether a token (of a signed-in session) exists and is not revoked."""

@@ -143,12 +143,13 @@ class WorkerPool:
         key = _key(spec)
         cpu_cap = float(spec.limits["cpu_seconds"]) * CPU_BUDGET_EXECUTIONS
         keep = worker.alive and worker.cpu_total_s <= cpu_cap / 2 and not spec.processes
+        rss = resident_bytes(worker.process.pid) if keep else 0  # read outside the lock
         with self._cond:
             entry = self._busy.pop(id(worker), None)
             if entry is None or self._closed:
                 keep = False
             elif keep:
-                entry.rss = resident_bytes(worker.process.pid)
+                entry.rss = rss
                 entry.last_used = self._now()
                 self._idle.setdefault(key, []).append(entry)
                 for evicted in self._over_memory():
@@ -312,9 +313,9 @@ class WorkerPool:
             self._metrics.histogram(WORKER_START_DURATION).observe(
                 time.perf_counter() - started)
         self._count(POOL_ACQUISITIONS, result="miss")
+        rss = resident_bytes(worker.process.pid)
         with self._cond:
-            self._busy[id(worker)] = _Entry(worker, key, resident_bytes(worker.process.pid),
-                                            self._now())
+            self._busy[id(worker)] = _Entry(worker, key, rss, self._now())
             closed = self._closed
         if closed:  # the pool closed while it started
             self._end(worker, key)
