@@ -48,11 +48,19 @@ def atomic_writer(path: Path, mode: int = 0o644) -> Iterator[Path]:
     fsync_dir(path.parent)
 
 
+def open_creating_folders(path: Path, flags: int, mode: int) -> int:
+    """`os.open`, making the missing folders on the way only when it has to."""
+    try:
+        return os.open(path, flags, mode)
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return os.open(path, flags, mode)
+
+
 @contextlib.contextmanager
 def exclusive_lock(path: Path) -> Iterator[None]:
     """An OS-level lock: released by the kernel when the holder dies."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = open_creating_folders(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield

@@ -37,7 +37,7 @@ from typing import Any, BinaryIO, Protocol
 
 from contracts.codes import Code
 from contracts.errors import OperationFailed
-from contracts.files import exclusive_lock
+from contracts.files import exclusive_lock, open_creating_folders
 
 GENESIS = "0" * 64
 TAIL_CHUNK = 64 * 1024
@@ -137,6 +137,7 @@ class AuditLog:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.torn_path = path.with_suffix(".torn")
+        self.lock_path = path.with_suffix(".lock")
         self._guard = threading.Lock()
         # (seq, hash, file size, inode) after this process's last append
         self._head: tuple[int, str, int, int] | None = None
@@ -211,9 +212,8 @@ class AuditLog:
     @contextlib.contextmanager
     def _locked(self) -> Iterator[int]:
         """The log open for appending, under the lock file beside it."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with exclusive_lock(self.path.with_suffix(".lock")):
-            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+        with exclusive_lock(self.lock_path):
+            fd = open_creating_folders(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
             try:
                 yield fd
             finally:

@@ -49,7 +49,7 @@ from runtime.sandbox.identity import IdentityBook
 from runtime.sandbox.metering import DailyMeter
 from runtime.sandbox.plans import Plan, Plans
 from runtime.sandbox.policy import OrgPolicy
-from runtime.sandbox.pool import WorkerPool
+from runtime.sandbox.pool import WorkerPool, pool_key
 from runtime.sandbox.settings import RuntimeSettings
 from runtime.sandbox.tools import ToolBox
 from runtime.sandbox.worker import HealthReply, Reply, WorkerFailed, WorkerSpec
@@ -142,7 +142,8 @@ class Executor:
         until = min((d.expires_at for d in in_force.values() if d.expires_at is not None),
                     default=math.inf)
         grants = effective_grants(manifest, set(in_force), self.deps.policy)
-        return Plan(manifest, grants, self.spec(manifest, grants), until)
+        spec = self.spec(manifest, grants)
+        return Plan(manifest, grants, spec, until, pool_key(spec))
 
     def spec(self, manifest: Manifest, grants: Grants) -> WorkerSpec:
         layout = self.deps.layout
@@ -208,7 +209,7 @@ class Executor:
         with deps.tracer.start_as_current_span(Span.EXECUTE, attributes={
                 Span.ATTR_PLUGIN: plugin, Span.ATTR_VERSION: manifest.version,
                 Span.ATTR_CORRELATION_ID: cid}) as span:
-            reply, report = self._run(spec, inputs, input_files, cid, broker)
+            reply, report = self._run(spec, plan.key, inputs, input_files, cid, broker)
             latency = time.perf_counter() - started
             trace_id = format(span.get_span_context().trace_id, "032x")
             for denial in reply.denials:
@@ -225,12 +226,13 @@ class Executor:
         self._record(execution, manifest, now)
         return execution
 
-    def _run(self, spec: WorkerSpec, inputs: Any, input_files: dict[str, bytes] | None,
-             cid: str, broker: Broker) -> tuple[Reply, Any]:
+    def _run(self, spec: WorkerSpec, key: str, inputs: Any,
+             input_files: dict[str, bytes] | None, cid: str,
+             broker: Broker) -> tuple[Reply, Any]:
         for name in input_files or {}:  # refused before a worker is taken
             _check_input_name(name)
         try:
-            worker = self.deps.pool.acquire(spec)
+            worker = self.deps.pool.acquire(spec, key)
         except WorkerFailed as failed:
             if failed.code in SETUP_FAILURES:
                 raise  # never run weaker than configured
@@ -252,7 +254,7 @@ class Executor:
             reply = worker.execute(inputs, cid, broker, float(spec.limits["wall_seconds"]))
         except BaseException:
             worker.kill()  # a refusal or failure on our side: the worker goes with it
-            self.deps.pool.release(spec, worker)
+            self.deps.pool.release(spec, worker, key)
             raise
         report = None
         if ws.report is not None and (ws.report / "report.json").is_file():
@@ -260,25 +262,23 @@ class Executor:
                 report = json.loads((ws.report / "report.json").read_text())
             except ValueError:
                 report = None
-        self.deps.pool.release(spec, worker)
+        self.deps.pool.release(spec, worker, key)
         return reply, report
 
     def _record(self, ex: Execution, manifest: Manifest, now: float) -> None:
         """Metrics, audit and metering; a failure here is logged, never raised."""
         deps = self.deps
         try:
-            label = deps.metrics.plugin_label(ex.plugin)
-            deps.metrics.counter(PLUGIN_EXECUTIONS).labels(
-                plugin=label, plugin_type=manifest.type, version=ex.version,
-                outcome=ex.outcome).inc()
+            metrics = deps.metrics
+            label = metrics.plugin_label(ex.plugin)
+            metrics.series(PLUGIN_EXECUTIONS, label, manifest.type, ex.version,
+                           ex.outcome).inc()
             traced = ex.trace_id.strip("0") != ""
-            deps.metrics.histogram(PLUGIN_EXECUTION_DURATION).labels(
-                plugin=label, plugin_type=manifest.type).observe(
+            metrics.series(PLUGIN_EXECUTION_DURATION, label, manifest.type).observe(
                 ex.latency_s, exemplar={EXEMPLAR_TRACE_ID: ex.trace_id} if traced else None)
-            deps.metrics.counter(PLUGIN_EXECUTION_COST).labels(
-                plugin=label, plugin_type=manifest.type).inc(ex.cost_usd)
+            metrics.series(PLUGIN_EXECUTION_COST, label, manifest.type).inc(ex.cost_usd)
             if ex.tokens:
-                deps.metrics.counter(PLUGIN_TOKENS).labels(plugin=label).inc(ex.tokens)
+                metrics.series(PLUGIN_TOKENS, label).inc(ex.tokens)
         except Exception:  # telemetry never takes an execution down
             log.exception("recording metrics for %s failed", ex.correlation_id)
         try:
@@ -313,8 +313,14 @@ def _check_input_name(name: str) -> None:
 
 
 def _empty(folder: Path) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    for child in folder.iterdir():
+    """Empty a worker's folder before an execution: one listdir when it is empty already."""
+    try:
+        names = os.listdir(folder)
+    except FileNotFoundError:
+        folder.mkdir(parents=True, exist_ok=True)
+        return
+    for name in names:
+        child = folder / name
         if child.is_dir() and not child.is_symlink():
             shutil.rmtree(child, ignore_errors=True)
         else:

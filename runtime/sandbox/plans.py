@@ -27,6 +27,7 @@ class Plan:
     grants: Grants
     spec: WorkerSpec
     until: float = math.inf  # when the first approval it relies on expires
+    key: str = ""  # the worker pool's key for the spec (`pool.pool_key`)
 
 
 Build = Callable[[str, float], Plan]

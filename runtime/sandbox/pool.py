@@ -43,6 +43,7 @@ from runtime.sandbox.worker_main import CPU_BUDGET_EXECUTIONS
 from runtime.telemetry.metrics import Metrics
 
 PAGE = 4096
+RSS_EVERY = 16  # a worker's resident memory is read again after this many executions
 
 
 @dataclass(frozen=True)
@@ -55,8 +56,10 @@ class PoolLimits:
     keep_warm: int = 8
 
 
-def _key(spec: WorkerSpec) -> str:
-    # A frozen dataclass's repr names every field: the same grants give the same key.
+def pool_key(spec: WorkerSpec) -> str:
+    """Workers are shared by specs with the same key. A frozen dataclass's repr names every
+    field: the same grants give the same key. (Computing it costs tens of microseconds: an
+    execution's plan keeps it.)"""
     return repr(spec)
 
 
@@ -109,8 +112,8 @@ class WorkerPool:
                 self._containment = Containment()
             return self._containment
 
-    def acquire(self, spec: WorkerSpec) -> Worker:
-        key = _key(spec)
+    def acquire(self, spec: WorkerSpec, key: str = "") -> Worker:
+        key = key or pool_key(spec)
         deadline = self._now() + self.limits.wait_s
         with self._cond:
             if self._reaper is None:
@@ -138,18 +141,20 @@ class WorkerPool:
                 self._cond.wait(left)
         return self._start(spec, key, serial)
 
-    def release(self, spec: WorkerSpec, worker: Worker) -> None:
+    def release(self, spec: WorkerSpec, worker: Worker, key: str = "") -> None:
         """Give a worker back after an execution, or end it (a dead one too: its slot frees)."""
-        key = _key(spec)
+        key = key or pool_key(spec)
         cpu_cap = float(spec.limits["cpu_seconds"]) * CPU_BUDGET_EXECUTIONS
         keep = worker.alive and worker.cpu_total_s <= cpu_cap / 2 and not spec.processes
-        rss = resident_bytes(worker.process.pid) if keep else 0  # read outside the lock
+        # measured now and then (outside the lock): a worker's memory changes slowly
+        measure = keep and worker.executions % RSS_EVERY == 0
+        rss = resident_bytes(worker.process.pid) if measure else 0
         with self._cond:
             entry = self._busy.pop(id(worker), None)
             if entry is None or self._closed:
                 keep = False
             elif keep:
-                entry.rss = rss
+                entry.rss = rss if measure else entry.rss
                 entry.last_used = self._now()
                 self._idle.setdefault(key, []).append(entry)
                 for evicted in self._over_memory():

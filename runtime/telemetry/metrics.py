@@ -43,6 +43,17 @@ class Metrics:
         self._metrics = {spec.name: _build(spec, registry) for spec in ALL_METRICS
                          if spec not in DURABLE_METRICS}
         self.plugin_label = PluginLabel()
+        self._children: dict[tuple[str, tuple[str, ...]], Any] = {}
+
+    def series(self, spec: MetricSpec, *values: str) -> Any:
+        """The child of `spec` with these label values (in `spec.labels` order), kept: the hot
+        path pays a dictionary lookup, not prometheus_client's label validation."""
+        key = (spec.name, values)
+        child = self._children.get(key)
+        if child is None:
+            child = self._metrics[spec.name].labels(*values)
+            self._children[key] = child
+        return child
 
     def counter(self, spec: MetricSpec) -> Counter:
         metric = self._metrics[spec.name]
