@@ -197,30 +197,48 @@ def test_a_log_that_another_writer_appended_to_is_read_again_before_the_next_app
     assert mine.verify().ok
 
 
-def test_a_hot_path_record_is_written_at_once_and_synced_within_the_window(
+def test_hot_path_records_are_queued_then_written_in_order_with_one_fsync(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     synced: list[int] = []
     real_fsync = os.fsync
     monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd))[1])
     monkeypatch.setattr(audit, "SYNC_WINDOW_S", 3600.0)  # the background pass never comes
     log = AuditLog(tmp_path / "audit.log")
-    log.event("api.request", durable=True)
+    log.event("api.request", n=1)
     assert len(synced) == 1
-    log.event("api.request", durable=False)
-    assert len(synced) == 1  # not synced on the request's time...
-    assert [r["seq"] for r in AuditLog(log.path).records()] == [1, 2]  # ...but in the file
+    for n in (2, 3, 4):
+        log.event("api.request", durable=False, n=n)
+    assert len(synced) == 1 and log.pending == 3  # nothing written on the requests' time
+    assert [r["n"] for r in AuditLog(log.path).records()] == [1]
     log.flush()  # what the background pass does, and serve as it stops
-    assert len(synced) == 2
+    assert len(synced) == 2 and log.pending == 0  # one write, one fsync for the three
+    assert [(r["seq"], r["n"]) for r in log.records()] == [(1, 1), (2, 2), (3, 3), (4, 4)]
+    log.event("api.request", durable=False, n=5)
+    log.event("token.created", n=6)  # a durable record writes the queue first: order holds
+    assert [r["n"] for r in log.records()] == [1, 2, 3, 4, 5, 6] and log.verify().ok
+
+
+def test_a_queue_that_cannot_be_written_stays_queued(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(audit, "SYNC_WINDOW_S", 3600.0)
+    log = AuditLog(tmp_path / "audit.log")
+    log.event("api.request", durable=False, n=1)
+    monkeypatch.setattr(AuditLog, "_write", staticmethod(lambda fd, data: 1 / 0))
+    with pytest.raises(ZeroDivisionError):
+        log.flush()
+    assert log.pending == 1
+    monkeypatch.undo()
     log.flush()
-    assert len(synced) == 2  # nothing left to sync
+    assert [r["n"] for r in log.records()] == [1]
 
 
-def test_the_background_pass_syncs_what_was_left(tmp_path: Path,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_background_pass_writes_the_queue(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(audit, "SYNC_WINDOW_S", 0.01)
     log = AuditLog(tmp_path / "audit.log")
     log.event("api.request", durable=False)
     deadline = time.monotonic() + 30
-    while log.pending_sync:
-        assert time.monotonic() < deadline, "no background fsync"
+    while not log.records():
+        assert time.monotonic() < deadline, "no background write"
         time.sleep(0.01)
+    assert [r["kind"] for r in log.records()] == ["api.request"] and log.pending == 0

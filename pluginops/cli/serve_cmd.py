@@ -121,4 +121,5 @@ def serve(listen: str, port: int, registry: Path | None, trust: tuple[Path, ...]
                              next_step="choose a free port or address") from None
     finally:
         deps.pool.close()
-        audit.flush()  # the executions' records still inside the fsync window
+        audit.flush()  # the executions' records still queued
+        deps.meter.flush()  # and their spend

@@ -8,12 +8,12 @@ Appends from every process (serve, the CLI, a setup job) serialize on an OS lock
 which the kernel releases when a holder dies. An append reads only the end of the file, backwards
 until it holds the last whole line, so a record of any size never blocks the next one.
 
-Durability: `append` writes each record at once (a crash of this process loses nothing: the
-bytes are in the kernel) and fsyncs it before returning, except records appended with
-`durable=False` (the API's per-execution records, the hot path): those are fsynced by a
-background thread within SYNC_WINDOW_S, so an operating-system crash or power loss can lose at
-most that window of them. A process that appended last knows the chain head (seq, hash, file size
-and inode) and reads nothing back while the file is as it left it.
+Durability: `append` writes and fsyncs each record before returning, except records appended
+with `durable=False` (the API's per-execution records, the hot path): those are queued and
+written, sealed and fsynced together by a background pass within SYNC_WINDOW_S, so a crash of
+the process (or the machine) loses at most that window of them; `pluginops serve` writes the
+queue as it stops. A process that appended last knows the chain head (seq, hash, file size and
+inode) and reads nothing back while the file is as it left it.
 
 A writer killed mid-append leaves a torn last line (no newline). The next append, `repair()`
 (run when `pluginops serve` starts) or `pluginops audit repair` mends it under the lock: a torn
@@ -24,9 +24,11 @@ other fragment is moved to the `.torn` file beside the log (never silently lost)
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import threading
 import time
@@ -39,10 +41,11 @@ from contracts.codes import Code
 from contracts.errors import OperationFailed
 from contracts.files import exclusive_lock, open_creating_folders
 
+log = logging.getLogger(__name__)
 GENESIS = "0" * 64
 TAIL_CHUNK = 64 * 1024
 FIRST_CHUNK = 4096  # most records are shorter: read more only when the line goes on
-SYNC_WINDOW_S = 0.2  # the longest a `durable=False` record waits for its fsync
+SYNC_WINDOW_S = 0.2  # the longest a `durable=False` record waits to be written and fsynced
 REPAIRED = "audit.repaired"
 
 
@@ -102,6 +105,10 @@ class Repair:
     sha256: str
 
 
+def _line(record: dict[str, Any]) -> bytes:
+    return (json.dumps(record, sort_keys=True) + "\n").encode()
+
+
 def _parsed(line: bytes) -> dict[str, Any] | None:
     try:
         record = json.loads(line)
@@ -138,15 +145,71 @@ class AuditLog:
         self.path = path
         self.torn_path = path.with_suffix(".torn")
         self.lock_path = path.with_suffix(".lock")
-        self._guard = threading.Lock()
+        self._guard = threading.Lock()  # the queue
+        self._writing = threading.Lock()  # one writer of this log object at a time
         # (seq, hash, file size, inode) after this process's last append
         self._head: tuple[int, str, int, int] | None = None
-        self._unsynced = False
-        self._syncer: threading.Thread | None = None
+        self._queue: list[dict[str, Any]] = []
+        self._writer: threading.Thread | None = None
 
     def append(self, record: dict[str, Any], durable: bool = True) -> dict[str, Any]:
-        """Add a record and return it with its seq and hashes; fsynced before this returns,
-        or (durable=False) within SYNC_WINDOW_S."""
+        """Add a record. Durable (the default): sealed, written and fsynced before this returns,
+        and returned with its seq and hashes. `durable=False` (the hot path): queued and
+        returned as given; a background pass seals, writes and fsyncs the queue within
+        SYNC_WINDOW_S, with one lock, one write and one fsync for the lot. A durable append
+        writes the queue first: the chain keeps this process's order."""
+        if not durable:
+            with self._guard:
+                self._queue.append(record)
+                if self._writer is None:
+                    self._writer = threading.Thread(target=self._write_now_and_then,
+                                                    daemon=True, name="audit-writer")
+                    self._writer.start()
+                    atexit.register(self.flush)  # a process that exits writes its queue
+            return record
+        with self._writing:
+            return self._write_records([*self._take_queue(), record])[-1]
+
+    def event(self, kind: str, *, at: float | None = None, durable: bool = True,
+              **fields: Any) -> dict[str, Any]:
+        """Append `{kind, time, **fields}` (`stamped`)."""
+        return self.append(stamped(kind, at, fields), durable)
+
+    @property
+    def pending(self) -> int:
+        """Records appended with durable=False and not written yet."""
+        with self._guard:
+            return len(self._queue)
+
+    def flush(self) -> None:
+        """Write and fsync the queued records now (the background pass; a server as it
+        stops). If the write fails they stay queued, in order, and the error is raised."""
+        with self._writing:
+            queued = self._take_queue()
+            if not queued:
+                return
+            try:
+                self._write_records(queued)
+            except BaseException:
+                with self._guard:
+                    self._queue[:0] = queued
+                raise
+
+    def _take_queue(self) -> list[dict[str, Any]]:
+        with self._guard:
+            queued, self._queue = self._queue, []
+        return queued
+
+    def _write_now_and_then(self) -> None:
+        while True:
+            time.sleep(SYNC_WINDOW_S)
+            try:
+                self.flush()
+            except Exception:  # kept queued: the next pass, or the next durable append, retries
+                log.exception("writing queued audit records failed")
+
+    def _write_records(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Seal the records after the chain's head, write them in one go and fsync."""
         with self._locked() as fd:
             state = os.fstat(fd)
             head = self._head
@@ -155,48 +218,14 @@ class AuditLog:
             else:  # another process appended, or this one never did
                 tail = self._mended(fd)
                 seq, prev = tail.seq, tail.hash
-            full = seal(record, seq + 1, prev)
-            size = self._write(fd, full, sync=durable)
-            self._head = (full["seq"], full["hash"], size, state.st_ino)
-        if not durable:
-            self._sync_soon()
-        return full
-
-    def event(self, kind: str, *, at: float | None = None, durable: bool = True,
-              **fields: Any) -> dict[str, Any]:
-        """Append `{kind, time, **fields}` (`stamped`)."""
-        return self.append(stamped(kind, at, fields), durable)
-
-    @property
-    def pending_sync(self) -> bool:
-        """Records written with durable=False and not yet fsynced."""
-        return self._unsynced
-
-    def flush(self) -> None:
-        """Fsync what `durable=False` appends left unsynced (a server calls it as it stops)."""
-        with self._guard:
-            if not self._unsynced:
-                return
-            self._unsynced = False
-        with contextlib.suppress(FileNotFoundError):
-            fd = os.open(self.path, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-
-    def _sync_soon(self) -> None:
-        with self._guard:
-            self._unsynced = True
-            if self._syncer is None:
-                self._syncer = threading.Thread(target=self._sync_loop, daemon=True,
-                                                name="audit-fsync")
-                self._syncer.start()
-
-    def _sync_loop(self) -> None:
-        while True:
-            time.sleep(SYNC_WINDOW_S)
-            self.flush()
+            sealed = []
+            for record in records:
+                full = seal(record, seq + 1, prev)
+                seq, prev = full["seq"], full["hash"]
+                sealed.append(full)
+            size = self._write(fd, b"".join(_line(full) for full in sealed))
+            self._head = (seq, prev, size, state.st_ino)
+        return sealed
 
     def repair(self) -> Repair | None:
         """Mend a torn last line, if there is one (what `append` does first anyway)."""
@@ -252,19 +281,17 @@ class AuditLog:
                                              "discarded_sha256": digest,
                                              "kept_in": self.torn_path.name}),
                     tail.seq + 1, tail.hash)
-        self._write(fd, note)
+        self._write(fd, _line(note))
         return (Tail(note["seq"], note["hash"], b"", tail.fragment_at),
                 Repair("discarded", len(fragment), digest))
 
     @staticmethod
-    def _write(fd: int, record: dict[str, Any], sync: bool = True) -> int:
-        """Append the record's line; the file's size after it."""
-        data = (json.dumps(record, sort_keys=True) + "\n").encode()
+    def _write(fd: int, data: bytes) -> int:
+        """Append whole lines and fsync; the file's size after them."""
         written = 0
         while written < len(data):  # a short write to a regular file is rare, not impossible
             written += os.write(fd, data[written:])
-        if sync:
-            os.fsync(fd)
+        os.fsync(fd)
         return os.fstat(fd).st_size
 
     def _lines(self) -> Iterator[bytes]:

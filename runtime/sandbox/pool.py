@@ -145,7 +145,9 @@ class WorkerPool:
         """Give a worker back after an execution, or end it (a dead one too: its slot frees)."""
         key = key or pool_key(spec)
         cpu_cap = float(spec.limits["cpu_seconds"]) * CPU_BUDGET_EXECUTIONS
-        keep = worker.alive and worker.cpu_total_s <= cpu_cap / 2 and not spec.processes
+        # a worker that died during the execution was reaped there: no waitpid needed here
+        alive = worker.process.returncode is None
+        keep = alive and worker.cpu_total_s <= cpu_cap / 2 and not spec.processes
         # measured now and then (outside the lock): a worker's memory changes slowly
         measure = keep and worker.executions % RSS_EVERY == 0
         rss = resident_bytes(worker.process.pid) if measure else 0
