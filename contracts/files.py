@@ -21,6 +21,19 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def fsync_tree(root: Path) -> None:
+    """Make a folder's files and sub-folders durable: every file, then every folder from the
+    deepest up (a folder's entries are durable once the folder itself is synced)."""
+    for folder, _, files in os.walk(root, topdown=False):
+        for name in files:
+            fd = os.open(os.path.join(folder, name), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        fsync_dir(Path(folder))
+
+
 def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o644) -> None:
     """Readers see the old file or the new one, never a part."""
     with atomic_writer(path, mode) as tmp:

@@ -12,6 +12,7 @@ from typing import Any
 
 from contracts.codes import Code, Severity
 from contracts.errors import OperationFailed
+from contracts.files import atomic_write_bytes, fsync_dir, fsync_tree
 from runtime.install import extract, fetch, pointer
 from runtime.install.context import Tx
 from runtime.install.journal import InstalledRow
@@ -137,8 +138,13 @@ def place(tx: Tx, staged: Staged) -> Path:
     tx.event("created", {"path": str(target), "plugin": staged.name,
                          "version": staged.version})
     target.parent.mkdir(parents=True, exist_ok=True)
-    layout.tree_file(staged.name, staged.version).write_text(json.dumps(staged.tree))
+    atomic_write_bytes(layout.tree_file(staged.name, staged.version),
+                       json.dumps(staged.tree).encode())
+    # durable before it is named: a power cut after the pointer swap must not leave the
+    # active version with empty files (the swap syncs its own folder after it)
+    fsync_tree(staged.folder)
     staged.folder.rename(target)
+    fsync_dir(target.parent)
     tx.env.injector.point("mid:activate:placed")
     return target
 

@@ -169,9 +169,12 @@ class Executor:
 
     def health(self, manifest: Manifest, timeout_s: float,
                correlation_id: str = "") -> HealthReply:
-        """Import the version and call its health hook in a fresh sandboxed worker with the
-        grants an execution of it would have; the worker and everything it started end with
-        the check. Denials are audited and counted like an execution's."""
+        """Import the version and call its health hook in a sandboxed worker of the pool (warm
+        if one is idle) with the grants an execution of it would have; the worker and
+        everything it started end with the check, unless it is healthy and may start no
+        process: then it stays in the pool,
+        warm for the version's executions (and for a rollback's health check, which then needs
+        no new interpreter). Denials are audited and counted like an execution's."""
         deps = self.deps
         now = deps.clock()
         approved = deps.approvals.approved(manifest.name, now)
@@ -188,12 +191,15 @@ class Executor:
                 f"{failed.code}: {failed.message}"
             reply = HealthReply(False, detail, failed.denials)
         else:
+            healthy = False
             try:
                 _empty(worker.spec.scratch)
                 reply = worker.health(broker, timeout_s)
+                healthy = reply.healthy and not reply.denials
             finally:
-                worker.kill()  # a health check's worker never serves again
-                deps.pool.release(spec, worker)
+                if not healthy:
+                    worker.kill()  # an unhealthy version's worker serves nobody
+                deps.pool.release(spec, worker)  # a healthy one stays warm for executions
         self._record_denials(manifest, reply.denials, now, correlation_id, "health-check")
         return reply
 

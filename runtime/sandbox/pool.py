@@ -21,6 +21,7 @@ import functools
 import shutil
 import threading
 import time
+import weakref
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -92,33 +93,40 @@ class WorkerPool:
         self._total = 0  # busy + idle + starting
         self._uses: Counter[str] = Counter()  # executions per key (which to keep warm)
         self._serial = 0
-        self._containment = containment
+        self._cells: list[Containment] = [containment] if containment else []  # made lazily
         self._metrics = metrics
         self._clock = clock
         self._closed = False
+        self._stopping = threading.Event()
         self._reaper: threading.Thread | None = None
+        # a pool dropped without close() (a command's, a test's) still ends its workers
+        self._finalizer = weakref.finalize(self, _end_all, self._cond, self._idle, self._busy,
+                                           self._cells, self._stopping)
         if metrics is not None:
+            me = weakref.ref(self)  # the registry must not keep a dropped pool alive
             for state in POOL_STATES:
                 metrics.gauge(POOL_WORKERS).labels(state=state).set_function(
-                    functools.partial(self._gauge, state))
-            metrics.gauge(POOL_MEMORY).set_function(self._memory_gauge)
+                    functools.partial(_gauge, me, state))
+            metrics.gauge(POOL_MEMORY).set_function(functools.partial(_gauge, me, "memory"))
 
     # --- what the executor calls ---
 
     @property
     def containment(self) -> Containment:
         with self._cond:
-            if self._containment is None:
-                self._containment = Containment()
-            return self._containment
+            if not self._cells:
+                self._cells.append(Containment())
+            return self._cells[0]
 
     def acquire(self, spec: WorkerSpec, key: str = "") -> Worker:
         key = key or pool_key(spec)
         deadline = self._now() + self.limits.wait_s
         with self._cond:
             if self._reaper is None:
-                self._reaper = threading.Thread(target=self._reap_now_and_then, daemon=True,
-                                                name="worker-reaper")
+                self._reaper = threading.Thread(
+                    target=_reap_now_and_then, args=(weakref.ref(self), self._stopping,
+                                                     self.limits.idle_s),
+                    daemon=True, name="worker-reaper")
                 self._reaper.start()
             self._uses[key] += 1
             while True:
@@ -192,12 +200,6 @@ class WorkerPool:
                 return sum(len(entries) for entries in self._idle.values())
             return len(self._busy)
 
-    def _gauge(self, state: str) -> float:
-        return float(self.count(state))
-
-    def _memory_gauge(self) -> float:
-        return float(self.resident())
-
     def resident(self) -> int:
         with self._cond:
             return sum(e.rss for entries in self._idle.values() for e in entries) + \
@@ -206,16 +208,8 @@ class WorkerPool:
     def close(self) -> None:
         with self._cond:
             self._closed = True
-            entries = [e for es in self._idle.values() for e in es] + list(self._busy.values())
-            self._idle.clear()
-            self._busy.clear()
-            containment = self._containment
             self._cond.notify_all()
-        for entry in entries:
-            entry.worker.stop()
-            shutil.rmtree(entry.worker.spec.run_dir, ignore_errors=True)
-        if containment is not None:
-            containment.close()
+        self._finalizer()
 
     # --- inside ---
 
@@ -225,15 +219,6 @@ class WorkerPool:
     def _count(self, spec: MetricSpec, **labels: str) -> None:
         if self._metrics is not None:
             self._metrics.counter(spec).labels(**labels).inc()
-
-    def _reap_now_and_then(self) -> None:
-        period = max(1.0, min(30.0, self.limits.idle_s / 4))
-        while True:
-            with self._cond:
-                self._cond.wait_for(lambda: self._closed, timeout=period)
-                if self._closed:
-                    return
-            self.reap()
 
     def _take_idle(self, key: str) -> _Entry | None:
         entries = self._idle.get(key)
@@ -329,3 +314,36 @@ class WorkerPool:
             raise Unavailable(Code.WORKERS_BUSY, "the runtime is stopping", 5,
                               where=spec.plugin)
         return worker
+
+
+def _reap_now_and_then(pool: weakref.ref[WorkerPool], stopping: threading.Event,
+                       idle_s: float) -> None:
+    """The reaper pass, as long as the pool is open and referenced (it holds no reference)."""
+    while not stopping.wait(max(1.0, min(30.0, idle_s / 4))):
+        alive = pool()
+        if alive is None:
+            return
+        alive.reap()
+        del alive
+
+
+def _end_all(lock: threading.Condition, idle: dict[str, list[_Entry]], busy: dict[int, _Entry],
+             cells: list[Containment], stopping: threading.Event) -> None:
+    """Stop every worker, idle or busy, delete their run folders, release the containment."""
+    stopping.set()
+    with lock:
+        entries = [e for es in idle.values() for e in es] + list(busy.values())
+        idle.clear()
+        busy.clear()
+    for entry in entries:
+        entry.worker.stop()
+        shutil.rmtree(entry.worker.spec.run_dir, ignore_errors=True)
+    for containment in cells:
+        containment.close()
+
+
+def _gauge(pool: weakref.ref[WorkerPool], what: str) -> float:
+    alive = pool()
+    if alive is None:
+        return 0.0
+    return float(alive.resident() if what == "memory" else alive.count(what))
