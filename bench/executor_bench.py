@@ -3,9 +3,10 @@
 Four rows: the function called in-process (the baseline), a JSON line echoed by a plain child
 Python over a pipe (the floor any process boundary costs on this machine, measured in the same
 run), one round trip to a warm sandboxed worker (identity, rlimits, Landlock, seccomp, audit hooks
-all on), and the whole `Executor.execute` (grants, worker, metering, metrics, audit). Goal: at
-most 300 us added at p50 by the warm worker; its ratio to the bare pipe says how much of that is
-ours rather than the machine's.
+all on), and the whole `Executor.execute` (plan, worker, metering, metrics, audit): what a caller
+pays. Goal: the whole execution adds at most 300 us at p50 and 1 ms at p99 over the in-process
+call (moonshot: at most 2x the bare pipe); the worker's ratio to the bare pipe says how much of
+the round trip is ours rather than the machine's.
 
     .venv/bin/python bench/executor_bench.py [--n 2000]
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -154,12 +156,15 @@ def main() -> None:
     print(f"{'bare pipe round trip (baseline)':<34}{p50 * us:>8.1f}us{p99 * us:>8.1f}us")
     print(f"{'warm sandboxed worker':<34}{w50 * us:>8.1f}us{w99 * us:>8.1f}us")
     print(f"{'Executor.execute (all of it)':<34}{e50 * us:>8.1f}us{e99 * us:>8.1f}us")
-    print(f"added by the worker at p50: {(w50 - b50) * us:.0f} us "
-          f"(goal <= 300 us: {'met' if (w50 - b50) * us <= 300 else 'NOT met'}); "
-          f"by the executor: {(e50 - b50) * us:.0f} us")
+    added50, added99 = (e50 - b50) * us, (e99 - b99) * us
+    met = added50 <= 300 and added99 <= 1000
+    print(f"added by Executor.execute (what a caller pays): {added50:.0f} us at p50, "
+          f"{added99:.0f} us at p99 (goal <= 300 us and <= 1,000 us: "
+          f"{'met' if met else 'NOT met'}); by the worker round trip alone: "
+          f"{(w50 - b50) * us:.0f} us at p50")
     print(f"warm worker / bare pipe at p50: {w50 / p50:.2f}x; "
-          f"Executor.execute / bare pipe: {e50 / p50:.2f}x")
-
+          f"Executor.execute / bare pipe: {e50 / p50:.2f}x (moonshot <= 2x)")
+    print("load average while it ran: " + " / ".join(f"{x:.2f}" for x in os.getloadavg()))
 
 if __name__ == "__main__":
     main()
