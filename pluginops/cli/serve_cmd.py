@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import platform
 import secrets
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -23,6 +24,7 @@ from runtime.api import server
 from runtime.api.app import ApiConfig, create_app
 from runtime.api.server import Limits
 from runtime.auth.tokens import TokenStore
+from runtime.descriptors import raise_soft_limit, workers_within
 from runtime.install.service import Installer
 from runtime.sandbox.approvals import Approvals
 from runtime.sandbox.executor import Executor
@@ -80,6 +82,11 @@ def serve(listen: str, port: int, registry: Path | None, trust: tuple[Path, ...]
 
     deps = wiring.executor_deps(home)
     executor = Executor(deps)
+    fits = workers_within(raise_soft_limit(), threads, connection_limit)
+    if deps.pool.limits.max_workers > fits:  # a pool that cannot open its pipes fails requests
+        note(f"open-file limit: at most {fits} warm workers (sandbox.pool.max_workers is "
+             f"{deps.pool.limits.max_workers}); raise `ulimit -n` for more")
+        deps.pool.limits = replace(deps.pool.limits, max_workers=fits)
 
     def installer(inject_failure: str | None = None,
                   requested_by: str | None = None) -> Installer:

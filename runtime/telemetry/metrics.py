@@ -1,8 +1,12 @@
 """Prometheus metric objects for every entry of `contracts.catalogue`, on a registry passed in.
 
     >>> from prometheus_client import CollectorRegistry
+    >>> from contracts.codes import Code
     >>> metrics = Metrics(CollectorRegistry())
     >>> metrics.counter(PREFLIGHT_FINDINGS).labels(code=Code.VERSION_INVALID).inc()
+    >>> metrics.registry.get_sample_value(f"{PREFLIGHT_FINDINGS.name}",
+    ...                                   {"code": "VERSION_INVALID"})
+    1.0
 """
 
 from __future__ import annotations
