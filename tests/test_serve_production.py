@@ -148,10 +148,10 @@ def test_serve_is_a_production_server_that_refuses_big_bodies_unread(
                      b"Transfer-Encoding: chunked\r\n\r\n" +
                      (b"%x\r\n" % len(chunk) + chunk + b"\r\n") * 2 + b"0\r\n\r\n")
         assert _until_closed(sock).startswith(b"HTTP/1.1 413")
+    served.process.send_signal(signal.SIGTERM)  # writes the queued execution records
+    assert served.process.wait(timeout=60) == 0
     after = audit.read_bytes() if audit.exists() else b""
     assert after.count(b"\n") == before.count(b"\n") + 1  # the one execution served, only
-    served.process.send_signal(signal.SIGTERM)
-    assert served.process.wait(timeout=30) == 0
     log = served.log.read_text()
     assert "Werkzeug" not in log and "development server" not in log
     assert "serving on http://127.0.0.1" in log
