@@ -86,7 +86,10 @@ class WorkerPool:
                  metrics: Metrics | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.limits = limits or PoolLimits()
-        self._cond = threading.Condition()
+        self._lock = threading.RLock()
+        self._cond = threading.Condition(self._lock)
+        # executions waiting for a worker, per key (each wakes only when its key can proceed)
+        self._waiting: dict[str, tuple[threading.Condition, int]] = {}
         self._idle: dict[str, list[_Entry]] = {}  # per key, most recently used last
         self._busy: dict[int, _Entry] = {}  # by id(worker)
         self._per_key: Counter[str] = Counter()  # busy + idle + starting, per key
@@ -146,7 +149,7 @@ class WorkerPool:
                     raise Unavailable(Code.WORKERS_BUSY, f"all {self._per_key[key]} workers "
                                       f"of {spec.plugin} are busy", where=spec.plugin,
                                       retry_after_s=max(1, round(self.limits.wait_s)))
-                self._cond.wait(left)
+                self._wait_for(key, left)
         return self._start(spec, key, serial)
 
     def release(self, spec: WorkerSpec, worker: Worker, key: str = "") -> None:
@@ -169,7 +172,7 @@ class WorkerPool:
                 self._idle.setdefault(key, []).append(entry)
                 for evicted in self._over_memory():
                     self._end_later(evicted, "memory")
-                self._cond.notify_all()
+                self._wake(key)  # one waiter of this key can take it
                 return
         self._end(worker, key if entry is not None else None)
 
@@ -208,7 +211,8 @@ class WorkerPool:
     def close(self) -> None:
         with self._cond:
             self._closed = True
-            self._cond.notify_all()
+            for condition, _ in self._waiting.values():
+                condition.notify_all()
         self._finalizer()
 
     # --- inside ---
@@ -280,11 +284,33 @@ class WorkerPool:
         self._stop_and_clean(worker)
 
     def _release_slot(self, key: str) -> None:
+        at_cap = self._total >= self.limits.max_workers
         self._per_key[key] -= 1
         if self._per_key[key] <= 0:
             del self._per_key[key]
         self._total -= 1
-        self._cond.notify_all()
+        self._wake(key)
+        if at_cap:  # room under the total cap: any key may start a worker
+            for other in list(self._waiting):
+                self._wake(other)
+
+    def _wait_for(self, key: str, seconds: float) -> None:
+        """Under the lock: sleep until this key is woken (or the time is up)."""
+        condition, waiters = self._waiting.get(key, (threading.Condition(self._lock), 0))
+        self._waiting[key] = (condition, waiters + 1)
+        try:
+            condition.wait(seconds)
+        finally:
+            condition, waiters = self._waiting[key]
+            if waiters <= 1:
+                del self._waiting[key]
+            else:
+                self._waiting[key] = (condition, waiters - 1)
+
+    def _wake(self, key: str) -> None:
+        waiting = self._waiting.get(key)
+        if waiting is not None:
+            waiting[0].notify()
 
     @staticmethod
     def _stop_and_clean(worker: Worker) -> None:
