@@ -49,6 +49,7 @@ from runtime.sandbox.home import executor_for, identity_book  # noqa: E402
 from runtime.sandbox.metering import DailyMeter  # noqa: E402
 from runtime.sandbox.plugin_api import Context  # noqa: E402
 from runtime.sandbox.policy import OrgPolicy  # noqa: E402
+from runtime.sandbox.pool import WorkerPool  # noqa: E402
 from runtime.sandbox.settings import RuntimeSettings  # noqa: E402
 from runtime.telemetry.metrics import Metrics  # noqa: E402
 
@@ -137,6 +138,15 @@ def main() -> None:
         warm = timed(args.n, round_trip)
         deps.pool.release(spec, worker)
 
+        def cold() -> None:  # a worker started for an execution that found none idle
+            pool = WorkerPool()
+            try:
+                pool.acquire(spec)
+            finally:
+                pool.close()
+
+        cold_starts = timed(max(10, args.n // 100), cold)
+
         def full() -> None:
             assert executor.execute("json-transform", INPUTS).outcome == "success"
 
@@ -150,12 +160,14 @@ def main() -> None:
     p50, p99 = percentiles(pipe)
     w50, w99 = percentiles(warm)
     e50, e99 = percentiles(whole)
+    c50, c99 = percentiles(cold_starts)
     us = 1e6
     print(f"{'':<34}{'p50':>10}{'p99':>10}")
     print(f"{'in-process call (baseline)':<34}{b50 * us:>8.1f}us{b99 * us:>8.1f}us")
     print(f"{'bare pipe round trip (baseline)':<34}{p50 * us:>8.1f}us{p99 * us:>8.1f}us")
     print(f"{'warm sandboxed worker':<34}{w50 * us:>8.1f}us{w99 * us:>8.1f}us")
     print(f"{'Executor.execute (all of it)':<34}{e50 * us:>8.1f}us{e99 * us:>8.1f}us")
+    print(f"{'cold start of a worker':<34}{c50 * 1000:>8.1f}ms{c99 * 1000:>8.1f}ms")
     added50, added99 = (e50 - b50) * us, (e99 - b99) * us
     met = added50 <= 300 and added99 <= 1000
     print(f"added by Executor.execute (what a caller pays): {added50:.0f} us at p50, "
