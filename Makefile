@@ -14,7 +14,7 @@ DEB_PACKAGES := git:git npm:npm promtool:prometheus amtool:prometheus-alertmanag
 	docker-compose:docker-compose chromium:chromium chromedriver:chromium-driver \
 	victoria-metrics:victoria-metrics caddy:caddy
 
-.PHONY: demo test lint typecheck unit generate bench system-deps venv lock clean
+.PHONY: demo test lint typecheck unit generate bench soak system-deps venv lock clean
 
 demo: system-deps venv
 	@PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh
@@ -44,6 +44,9 @@ bench: venv
 	$(BIN)/python bench/evaluator_bench.py
 	$(BIN)/python bench/evaluator_serve_bench.py
 	$(BIN)/python bench/serve_bench.py
+
+soak: venv
+	$(BIN)/python bench/soak_bench.py --seconds 600
 
 system-deps:
 	@bash scripts/install-debs.sh $(DEB_PACKAGES)

@@ -23,7 +23,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,14 +30,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.serving import PLUGINOPS, pluginops, publish, wait_ready  # noqa: E402
 from contracts.catalogue import PLUGIN_EXECUTIONS  # noqa: E402
 from stack.processes import free_port  # noqa: E402
 
-PLUGINOPS = str(Path(sys.executable).parent / "pluginops")
-PLUGIN = "noop"
-MANIFEST = {"name": PLUGIN, "version": "1.0.0", "type": "node", "host": "^2.0.0", "api": "4.0",
-            "description": "Returns its input: the cheapest execution there is.",
-            "entrypoint": "noop:run"}
+PLUGIN = "noop"  # returns its input: the cheapest execution there is
 BODY = {"inputs": {"text": "hi"}}
 HELLO = """
 import sys
@@ -61,27 +57,6 @@ class Run:
     per_s: float
     p50_ms: float
     p99_ms: float
-
-
-def pluginops(home: Path, *args: str) -> str:
-    done = subprocess.run([PLUGINOPS, *args, "--home", str(home)], capture_output=True,
-                          text=True, timeout=300)
-    if done.returncode != 0:
-        raise SystemExit(f"pluginops {' '.join(args)}: {done.stderr or done.stdout}")
-    return done.stdout
-
-
-def wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"{url}: the server exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit(f"{url}: not ready within a minute")
 
 
 def ab(url: str, requests: int, clients: int, body: Path, token: str) -> Run:
@@ -136,13 +111,9 @@ def main() -> None:
     os.chmod(work, 0o755)  # workers run as their own uids and must reach the home
     processes: list[subprocess.Popen[bytes]] = []
     try:
-        home, source = work / "home", work / "src" / PLUGIN
-        source.mkdir(parents=True)
-        (source / "plugin.json").write_text(json.dumps(MANIFEST))
-        (source / "noop.py").write_text("def run(inputs, ctx):\n    return inputs\n")
+        home = work / "home"
         pluginops(home, "keygen")
-        pluginops(home, "publish", str(source), "--force", "--reason",
-                  "benchmark plugin, never shipped")
+        publish(home, work / "src", PLUGIN, "1.0.0", "def run(inputs, ctx):\n    return inputs\n")
         pluginops(home, "install", PLUGIN)
         token = pluginops(home, "token", "create", "--user", "bench", "--role",
                           "operator").strip()

@@ -35,10 +35,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.serving import PLUGINOPS, pluginops, publish  # noqa: E402
 from contracts.catalogue import PLUGIN_EXECUTIONS, POLICY_DENIALS  # noqa: E402
 from stack.processes import free_port  # noqa: E402
 
-PLUGINOPS = str(Path(sys.executable).parent / "pluginops")
 PLUGINS = {
     "noop": "def run(inputs, ctx):\n    return inputs\n",
     "crasher": "import os\n\ndef run(inputs, ctx):\n    os._exit(3)\n",
@@ -66,24 +66,6 @@ class Tally:
                     self.errors[(plugin, str(body["error"].get("type")))] += 1
             if plugin == VERSIONED and status != 200:
                 self.versioned_failures += 1
-
-
-def pluginops(home: Path, *args: str) -> str:
-    done = subprocess.run([PLUGINOPS, *args, "--home", str(home)], capture_output=True,
-                          text=True, timeout=300)
-    if done.returncode != 0:
-        raise SystemExit(f"pluginops {' '.join(args)}: {done.stderr or done.stdout}")
-    return done.stdout
-
-
-def publish(home: Path, work: Path, name: str, version: str, code: str) -> None:
-    folder = work / "src" / f"{name}-{version}"
-    folder.mkdir(parents=True)
-    (folder / "plugin.json").write_text(json.dumps({
-        "name": name, "version": version, "type": "node", "host": "^2.0.0", "api": "4.0",
-        "description": "soak", "entrypoint": "main:run"}))
-    (folder / "main.py").write_text(code)
-    pluginops(home, "publish", str(folder), "--force", "--reason", "soak plugin")
 
 
 def call(connection: http.client.HTTPConnection, method: str, path: str, token: str,
@@ -139,9 +121,9 @@ def main() -> int:
     try:
         pluginops(home, "keygen")
         for name, code in PLUGINS.items():
-            publish(home, work, name, "1.0.0", code)
+            publish(home, work / "src", name, "1.0.0", code)
         for version in ("1.0.0", "1.1.0"):
-            publish(home, work, VERSIONED, version,
+            publish(home, work / "src", VERSIONED, version,
                     f"def run(inputs, ctx):\n    return {{'version': {version!r}}}\n")
         for name in (*PLUGINS, f"{VERSIONED}@1.0.0"):
             pluginops(home, "install", name)

@@ -6,9 +6,10 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -18,26 +19,30 @@ PLUGINOPS = str(Path(sys.executable).parent / "pluginops")
 
 
 @contextmanager
-def running_serve(home: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[str]:
+def running_serve(home: Path, *args: str, env: dict[str, str] | None = None,
+                  before_exec: Callable[[], None] | None = None) -> Iterator[str]:
     """`pluginops serve --home HOME ARGS...` on a free port, ready; yields its base URL and
-    stops it with SIGTERM."""
+    stops it with SIGTERM. `before_exec` runs in the child first (e.g. to set an rlimit)."""
     port = free_port()
-    server = subprocess.Popen([PLUGINOPS, "serve", "--port", str(port), "--home", str(home),
-                               *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                              env={**os.environ, **(env or {})})
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"{base}/readyz", timeout=2)
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise AssertionError(server.stderr.read().decode() if server.stderr
-                                         else "serve did not start") from None
-                time.sleep(0.1)
-        yield base
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=15)
+    # its log goes to a file, not a pipe: a server that logs much must never block on it
+    with tempfile.TemporaryFile() as log:
+        server = subprocess.Popen([PLUGINOPS, "serve", "--port", str(port), "--home",
+                                   str(home), *args], stdout=subprocess.DEVNULL, stderr=log,
+                                  env={**os.environ, **(env or {})}, preexec_fn=before_exec)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    urllib.request.urlopen(f"{base}/readyz", timeout=2)
+                    break
+                except OSError:
+                    if time.monotonic() > deadline or server.poll() is not None:
+                        log.seek(0)
+                        raise AssertionError(log.read().decode() or "serve did not start") \
+                            from None
+                    time.sleep(0.1)
+            yield base
+        finally:
+            server.send_signal(signal.SIGTERM)
+            server.wait(timeout=15)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import resource
-import subprocess
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -21,9 +20,8 @@ from contracts.catalogue import POOL_EVICTIONS_TOTAL, POOL_WORKERS
 from contracts.layout import Layout
 from runtime.auth.tokens import TokenStore
 from runtime.sandbox.pool import PoolLimits, WorkerPool
-from stack.processes import free_port
 from tests.install_support import a_sandbox_executor, an_installer, publish_plugin
-from tests.serve_support import PLUGINOPS
+from tests.serve_support import running_serve
 
 pytestmark = pytest.mark.slow
 PLUGINS = [f"fleet-{n:03d}" for n in range(120)]
@@ -59,21 +57,8 @@ def test_a_fleet_of_plugins_runs_round_robin_within_the_pool_and_the_open_file_l
     Layout(home).settings_file.write_text(yaml.safe_dump(
         {"version": 1, "sandbox": {"pool": {"max_workers": MAX_WORKERS}}}))
     token, _ = TokenStore(home).create("fleet", "operator", "tests")
-    port = free_port()
-    log = (tmp_path / "serve.log").open("w")
-    server = subprocess.Popen([PLUGINOPS, "serve", "--port", str(port), "--home", str(home),
-                               "--threads", "4", "--connection-limit", "32"],
-                              stdout=log, stderr=log, preexec_fn=tight_limit)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"{base}/readyz", timeout=2)
-                break
-            except OSError:
-                assert server.poll() is None and time.monotonic() < deadline
-                time.sleep(0.1)
+    with running_serve(home, "--threads", "4", "--connection-limit", "32",
+                       before_exec=tight_limit) as base:
 
         def execute(name: str) -> tuple[int, str]:
             request = urllib.request.Request(
@@ -98,7 +83,3 @@ def test_a_fleet_of_plugins_runs_round_robin_within_the_pool_and_the_open_file_l
         while len(list((home / "run").glob("*/*/w*"))) > MAX_WORKERS:
             assert time.monotonic() < deadline, "run folders of ended workers were left"
             time.sleep(0.1)
-    finally:
-        server.terminate()
-        server.wait(timeout=60)
-        log.close()
