@@ -170,11 +170,11 @@ class Executor:
     def health(self, manifest: Manifest, timeout_s: float,
                correlation_id: str = "") -> HealthReply:
         """Import the version and call its health hook in a sandboxed worker of the pool (warm
-        if one is idle) with the grants an execution of it would have; the worker and
-        everything it started end with the check, unless it is healthy and may start no
-        process: then it stays in the pool,
-        warm for the version's executions (and for a rollback's health check, which then needs
-        no new interpreter). Denials are audited and counted like an execution's."""
+        if one is idle) with the grants an execution of it would have. The worker and all it
+        started end with the check, unless the version is healthy and may start no process:
+        then the worker stays in the pool, warm for the version's executions and for a later
+        rollback's check (no new interpreter). Denials are audited and counted like an
+        execution's."""
         deps = self.deps
         now = deps.clock()
         approved = deps.approvals.approved(manifest.name, now)

@@ -179,9 +179,11 @@ class WorkerPool:
     def reap(self) -> int:
         """Stop workers idle for longer than `idle_s` (the busiest keys keep one warm)."""
         now = self._now()
-        busiest = {key for key, _ in self._uses.most_common(self.limits.keep_warm)}
         stale: list[_Entry] = []
         with self._cond:
+            busiest = {key for key, _ in self._uses.most_common(self.limits.keep_warm)}
+            # recent use counts most: halve the tallies each pass (and forget the unused)
+            self._uses = Counter({k: n // 2 for k, n in self._uses.items() if n > 1})
             for key, entries in self._idle.items():
                 keep_one = key in busiest
                 for entry in list(entries):
