@@ -80,6 +80,11 @@ class KeptUntilCommit(Generic[V]):
                 return None, None
             return self._kept.get(key), generation
 
+    def clear(self) -> None:
+        """Forget everything kept (something else they were computed from changed)."""
+        with self._lock:
+            self._kept.clear()
+
     def put(self, key: str, value: V, ticket: int | None) -> None:
         with self._lock:
             if ticket is not None and ticket == self._generation == self._watch.generation \

@@ -8,8 +8,10 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from contracts.layout import Layout
 from runtime.install.journal import Journal
 from runtime.sandbox.approvals import Approvals, Request
 from runtime.sandbox.plans import Build, Plan, Plans
@@ -91,5 +93,28 @@ def test_an_update_made_elsewhere_is_what_the_next_execution_runs(
         for _ in range(20):
             executor.execute("versioned", {})
         assert executor.plans.builds == 2, time.perf_counter() - started
+    finally:
+        executor.deps.pool.close()
+
+
+@pytest.mark.slow
+def test_a_policy_edited_while_the_runtime_runs_applies_from_the_next_execution(
+        tmp_path: Path, writable_registry: Path, signing_key: Ed25519PrivateKey) -> None:
+    home = tmp_path / "home"
+    publish_plugin(writable_registry, tmp_path / "src", signing_key, "edited", "1.0.0",
+                   "def run(inputs, ctx):\n    return {}\n")
+    assert an_installer(home, writable_registry, signing_key).install("edited").state == \
+        "committed"
+    executor = a_sandbox_executor(home)
+    try:
+        before = executor.plan("edited", time.time()).spec.limits["wall_seconds"]
+        policy = Layout(home).policy_file
+        policy.write_text(yaml.safe_dump({"version": 1, "types": {
+            "node": {"limits": {"wall_seconds": 1}}}}))
+        assert before > 1
+        assert executor.plan("edited", time.time()).spec.limits["wall_seconds"] == 1
+        assert executor.execute("edited", {}).outcome == "success"
+        policy.write_text("version: 1\ntypes: [not, a, mapping]\n")  # a bad hand edit
+        assert executor.plan("edited", time.time()).spec.limits["wall_seconds"] == 1
     finally:
         executor.deps.pool.close()

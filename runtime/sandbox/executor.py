@@ -48,7 +48,7 @@ from runtime.sandbox.grants import Grants, effective_grants
 from runtime.sandbox.identity import IdentityBook
 from runtime.sandbox.metering import DailyMeter
 from runtime.sandbox.plans import Plan, Plans
-from runtime.sandbox.policy import OrgPolicy
+from runtime.sandbox.policy import OrgPolicy, PolicySource
 from runtime.sandbox.pool import WorkerPool, pool_key
 from runtime.sandbox.settings import RuntimeSettings
 from runtime.sandbox.tools import ToolBox
@@ -105,6 +105,8 @@ class ExecutorDeps:
     clock: Any = time.time
     # The plugin API versions this runtime serves; the golden harness narrows it to present one.
     served_api: tuple[str, ...] = API_VERSIONS
+    # Where `policy` comes from, when it is the home's file: read again when the file changes.
+    policy_source: PolicySource | None = None
 
 
 class Executor:
@@ -128,8 +130,18 @@ class Executor:
 
     def plan(self, plugin: str, now: float) -> Plan:
         """The installed version's manifest, grants and worker spec (`plans.py`: kept until the
-        journal or the approvals change, or an approval it relies on expires)."""
+        journal or the approvals change, an approval it relies on expires, or the org policy
+        file changes)."""
+        self._refresh_policy()
         return self.plans.get(plugin, now, self._plan)
+
+    def _refresh_policy(self) -> None:
+        source = self.deps.policy_source
+        if source is not None:
+            policy = source.current()
+            if policy is not self.deps.policy:
+                self.deps.policy = policy
+                self.plans.clear()
 
     def _plan(self, plugin: str, now: float) -> Plan:
         rows = self.deps.journal.installed(plugin)
@@ -177,6 +189,7 @@ class Executor:
         execution's."""
         deps = self.deps
         now = deps.clock()
+        self._refresh_policy()
         approved = deps.approvals.approved(manifest.name, now)
         grants = effective_grants(manifest, approved, deps.policy)
         spec = self.spec(manifest, grants)

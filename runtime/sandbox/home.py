@@ -14,7 +14,7 @@ from runtime.sandbox.audit import AuditLog
 from runtime.sandbox.executor import Executor, ExecutorDeps
 from runtime.sandbox.identity import IdentityBook
 from runtime.sandbox.metering import DailyMeter
-from runtime.sandbox.policy import OrgPolicy, load_policy
+from runtime.sandbox.policy import OrgPolicy, PolicySource
 from runtime.sandbox.pool import PoolLimits, WorkerPool
 from runtime.sandbox.settings import load_settings
 from runtime.telemetry.metrics import Metrics
@@ -26,14 +26,19 @@ def executor_deps(home: Path, metrics: Metrics, tracer: trace.Tracer,
     """The executor's collaborators over `home`; pass the stores a caller already holds."""
     layout = Layout(home.absolute())
     settings = load_settings(layout.home)
+    source = None
+    if policy is None:  # the home's file, watched for edits
+        source = PolicySource(layout.home)
+        policy = source.current()
     return ExecutorDeps(
         layout=layout, journal=journal or Journal(layout.journal),
         approvals=approvals or Approvals(layout.approvals_db),
-        policy=policy or load_policy(layout.home), settings=settings, metrics=metrics,
+        policy=policy, settings=settings, metrics=metrics,
         tracer=tracer, audit=AuditLog(layout.audit_log),
         meter=DailyMeter(layout.metering_db),
         identities=identity_book(layout.home),
-        pool=WorkerPool(PoolLimits(**settings.sandbox.pool.model_dump()), metrics=metrics))
+        pool=WorkerPool(PoolLimits(**settings.sandbox.pool.model_dump()), metrics=metrics),
+        policy_source=source)
 
 
 def identity_book(home: Path) -> IdentityBook:

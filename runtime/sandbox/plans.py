@@ -38,6 +38,9 @@ class Plans:
         self._kept: KeptUntilCommit[Plan] = KeptUntilCommit(databases)
         self.builds = 0  # how many plans were computed (what keeping them saves is visible)
 
+    def clear(self) -> None:
+        self._kept.clear()
+
     def get(self, plugin: str, now: float, build: Build) -> Plan:
         plan, ticket = self._kept.get(plugin)
         if plan is not None and now < plan.until:

@@ -18,6 +18,7 @@ Tightening only ever lowers a number; a rule that would loosen a profile is refu
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,6 +30,7 @@ from contracts.errors import PluginopsError
 from contracts.layout import Layout
 from runtime.sandbox.scopes import matches
 
+log = logging.getLogger(__name__)
 POLICY_VERSIONS = (1,)
 
 
@@ -115,6 +117,37 @@ def parse_policy(text: str, where: str) -> OrgPolicy:
                    if isinstance(exc, ValidationError) else "nested too deeply")
         raise PluginopsError(Code.POLICY_INVALID, problem, where=where,
                              next_step="see docs/sandbox.md for the policy format") from None
+
+
+class PolicySource:
+    """The home's policy as it is now: read again when the file changes (an edit in the UI, by
+    `pluginops`, by hand), so a serving process applies a tightened policy from its next
+    execution, not from its next restart. A file that no longer parses keeps the last good
+    policy in force (and says so in the log), the safe side of an edit gone wrong."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self.path = Layout(home).policy_file
+        self._stamp = self._stamp_now()
+        self._policy = load_policy(home)  # at start, an unreadable policy stops the runtime
+
+    def _stamp_now(self) -> tuple[int, int, int] | None:
+        try:
+            state = self.path.stat()
+        except FileNotFoundError:
+            return None
+        return state.st_ino, state.st_mtime_ns, state.st_size
+
+    def current(self) -> OrgPolicy:
+        stamp = self._stamp_now()
+        if stamp != self._stamp:
+            self._stamp = stamp
+            try:
+                self._policy = load_policy(self.home)
+            except PluginopsError as err:
+                log.error("the org policy changed but cannot be read; the last good one "
+                          "stays in force: %s", err)
+        return self._policy
 
 
 def load_policy(home: Path) -> OrgPolicy:
