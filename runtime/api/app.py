@@ -265,7 +265,7 @@ def create_app(config: ApiConfig) -> Flask:
     def audit_mutation(response: Response) -> Response:
         principal = g.get("principal")
         if config.audit is not None and principal is not None and request.method in MUTATING:
-            # an execution's record is the hot path: fsynced within the audit log's window
+            # an execution's record is the hot path: queued, written within the log's window
             config.audit.event("api.request", user=principal.user, role=principal.role,
                                token=principal.token_id, method=request.method,
                                path=request.path, status=response.status_code,
