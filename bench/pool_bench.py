@@ -14,14 +14,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
-import shutil
-import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -34,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey 
 from opentelemetry.trace import NoOpTracerProvider  # noqa: E402
 from prometheus_client import CollectorRegistry  # noqa: E402
 
-from bench.serving import PLUGINOPS, pluginops, wait_ready  # noqa: E402
+from bench.serving import PLUGINOPS, pluginops, stop, wait_ready, workspace  # noqa: E402
 from contracts.catalogue import POOL_ACQUISITIONS, POOL_EVICTIONS_TOTAL, POOL_WORKERS  # noqa: E402
 from contracts.layout import Layout  # noqa: E402
 from runtime.host import this_host  # noqa: E402
@@ -120,8 +116,7 @@ def run(home: Path, names: list[str], rounds: int) -> dict[str, float]:
             "server_rss_mb": sample(text, "process_resident_memory_bytes") / 1048576,
         }
     finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=300)
+        stop(server, grace_s=300)
         log.close()
 
 
@@ -157,11 +152,9 @@ def main() -> int:
     parser.add_argument("--plugins", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=2)
     options = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="pluginops-pool-"))
-    os.chmod(work, 0o755)
-    home = work / "home"
-    names = [f"p{n:04d}" for n in range(options.plugins)]
-    try:
+    with workspace("pluginops-pool-") as work:
+        home = work / "home"
+        names = [f"p{n:04d}" for n in range(options.plugins)]
         install_all(home, work, names)
         print(f"{options.plugins} plugins, {options.rounds} rounds round robin, 8 clients, "
               f"ulimit -n {OPEN_FILES}")
@@ -178,8 +171,6 @@ def main() -> int:
         print(f"every request answered, pool within 256 workers and 4 GB, open files under "
               f"{OPEN_FILES}: {'yes' if ok else 'NO'}")
         return 0 if ok else 1
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -19,10 +19,8 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
-import tempfile
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.serving import PLUGINOPS, pluginops, publish, wait_ready  # noqa: E402
+from bench.serving import PLUGINOPS, pluginops, publish, stop, wait_ready, workspace  # noqa: E402
 from contracts.catalogue import PLUGIN_EXECUTIONS  # noqa: E402
 from stack.processes import free_port  # noqa: E402
 
@@ -107,62 +105,56 @@ def main() -> None:
     if shutil.which("ab") is None:
         raise SystemExit("ab is missing: `make bench` installs Debian's apache2-utils")
     levels = [int(x) for x in options.levels.split(",")]
-    work = Path(tempfile.mkdtemp(prefix="pluginops-serve-bench-"))
-    os.chmod(work, 0o755)  # workers run as their own uids and must reach the home
-    processes: list[subprocess.Popen[bytes]] = []
-    try:
-        home = work / "home"
-        pluginops(home, "keygen")
-        publish(home, work / "src", PLUGIN, "1.0.0", "def run(inputs, ctx):\n    return inputs\n")
-        pluginops(home, "install", PLUGIN)
-        token = pluginops(home, "token", "create", "--user", "bench", "--role",
-                          "operator").strip()
-        body = work / "body.json"
-        body.write_text(json.dumps(BODY))
-        serve_port, hello_port = free_port(), free_port()
-        log = (work / "serve.log").open("wb")
-        processes.append(subprocess.Popen([PLUGINOPS, "serve", "--port", str(serve_port),
-                                           "--home", str(home)], stdout=log, stderr=log))
-        processes.append(subprocess.Popen([sys.executable, "-c", HELLO, str(hello_port)],
-                                          env={**os.environ, "PYTHONPATH": str(ROOT)},
-                                          stdout=log, stderr=log))
-        serve_url = f"http://127.0.0.1:{serve_port}"
-        hello_url = f"http://127.0.0.1:{hello_port}/hello"
-        wait_ready(f"{serve_url}/readyz", processes[0])
-        execute_url = f"{serve_url}/v1/plugins/{PLUGIN}/execute"
-        ab(execute_url, 500, 16, body, token)  # warm: workers started, code paths hot
-        ab(hello_url, 500, 16, body, "")
+    with workspace("pluginops-serve-bench-") as work:
+        processes: list[subprocess.Popen[bytes]] = []
+        try:
+            home = work / "home"
+            pluginops(home, "keygen")
+            publish(home, work / "src", PLUGIN, "1.0.0",
+                    "def run(inputs, ctx):\n    return inputs\n")
+            pluginops(home, "install", PLUGIN)
+            token = pluginops(home, "token", "create", "--user", "bench", "--role",
+                              "operator").strip()
+            body = work / "body.json"
+            body.write_text(json.dumps(BODY))
+            serve_port, hello_port = free_port(), free_port()
+            log = (work / "serve.log").open("wb")
+            processes.append(subprocess.Popen([PLUGINOPS, "serve", "--port", str(serve_port),
+                                               "--home", str(home)], stdout=log, stderr=log))
+            processes.append(subprocess.Popen([sys.executable, "-c", HELLO, str(hello_port)],
+                                              env={**os.environ, "PYTHONPATH": str(ROOT)},
+                                              stdout=log, stderr=log))
+            serve_url = f"http://127.0.0.1:{serve_port}"
+            hello_url = f"http://127.0.0.1:{hello_port}/hello"
+            wait_ready(f"{serve_url}/readyz", processes[0])
+            execute_url = f"{serve_url}/v1/plugins/{PLUGIN}/execute"
+            ab(execute_url, 500, 16, body, token)  # warm: workers started, code paths hot
+            ab(hello_url, 500, 16, body, "")
 
-        print(f"{'clients':>7} {'target':<12} {'req/s':>9} {'p50 ms':>7} {'p99 ms':>7} "
-              f"{'non-2xx':>8} {'vs hello':>9}")
-        worst_counter_gap = 0.0
-        met = True
-        for clients in levels:
-            hello = ab(hello_url, sized(hello_url, clients, body, "", options.seconds),
-                       clients, body, "")
-            requests = sized(execute_url, clients, body, token, options.seconds)
-            before = executions(f"{serve_url}/metrics")
-            run = ab(execute_url, requests, clients, body, token)
-            counted = executions(f"{serve_url}/metrics") - before
-            worst_counter_gap = max(worst_counter_gap, abs(counted - run.ok))
-            for name, row in (("hello-world", hello), ("execute", run)):
-                ratio = row.per_s / hello.per_s if hello.per_s else 0.0
-                print(f"{clients:>7} {name:<12} {row.per_s:>9.1f} {row.p50_ms:>7.0f} "
-                      f"{row.p99_ms:>7.0f} {row.non_2xx:>8} {ratio:>8.2f}x")
-            met &= (run.per_s >= GOAL_PER_S and run.p99_ms <= GOAL_P99_MS
-                    and run.non_2xx == 0 and run.ok == run.sent)
-        print(f"executions counter minus 200s, worst level: {worst_counter_gap:.0f}")
-        print(f"goal (>= {GOAL_PER_S:.0f}/s, p99 <= {GOAL_P99_MS:.0f} ms, no 5xx) at every "
-              f"level: {'met' if met else 'NOT met'}")
-    finally:
-        for process in processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout=60)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-        shutil.rmtree(work, ignore_errors=True)
+            print(f"{'clients':>7} {'target':<12} {'req/s':>9} {'p50 ms':>7} {'p99 ms':>7} "
+                  f"{'non-2xx':>8} {'vs hello':>9}")
+            worst_counter_gap = 0.0
+            met = True
+            for clients in levels:
+                hello = ab(hello_url, sized(hello_url, clients, body, "", options.seconds),
+                           clients, body, "")
+                requests = sized(execute_url, clients, body, token, options.seconds)
+                before = executions(f"{serve_url}/metrics")
+                run = ab(execute_url, requests, clients, body, token)
+                counted = executions(f"{serve_url}/metrics") - before
+                worst_counter_gap = max(worst_counter_gap, abs(counted - run.ok))
+                for name, row in (("hello-world", hello), ("execute", run)):
+                    ratio = row.per_s / hello.per_s if hello.per_s else 0.0
+                    print(f"{clients:>7} {name:<12} {row.per_s:>9.1f} {row.p50_ms:>7.0f} "
+                          f"{row.p99_ms:>7.0f} {row.non_2xx:>8} {ratio:>8.2f}x")
+                met &= (run.per_s >= GOAL_PER_S and run.p99_ms <= GOAL_P99_MS
+                        and run.non_2xx == 0 and run.ok == run.sent)
+            print(f"executions counter minus 200s, worst level: {worst_counter_gap:.0f}")
+            print(f"goal (>= {GOAL_PER_S:.0f}/s, p99 <= {GOAL_P99_MS:.0f} ms, no 5xx) at every "
+                  f"level: {'met' if met else 'NOT met'}")
+        finally:
+            for process in processes:
+                stop(process, grace_s=60)
 
 
 if __name__ == "__main__":

@@ -3,11 +3,17 @@ into it, and a `pluginops serve` started on a free port and waited for."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import shutil
+import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 PLUGINOPS = str(Path(sys.executable).parent / "pluginops")
@@ -44,3 +50,25 @@ def wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
         except OSError:
             time.sleep(0.1)
     raise SystemExit(f"{url}: not ready within a minute")
+
+
+@contextlib.contextmanager
+def workspace(prefix: str) -> Iterator[Path]:
+    """A temporary folder sandboxed workers (under their own uids) may enter; removed after."""
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    os.chmod(work, 0o755)
+    try:
+        yield work
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def stop(process: subprocess.Popen[bytes], grace_s: float = 120.0) -> None:
+    """SIGTERM (a server drains and exits), SIGKILL past the grace period."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

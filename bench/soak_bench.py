@@ -19,13 +19,9 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
 import random
-import shutil
-import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -35,7 +31,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.serving import PLUGINOPS, pluginops, publish  # noqa: E402
+from bench.serving import PLUGINOPS, pluginops, publish, stop, workspace  # noqa: E402
 from contracts.catalogue import PLUGIN_EXECUTIONS, POLICY_DENIALS  # noqa: E402
 from stack.processes import free_port  # noqa: E402
 
@@ -114,78 +110,75 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=600.0)
     parser.add_argument("--clients", type=int, default=8)
     options = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="pluginops-soak-"))
-    os.chmod(work, 0o755)
-    home = work / "home"
-    server: subprocess.Popen[bytes] | None = None
-    try:
-        pluginops(home, "keygen")
-        for name, code in PLUGINS.items():
-            publish(home, work / "src", name, "1.0.0", code)
-        for version in ("1.0.0", "1.1.0"):
-            publish(home, work / "src", VERSIONED, version,
-                    f"def run(inputs, ctx):\n    return {{'version': {version!r}}}\n")
-        for name in (*PLUGINS, f"{VERSIONED}@1.0.0"):
-            pluginops(home, "install", name)
-        token = pluginops(home, "token", "create", "--user", "soak", "--role",
-                          "operator").strip()
-        port = free_port()
-        log = (work / "serve.log").open("wb")
-        server = subprocess.Popen([PLUGINOPS, "serve", "--port", str(port), "--home",
-                                   str(home)], stdout=log, stderr=log)
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                scrape(port)
-                break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit("serve did not start") from None
-                time.sleep(0.2)
-        first = scrape(port)
-        before, denials_before = executions(first), memory_denials(first)
-        tally, stop = Tally(), threading.Event()
-        names = [name for name, weight in MIX for _ in range(weight)]
+    with workspace("pluginops-soak-") as work:
+        home = work / "home"
+        server: subprocess.Popen[bytes] | None = None
+        try:
+            pluginops(home, "keygen")
+            for name, code in PLUGINS.items():
+                publish(home, work / "src", name, "1.0.0", code)
+            for version in ("1.0.0", "1.1.0"):
+                publish(home, work / "src", VERSIONED, version,
+                        f"def run(inputs, ctx):\n    return {{'version': {version!r}}}\n")
+            for name in (*PLUGINS, f"{VERSIONED}@1.0.0"):
+                pluginops(home, "install", name)
+            token = pluginops(home, "token", "create", "--user", "soak", "--role",
+                              "operator").strip()
+            port = free_port()
+            log = (work / "serve.log").open("wb")
+            server = subprocess.Popen([PLUGINOPS, "serve", "--port", str(port), "--home",
+                                       str(home)], stdout=log, stderr=log)
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    scrape(port)
+                    break
+                except OSError:
+                    if server.poll() is not None or time.monotonic() > deadline:
+                        raise SystemExit("serve did not start") from None
+                    time.sleep(0.2)
+            first = scrape(port)
+            before, denials_before = executions(first), memory_denials(first)
+            tally, halt = Tally(), threading.Event()
+            names = [name for name, weight in MIX for _ in range(weight)]
 
-        def client(seed: int) -> None:
-            pick = random.Random(seed)
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-            while not stop.is_set():
-                name = pick.choice(names)
-                status, body = call(connection, "POST", f"/v1/plugins/{name}/execute", token,
-                                    {"inputs": {"n": pick.random()}})
-                tally.add(name, status, body)
-            connection.close()
+            def client(seed: int) -> None:
+                pick = random.Random(seed)
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+                while not halt.is_set():
+                    name = pick.choice(names)
+                    status, body = call(connection, "POST", f"/v1/plugins/{name}/execute", token,
+                                        {"inputs": {"n": pick.random()}})
+                    tally.add(name, status, body)
+                connection.close()
 
-        threads = [threading.Thread(target=client, args=(n,)) for n in range(options.clients)]
-        started = time.monotonic()
-        for thread in threads:
-            thread.start()
-        memory: list[tuple[float, float]] = []
-        operations: dict[str, int] = {}
-        admin = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-        while (elapsed := time.monotonic() - started) < options.seconds:
-            memory.append((elapsed, resident(scrape(port))))
-            if "update" not in operations and elapsed > options.seconds * 0.4:
-                operations["update"] = call(admin, "POST", f"/v1/plugins/{VERSIONED}/update",
-                                            token)[0]
-            if "rollback" not in operations and elapsed > options.seconds * 0.6:
-                operations["rollback"] = call(admin, "POST",
-                                              f"/v1/plugins/{VERSIONED}/rollback", token)[0]
-            time.sleep(min(5.0, options.seconds / 20))
-        stop.set()
-        for thread in threads:
-            thread.join()
-        took = time.monotonic() - started
-        after = scrape(port)
-        counted = executions(after) - before
-        denials = memory_denials(after) - denials_before
-        return summary(tally, counted, denials, memory, operations, took, options.seconds)
-    finally:
-        if server is not None and server.poll() is None:
-            server.send_signal(signal.SIGTERM)
-            server.wait(timeout=120)
-        shutil.rmtree(work, ignore_errors=True)
+            threads = [threading.Thread(target=client, args=(n,)) for n in range(options.clients)]
+            started = time.monotonic()
+            for thread in threads:
+                thread.start()
+            memory: list[tuple[float, float]] = []
+            operations: dict[str, int] = {}
+            admin = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+            while (elapsed := time.monotonic() - started) < options.seconds:
+                memory.append((elapsed, resident(scrape(port))))
+                if "update" not in operations and elapsed > options.seconds * 0.4:
+                    operations["update"] = call(admin, "POST", f"/v1/plugins/{VERSIONED}/update",
+                                                token)[0]
+                if "rollback" not in operations and elapsed > options.seconds * 0.6:
+                    operations["rollback"] = call(admin, "POST",
+                                                  f"/v1/plugins/{VERSIONED}/rollback", token)[0]
+                time.sleep(min(5.0, options.seconds / 20))
+            halt.set()
+            for thread in threads:
+                thread.join()
+            took = time.monotonic() - started
+            after = scrape(port)
+            counted = executions(after) - before
+            denials = memory_denials(after) - denials_before
+            return summary(tally, counted, denials, memory, operations, took, options.seconds)
+        finally:
+            if server is not None:
+                stop(server)
 
 
 def summary(tally: Tally, counted: Counter[tuple[str, str]], denials: float,
