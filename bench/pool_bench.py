@@ -31,7 +31,12 @@ from opentelemetry.trace import NoOpTracerProvider  # noqa: E402
 from prometheus_client import CollectorRegistry  # noqa: E402
 
 from bench.serving import PLUGINOPS, pluginops, stop, wait_ready, workspace  # noqa: E402
-from contracts.catalogue import POOL_ACQUISITIONS, POOL_EVICTIONS_TOTAL, POOL_WORKERS  # noqa: E402
+from contracts.catalogue import (  # noqa: E402
+    POOL_ACQUISITIONS,
+    POOL_EVICTIONS_TOTAL,
+    POOL_STATES,
+    POOL_WORKERS,
+)
 from contracts.layout import Layout  # noqa: E402
 from runtime.host import this_host  # noqa: E402
 from runtime.install.context import Env  # noqa: E402
@@ -108,7 +113,7 @@ def run(home: Path, names: list[str], rounds: int) -> dict[str, float]:
             "p50_ms": statistics.median(t for _, t in answers) * 1000,
             "workers": workers, "rss_mb": rss, "pss_mb": pss,
             "pool_workers": sum(sample(text, POOL_WORKERS.name, f'state="{s}"')
-                                for s in ("idle", "busy")),
+                                for s in POOL_STATES),
             "hits": sample(text, POOL_ACQUISITIONS.name, 'result="hit"'),
             "misses": sample(text, POOL_ACQUISITIONS.name, 'result="miss"'),
             "evictions": sample(text, POOL_EVICTIONS_TOTAL.name, 'reason="lru"'),

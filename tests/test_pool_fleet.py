@@ -16,7 +16,7 @@ import pytest
 import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from contracts.catalogue import POOL_EVICTIONS_TOTAL, POOL_WORKERS
+from contracts.catalogue import POOL_EVICTIONS_TOTAL, POOL_STATES, POOL_WORKERS
 from contracts.layout import Layout
 from runtime.auth.tokens import TokenStore
 from runtime.sandbox.pool import PoolLimits, WorkerPool
@@ -75,7 +75,7 @@ def test_a_fleet_of_plugins_runs_round_robin_within_the_pool_and_the_open_file_l
 
         with urllib.request.urlopen(f"{base}/metrics", timeout=30) as response:
             text = response.read().decode()
-        workers = sum(metric(text, POOL_WORKERS.name, state=s) for s in ("idle", "busy"))
+        workers = sum(metric(text, POOL_WORKERS.name, state=s) for s in POOL_STATES)
         assert 0 < workers <= MAX_WORKERS
         assert metric(text, POOL_EVICTIONS_TOTAL.name, reason="lru") >= len(PLUGINS)
         assert metric(text, "process_open_fds") < OPEN_FILES
