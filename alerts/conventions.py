@@ -3,6 +3,7 @@ one conventions file). Metric names come from `contracts.catalogue`."""
 
 from __future__ import annotations
 
+from contracts.catalogue import COST_ANOMALY_MATERIAL as _MATERIAL
 from contracts.catalogue import COST_ANOMALY_SCORE as _SCORE
 from contracts.catalogue import EVALUATOR_INTERVAL as _INTERVAL
 from contracts.catalogue import EVALUATOR_LAST_SUCCESS as _LAST_SUCCESS
@@ -70,6 +71,7 @@ RECEIVER_PAGER, RECEIVER_TICKETS, RECEIVER_WATCHDOG = "pager", "tickets", "watch
 
 # Evaluator metrics the rules read (issue 6 exports them).
 COST_ANOMALY_SCORE = _SCORE.name
+COST_ANOMALY_MATERIAL = _MATERIAL.name
 EVALUATOR_LAST_SUCCESS = _LAST_SUCCESS.name
 EVALUATOR_INTERVAL = _INTERVAL.name
 # the evaluator pages when no cycle has succeeded for this many intervals

@@ -44,7 +44,7 @@ EPSILON = "1e-12"
 REGRESSION_RATIO = 1.5
 REGRESSION_MIN_RATE = 0.05  # executions per second in both windows (3 a minute)
 DENIAL_BURST = 10  # denials in 5 minutes
-COST_Z = 3
+COST_Z = 4  # the evaluator's cost detector flags at this score (evaluator/cost_anomaly.py)
 
 
 @dataclass(frozen=True)
@@ -236,11 +236,12 @@ def cost_group(settings: Settings) -> dict[str, Any]:
                 f"stddev_over_time({history}) > {COST_Z}\nand on({BY})\n"
                 f"stddev_over_time({history}) > 0\nunless on()\n"
                 f"(count({c.COST_ANOMALY_SCORE}) > 0)")
-    scored = f"max by ({BY}) ({c.COST_ANOMALY_SCORE}) > {COST_Z}"
+    scored = (f"max by ({BY}) ({c.COST_ANOMALY_SCORE}) > {COST_Z}\nand on({BY})\n"
+              f"max by ({BY}) ({c.COST_ANOMALY_MATERIAL}) > 0")
     annotations = {
         "summary": "{{ $labels.plugin }} costs more per successful execution than usual",
-        "description": "Anomaly score {{ $value | humanize }} (threshold 3) for the cost per "
-                       "successful execution.",
+        "description": f"Anomaly score {{{{ $value | humanize }}}} (threshold {COST_Z}) for the "
+                       "cost per successful execution.",
         "runbook_url": c.runbook(c.COST_ANOMALY)}
     return {"name": c.group("cost"), "rules": [
         {"record": c.COST_PER_SUCCESS, "expr": per_success},

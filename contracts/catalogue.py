@@ -154,7 +154,15 @@ SLO_BURN_RATE = MetricSpec(
 )
 COST_ANOMALY_SCORE = MetricSpec(
     f"{NAMESPACE}_cost_anomaly_score", MetricType.GAUGE,
-    "Robust seasonal z-score of the latest hour's cost per successful execution.",
+    "Normal score of the latest hour's cost per successful execution against its seasonal "
+    "baseline, from the strongest of the 1 h to 72 h evidence windows (the successes behind it "
+    "counted).",
+    (Label.PLUGIN, Label.PLUGIN_TYPE),
+)
+COST_ANOMALY_MATERIAL = MetricSpec(
+    f"{NAMESPACE}_cost_anomaly_material", MetricType.GAUGE,
+    "1 while the plugin's ongoing cost anomaly has cost more than its materiality floor (in "
+    "dollars and share of spend), else 0: an immaterial anomaly is listed, never alerted.",
     (Label.PLUGIN, Label.PLUGIN_TYPE),
 )
 LATENCY_REGRESSION_RATIO = MetricSpec(
@@ -190,8 +198,8 @@ EVALUATOR_HEALTH_METRICS: tuple[MetricSpec, ...] = (
     EVALUATOR_PLUGINS, EVALUATOR_SOURCE_REQUESTS, EVALUATOR_STALE,
 )
 EVALUATOR_METRICS: tuple[MetricSpec, ...] = (
-    SLO_BUDGET_REMAINING, SLO_BURN_RATE, COST_ANOMALY_SCORE, LATENCY_REGRESSION_RATIO,
-    *EVALUATOR_HEALTH_METRICS,
+    SLO_BUDGET_REMAINING, SLO_BURN_RATE, COST_ANOMALY_SCORE, COST_ANOMALY_MATERIAL,
+    LATENCY_REGRESSION_RATIO, *EVALUATOR_HEALTH_METRICS,
 )
 
 # The warm worker pool (runtime/sandbox/pool.py).

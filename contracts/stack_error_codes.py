@@ -22,6 +22,11 @@ STACK_ERRORS: tuple[CodeInfo, ...] = (
     CodeInfo(Code.LISTEN_INVALID,
              "A listen address that is not HOST:PORT.",
              "Write e.g. 127.0.0.1:9464."),
+    CodeInfo(Code.MATERIALITY_INVALID,
+             "A materiality file (--materiality) that is not YAML of floors: `default`, `types` "
+             "and `plugins`, each floor with `usd` and `share` at or above 0.",
+             "Write e.g. `default: {usd: 1, share: 0.005}` and `types: {agent: {usd: 10}}`; "
+             "evaluator.md, \"Materiality\", lists the keys."),
     CodeInfo(Code.NOT_READY,
              "A process of the live stack did not become ready in time.",
              "Read the log the message names."),

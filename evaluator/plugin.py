@@ -11,13 +11,17 @@ import pandas as pd
 from scipy import stats
 
 from alerts import conventions as c
+from alerts.rules import COST_Z
 from alerts.spec import Slo
 from alerts.windows import seconds
 from collector import schema as s
 from evaluator import latency as lat
 from evaluator import slo as slo_math
 from evaluator.anomaly import Detector, Episode, episodes
+from evaluator.cost_anomaly import CostDetector, score_costs
+from evaluator.cost_episodes import cost_anomalies
 from evaluator.figures import trends, window_summary
+from evaluator.materiality import Materiality
 from evaluator.results import (
     Anomaly,
     Latency,
@@ -36,8 +40,12 @@ class Settings:
     step_s: int = 60  # the rule evaluation interval the recorded 5m rates are taken at
     window: str = "7d"  # trends, anomalies and regressions look at this window
     trend_windows: tuple[str, ...] = ("7d", "30d")
-    detector: Detector = field(default_factory=Detector)
-    history_hours: int = 7 * 24  # hours before the window the detector learns from
+    detector: Detector = field(default_factory=Detector)  # error ratios
+    cost_detector: CostDetector = field(default_factory=lambda: CostDetector(threshold=COST_Z))
+    materiality: Materiality = field(default_factory=Materiality)
+    # hours before the window the detectors learn from: the cost baseline uses the hour of the
+    # week once two weeks precede the hour judged, so three weeks reach the whole window
+    history_hours: int = 21 * 24
     min_hourly_successes: float = 5.0
     min_hourly_executions: float = 20.0
     min_error_excess: float = 10.0  # failed executions above expectation in one episode
@@ -160,8 +168,13 @@ def evaluate_plugin(series: PluginSeries, slos: list[Slo], at_ms: int, settings:
         executions = per_hour["executions"]
         error_ratio = np.where(executions >= settings.min_hourly_executions,
                                (executions - np.nan_to_num(successes)) / executions, np.nan)
-    cost_anomalies, cost_score = _anomalies("cost", grid, cost_per_success, successes,
-                                            settings, first_reported, None)
+    costs = score_costs(successes, per_hour["cost"], int(grid[0] // 1000),
+                        settings.cost_detector)
+    found_costs = cost_anomalies(costs, successes, per_hour["cost"], first_reported,
+                                 settings.materiality.floor(series.plugin, series.plugin_type),
+                                 settings.cost_detector, iso, grid)
+    latest = costs.score[-1] if len(costs.score) else np.nan
+    cost_score = float(latest) if np.isfinite(latest) else None
     # Failures are few and Poisson-distributed: an hour counts only when it is improbable under
     # Poisson at the expected ratio too (its score is the smaller of the two), at a threshold
     # that survives testing every hour of every plugin; and an episode must cost
@@ -204,7 +217,7 @@ def evaluate_plugin(series: PluginSeries, slos: list[Slo], at_ms: int, settings:
         plugin=series.plugin, plugin_type=series.plugin_type, slos=slo_results,
         latency=Latency(p95=_finite(quantiles[0.95]), p99=_finite(quantiles[0.99])),
         cost_per_success_usd=current.cost_per_success_usd, cost_anomaly_score=cost_score,
-        anomalies=cost_anomalies + error_anomalies, latency_regressions=regressions,
+        anomalies=found_costs + error_anomalies, latency_regressions=regressions,
         current_window=current, previous_window=previous, trends=trend_map)
     return PluginOutcome(result, lat.bucket_increments(series, at_ms - window_ms, at_ms),
                          lat.bucket_increments(series, at_ms - 2 * window_ms, at_ms - window_ms),

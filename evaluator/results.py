@@ -48,6 +48,14 @@ class Anomaly(_Model):
     impact_usd: float | None = Field(description="extra spend over the episode (cost)")
     impact_executions: float | None = Field(description="extra failed executions (error_ratio)")
     ongoing: bool
+    shape: str | None = Field(None, description="cost: spike | plateau | level_shift | leak | "
+                                                "intermittent (from the episode's hours)")
+    baseline: str | None = Field(None, description="cost: hour_of_week | hour_of_day, the "
+                                                   "seasonal baseline the expectation used")
+    share: float | None = Field(None, description="cost: impact over the plugin's spend in the "
+                                                  "window")
+    material: bool = Field(True, description="reaches the materiality floor: alerted; false: "
+                                             "listed as minor, never alerted")
 
 
 class LatencyRegression(_Model):

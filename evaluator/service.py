@@ -23,6 +23,7 @@ from prometheus_client.registry import Collector
 
 from collector.prometheus import REQUESTS
 from contracts.catalogue import (
+    COST_ANOMALY_MATERIAL,
     COST_ANOMALY_SCORE,
     EVALUATOR_CYCLE_DURATION,
     EVALUATOR_CYCLES,
@@ -49,6 +50,7 @@ def _family(spec: MetricSpec) -> GaugeMetricFamily:
 def families(evaluation: Evaluation) -> list[GaugeMetricFamily]:
     budget, burn = _family(SLO_BUDGET_REMAINING), _family(SLO_BURN_RATE)
     score, regression = _family(COST_ANOMALY_SCORE), _family(LATENCY_REGRESSION_RATIO)
+    material = _family(COST_ANOMALY_MATERIAL)
     for p in evaluation.plugins:
         for slo in p.slos:
             if slo.budget_remaining is not None:
@@ -59,11 +61,13 @@ def families(evaluation: Evaluation) -> list[GaugeMetricFamily]:
                                     figures.burn_rate)
         if p.cost_anomaly_score is not None and math.isfinite(p.cost_anomaly_score):
             score.add_metric([p.plugin, p.plugin_type], p.cost_anomaly_score)
+        material.add_metric([p.plugin, p.plugin_type], float(any(
+            a.kind == "cost" and a.ongoing and a.material for a in p.anomalies)))
         for r in p.latency_regressions:
             if r.ratio is not None:
                 regression.add_metric([p.plugin, p.plugin_type, f"p{round(r.quantile * 100)}"],
                                       r.ratio)
-    return [budget, burn, score, regression]
+    return [budget, burn, score, material, regression]
 
 
 class LatestEvaluation(Collector):
@@ -83,7 +87,8 @@ class LatestEvaluation(Collector):
 
     def describe(self) -> Iterable[GaugeMetricFamily]:
         return [_family(spec) for spec in (SLO_BUDGET_REMAINING, SLO_BURN_RATE,
-                                           COST_ANOMALY_SCORE, LATENCY_REGRESSION_RATIO)]
+                                           COST_ANOMALY_SCORE, COST_ANOMALY_MATERIAL,
+                                           LATENCY_REGRESSION_RATIO)]
 
 
 class Health(Collector):

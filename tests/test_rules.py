@@ -240,12 +240,25 @@ def test_latency_regression_against_last_week_needs_traffic_and_persistence(
 
 def test_cost_anomaly_from_the_evaluators_score(tmp_path: Path) -> None:
     series = {'pluginops_cost_anomaly_score{plugin="p", plugin_type="node"}':
-              "0+0x30 5+0x30", UP: constant(1, 60),
+              "0+0x30 5+0x30",
+              'pluginops_cost_anomaly_material{plugin="p", plugin_type="node"}':
+              "0+0x30 1+0x30", UP: constant(1, 60),
               executions("p", "node", "success"): counter([10] * 60)}
     ok(run_promtool(tmp_path, "1m", series, [
         firing(c.COST_ANOMALY, "34m", []),
         firing(c.COST_ANOMALY, "36m", [{"severity": "ticket", "plugin": "p"}]),
     ]))
+
+
+def test_an_immaterial_cost_anomaly_is_never_alerted(tmp_path: Path) -> None:
+    """The evaluator scores it past the threshold, but its extra spend is under the floor."""
+    series = {'pluginops_cost_anomaly_score{plugin="p", plugin_type="node"}':
+              "0+0x30 9+0x30",
+              'pluginops_cost_anomaly_material{plugin="p", plugin_type="node"}':
+              "0+0x60", UP: constant(1, 60),
+              executions("p", "node", "success"): counter([10] * 60)}
+    ok(run_promtool(tmp_path, "1m", series, [
+        firing(c.COST_ANOMALY, "40m", []), firing(c.COST_ANOMALY, "59m", [])]))
 
 
 def test_cost_anomaly_falls_back_to_promql_when_the_evaluator_is_silent(

@@ -29,6 +29,7 @@ from pluginops.extras import require as require_extra
 if TYPE_CHECKING:
     from collector.rolling import RollingTelemetry
     from collector.source import Source
+    from evaluator.materiality import Materiality
     from evaluator.plugin import Settings
     from evaluator.results import Evaluation
     from evaluator.run import Run
@@ -154,13 +155,27 @@ class _Bar:
         self.progress.update(self.task, completed=done, total=total)
 
 
-def _settings(source: Source, window: str) -> Settings:
+def materiality_option(func: F) -> F:
+    return click.option(
+        "--materiality", "materiality", type=click.Path(path_type=Path, dir_okay=False),
+        default=None, help="YAML floors a cost anomaly's extra spend must reach to be alerted "
+        "(default, by type, by plugin; docs/evaluator.md, \"Materiality\").")(func)
+
+
+def _materiality(path: Path | None) -> Materiality:
+    from evaluator.materiality import Materiality, load_materiality
+
+    return load_materiality(path) if path is not None else Materiality()
+
+
+def _settings(source: Source, window: str, materiality: Materiality) -> Settings:
     from evaluator.plugin import Settings
 
-    return Settings(step_s=int(source.step_s), window=parse_window(window, "--window"))
+    return Settings(step_s=int(source.step_s), window=parse_window(window, "--window"),
+                    materiality=materiality)
 
 
-def _run(source: Source, at: str | None, window: str, workers: int,
+def _run(source: Source, at: str | None, window: str, workers: int, materiality: Materiality,
          shard: str | None = None, rolling: RollingTelemetry | None = None) -> Run:
     from evaluator.run import evaluate_source
     from evaluator.shard import parse_shard
@@ -169,7 +184,8 @@ def _run(source: Source, at: str | None, window: str, workers: int,
     started = time.monotonic()
     note(f"evaluating {source.describe()}")
     with _Bar("plugins") as bar:
-        run = evaluate_source(source, load_slos(SLO_DIR), _settings(source, window), at_s, bar,
+        run = evaluate_source(source, load_slos(SLO_DIR), _settings(source, window, materiality),
+                              at_s, bar,
                               workers, parse_shard(shard) if shard else None, rolling)
     note(f"evaluated {len(run.evaluation.plugins)} plugins at {run.evaluation.at} in "
          f"{time.monotonic() - started:.1f} s")
@@ -241,13 +257,15 @@ def _text(run: Run) -> None:
 @click.option("--state", "state", type=click.Path(path_type=Path, dir_okay=False),
               default=None, help="With --serve --prometheus: keep the fetched series in this "
               "file, so a restart fetches only what is new.")
+@materiality_option
 @format_option
 @handles_errors
 def evaluate(prometheus: str | None, openmetrics_file: str | None, parquet_dir: str | None,
              authorization: str | None, timeout_s: float, retries: int, step_s: int, at: str | None,
              window: str, workers: int, serve: bool, listen: str, interval_s: float,
-             shard: str | None, state: Path | None, fmt: str) -> None:
+             shard: str | None, state: Path | None, materiality: Path | None, fmt: str) -> None:
     """SLO budgets and burn rates, latency, cost, anomalies and trends, per plugin and fleet."""
+    floors = _materiality(materiality)  # a bad file is refused before any work
     source = _source(prometheus, openmetrics_file, parquet_dir, authorization, timeout_s, retries,
                      step_s)
     if shard:
@@ -259,7 +277,7 @@ def evaluate(prometheus: str | None, openmetrics_file: str | None, parquet_dir: 
                              "from a store", where="--state",
                              next_step="use --state with --serve --prometheus URL")
     if not serve:
-        run = _run(source, at, window, workers, shard)
+        run = _run(source, at, window, workers, floors, shard)
         if fmt == "json":
             emit_json(run.evaluation.model_dump(mode="json"))
         else:
@@ -275,7 +293,7 @@ def evaluate(prometheus: str | None, openmetrics_file: str | None, parquet_dir: 
     saved = [-math.inf]
 
     def cycle() -> Evaluation:
-        run = _run(source, at, window, workers, shard, rolling)
+        run = _run(source, at, window, workers, floors, shard, rolling)
         if rolling is not None:
             cost = rolling.last
             note(f"fetched {cost.points} points in {cost.requests} requests "
@@ -317,7 +335,8 @@ def _rolling(source: Source, window: str, state: Path | None) -> RollingTelemetr
     except PluginopsError as exc:  # the store is down: cycles will say so; keep every step
         note(f"cannot ask the store for recorded series yet: {exc.message}")
         records = False
-    rolling = RollingTelemetry(client, lookback_s(load_slos(SLO_DIR), _settings(source, window)),
+    rolling = RollingTelemetry(client, lookback_s(load_slos(SLO_DIR),
+                                          _settings(source, window, _materiality(None))),
                                source.step_s, fine_s=FINE_S if records else None)
     note("the store records the SLO rules: raw series are kept at every step for "
          f"{FINE_S / 3600:g} h and hourly before" if records else
@@ -341,19 +360,21 @@ def report() -> None:
 @click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True)
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), required=True,
               help="Folder for report.json, report.md and the charts (replaced whole).")
+@materiality_option
 @format_option
 @handles_errors
 def weekly(prometheus: str | None, openmetrics_file: str | None, parquet_dir: str | None,
            authorization: str | None, timeout_s: float, retries: int, step_s: int, at: str | None,
-           window: str, workers: int, out: Path, fmt: str) -> None:
+           window: str, workers: int, out: Path, materiality: Path | None, fmt: str) -> None:
     """The weekly review: report.json (schemas/weekly-report.schema.json) and report.md."""
     from contracts.files import atomic_directory
     from evaluator import charts, markdown
     from evaluator import report as weekly_report
 
+    floors = _materiality(materiality)
     source = _source(prometheus, openmetrics_file, parquet_dir, authorization, timeout_s, retries,
                      step_s)
-    run = _run(source, at, window, workers)
+    run = _run(source, at, window, workers, floors)
     note("drawing charts")
     with atomic_directory(out) as folder:
         drawn = charts.draw_all(run.evaluation, run.outcomes, folder)
