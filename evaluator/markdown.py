@@ -98,13 +98,19 @@ def render(report: WeeklyReport) -> str:
     out += ["## Top costly", "", f"![Top costly plugins]({report.charts['cost']})", ""]
     out += _table(["Plugin", "Type", "Cost"],
                   [[r.plugin, r.plugin_type, _num(r.value, "$")] for r in report.top_costly])
-    out += ["## Anomalies", ""]
-    out += _table(["Plugin", "Kind", "Start", "End", "Score", "Expected", "Observed", "Impact"], [
-        [a.plugin, a.kind, a.start, "ongoing" if a.ongoing else a.end, f"{a.score:.1f}",
+    out += ["## Anomalies", "",
+            "Cost anomalies under their materiality floor are listed as minor and never alerted.",
+            ""]
+    out += _table(["Plugin", "Kind", "Shape", "Start", "End", "Score", "Expected", "Observed",
+                   "Impact", "Share", "Alerted"], [
+        [a.plugin, a.kind, a.shape or "", a.start, "ongoing" if a.ongoing else a.end,
+         f"{a.score:.1f}",
          _num(a.expected, "$" if a.kind == "cost" else ""),
          _num(a.observed, "$" if a.kind == "cost" else ""),
          _num(a.impact_usd, "$") if a.kind == "cost" else
-         f"{_num(a.impact_executions)} failed executions"]
+         f"{_num(a.impact_executions)} failed executions",
+         _pct(a.share) if a.share is not None else "",
+         "yes" if a.material else "no (minor)"]
         for a in report.anomalies])
     out += ["## Latency regressions", ""]
     out += _table(["Plugin", "Quantile", "Now", "Before", "Ratio", "p (permutation)",

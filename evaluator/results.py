@@ -65,6 +65,8 @@ class LatencyRegression(_Model):
     previous: float | None
     ratio: float | None
     p_value: float | None = Field(description="permutation test on the quantile ratio")
+    tail_p_value: float | None = Field(None, description="one-sided exceedance test above the "
+                                       "previous quantile's bucket (decides the status)")
     rank_p_value: float | None = Field(description="one-sided Mann-Whitney from the buckets")
     cliffs_delta: float | None
     current_executions: int
