@@ -5,12 +5,12 @@ The regression test works on the bucket counts of both windows (the histogram is
 keeps). It reports:
 - the ratio of the quantile now to before (the effect size the alert and dashboards show);
 - the tail test that decides: at each bucket bound from the one below the previous window's
-  quantile upwards, is a larger share of the current window's executions above it than of the
-  previous window's? One-sided Fisher exact tests (hypergeometric), the smallest p-value times the
-  number of bounds tested (Bonferroni). Executions above the old quantile are counted, so every
-  slow execution is evidence; a ratio of two noisy quantiles was a weaker statistic (it found a 3x
-  slowdown of 5% of calls 60% of the time at 2,000 executions, this test above 80%: docs/
-  evaluator.md, "Tail regressions");
+  quantile up to the last with a tenth of that quantile's tail above it, is a larger share of
+  the current window's executions above it than of the previous window's? One-sided Fisher
+  exact tests (hypergeometric); the smallest p-value times the number of bounds tested
+  (Bonferroni). Every execution beyond the old quantile is evidence, where a ratio of two
+  interpolated quantiles moves little while a slowdown stays inside one bucket (power figures
+  beside the permutation rule: docs/evaluator.md, "Tail regressions");
 - a permutation test on the quantile ratio (pooled executions split at random into groups of
   the two windows' sizes), for comparison;
 - a Mann-Whitney rank test from the same counts (ties by bucket), and Cliff's delta: it misses a
@@ -111,9 +111,15 @@ def tail_test(q: float, current: np.ndarray, previous: np.ndarray) -> tuple[floa
     n1, n2 = int(current.sum()), int(previous.sum())
     below = np.cumsum(previous)
     first = int(np.searchsorted(below, q * n2))  # the bucket holding the previous quantile
-    bounds = range(max(first - 1, 0), len(previous) - 1)  # "above bound j": buckets j+1..
-    above_now = np.array([current[j + 1:].sum() for j in bounds])
-    above_before = np.array([previous[j + 1:].sum() for j in bounds])
+    # "above bound j": buckets j+1..; from the bound below the quantile's bucket up to the
+    # last bound that still had a tenth of the quantile's tail above it (deeper is another
+    # quantile's business)
+    above_now = np.concatenate([np.cumsum(current[::-1])[::-1][1:], [0.0]])
+    above_before = np.concatenate([np.cumsum(previous[::-1])[::-1][1:], [0.0]])
+    deep = np.flatnonzero(above_before[:-1] >= (1 - q) / 10 * n2)
+    last = max(int(deep[-1]) if len(deep) else 0, first)
+    bounds = np.arange(max(first - 1, 0), min(last + 1, len(previous) - 1))
+    above_now, above_before = above_now[bounds], above_before[bounds]
     total = above_now + above_before
     tested = total > 0
     if not tested.any():
