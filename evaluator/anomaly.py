@@ -66,6 +66,17 @@ class Detector:
             score = (values - expected) / scale
         return expected, scale, score
 
+    def novelty(self, values: np.ndarray, lookback: int) -> np.ndarray:
+        """Each point's absolute residual from the seasonal baseline over the largest of the
+        previous `lookback` points (above 1: larger than anything seen in that time). For series
+        without a noise model (NAB's infrastructure metrics): a z-score's scale assumes a law
+        the residuals of bursty series do not follow; a record needs no law."""
+        values = np.asarray(values, dtype="float64")
+        residual = pd.Series(np.abs(values - self.expected(values)))
+        largest = residual.rolling(lookback, min_periods=self.min_history).max().shift(1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.asarray(residual / largest.to_numpy(), dtype="float64")
+
 
 @dataclass(frozen=True)
 class Episode:

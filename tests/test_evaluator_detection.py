@@ -206,15 +206,20 @@ def test_rank_test_from_bucket_counts_matches_scipy_on_the_raw_values() -> None:
 NAB = REPO / "tests" / "fixtures" / "nab"
 
 
-def test_the_detector_beats_random_on_the_nab_subset() -> None:
-    """The figure docs/evaluator.md reports, held: the project's NAB scorer, standard profile."""
+def test_the_detector_reaches_the_tuned_seasonal_baseline_on_the_nab_subset() -> None:
+    """The figure docs/evaluator.md reports, held: the project's NAB scorer, standard profile,
+    at least the fixture's seasonal robust z-score tuned on the whole corpus (53.1), with
+    settings that follow only each file's sampling interval; the z-score the evaluator's NAB run
+    used before stays below it."""
     import json
     import sys
 
     sys.path.insert(0, str(REPO / "bench"))
     import nab_bench
 
+    baselines = json.loads((NAB / "baseline_scores.json").read_text())["fixture_subset"]
+    tuned = baselines["seasonal robust_z + dedup (W=4000, k=1152)"]["standard"]
     scored = nab_bench.run(NAB)["standard"]
-    reference = json.loads((NAB / "subset_reference_scores.json").read_text())
-    assert scored.normalized > reference["random"]["standard"]["subset_reoptimized"] + 5
-    assert scored.detected_windows >= 40 and scored.n_windows == 82
+    assert scored.normalized >= tuned, scored
+    assert scored.n_windows == 82
+    assert nab_bench.run(NAB, z_score=True)["standard"].normalized < tuned
