@@ -193,11 +193,15 @@ def _noise(n: np.ndarray, c: np.ndarray, expected: np.ndarray, flagged: np.ndarr
     inside = r2 / (x + 1e-3) <= cut
     x, r2 = x[inside], r2[inside]
     a, b = float(np.mean(r2 / x) * 0.5), 0.0
-    for _ in range(3):
+    for _ in range(3):  # weighted least squares, the 2 x 2 normal equations solved by hand
         weight = 1.0 / np.maximum(a * x + b, 1e-12) ** 2
-        design = np.column_stack([x, np.ones_like(x)]) * np.sqrt(weight)[:, None]
-        solved, *_ = np.linalg.lstsq(design, r2 * np.sqrt(weight), rcond=None)
-        a, b = max(float(solved[0]), 1e-6), max(float(solved[1]), 0.0)
+        sxx, sx, s1 = np.dot(weight, x * x), np.dot(weight, x), weight.sum()
+        sxy, sy = np.dot(weight, x * r2), np.dot(weight, r2)
+        det = sxx * s1 - sx * sx
+        if det <= 0:
+            break
+        a = max(float((sxy * s1 - sx * sy) / det), 1e-6)
+        b = max(float((sxx * sy - sx * sxy) / det), 0.0)
     # the trimmed tail took 2% of the largest squares away: add back their share of the variance
     return a * 1.1, b * 1.1 + 1e-5
 
@@ -263,30 +267,32 @@ def _scores(n: np.ndarray, c: np.ndarray, expected: np.ndarray, base_var: np.nda
     skewed per-call costs: heavier-tailed upwards than a normal law)."""
     best = np.full(end - start, np.nan)
     best_scale = np.zeros(end - start, dtype="int64")
-    judged = np.isfinite(expected)
-
-    def running(values: np.ndarray) -> np.ndarray:
-        return np.concatenate([[0.0], np.cumsum(values)])
-
-    calls_upto = running(np.where(judged, n, 0.0))
-    cost_upto = running(np.where(judged, c, 0.0))
-    expected_upto = running(np.where(judged, n * np.nan_to_num(expected), 0.0))
-    hours_upto = running((judged & (n > 0)).astype("float64"))
-    his = np.arange(start, end) + 1
+    lo0 = max(start - max(scales), 0)  # no window reaches further back
+    judged = np.isfinite(expected[lo0:end])
+    nn, cc = np.where(judged, n[lo0:end], 0.0), np.where(judged, c[lo0:end], 0.0)
+    zero = np.zeros(1)
+    calls_upto = np.concatenate([zero, np.cumsum(nn)])
+    cost_upto = np.concatenate([zero, np.cumsum(cc)])
+    expected_upto = np.concatenate([zero, np.cumsum(np.where(judged, nn * expected[lo0:end],
+                                                             0.0))])
+    hours_upto = np.concatenate([zero, np.cumsum(judged & (nn > 0))])
+    his = np.arange(start, end) + 1 - lo0
     for k in scales:
         lo = np.maximum(his - k, 0)
         calls = calls_upto[his] - calls_upto[lo]
         exps = expected_upto[his] - expected_upto[lo]
-        ratio_of = cost_upto[his] - cost_upto[lo]
         busy = hours_upto[his] - hours_upto[lo]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = ratio_of / exps
-            var = cv2 / calls + extra / np.maximum(busy, 1) + base_var[start:end]
-            spread2 = np.log1p(var)
-            z = (np.log(ratio) + spread2 / 2) / np.sqrt(spread2)
-        whole = judged[lo] & (his - k >= regime_start)
-        z = np.where((calls >= min_calls) & (exps > 0) & whole, z, np.nan)
-        stronger = np.nan_to_num(np.abs(z), nan=-1) > np.nan_to_num(np.abs(best), nan=-1)
+        whole = judged[lo] & (his - k + lo0 >= regime_start) & (his - k >= 0)
+        ok = whole & (calls >= min_calls) & (exps > 0)
+        if not ok.any():
+            continue
+        ratio = (cost_upto[his] - cost_upto[lo])[ok] / exps[ok]
+        var = cv2 / calls[ok] + extra / np.maximum(busy[ok], 1) + base_var[start:end][ok]
+        spread2 = np.log1p(var)
+        with np.errstate(divide="ignore"):
+            z = np.full(end - start, np.nan)
+            z[ok] = (np.log(ratio) + spread2 / 2) / np.sqrt(spread2)
+        stronger = ok & ~(np.abs(z) <= np.abs(best))  # NaN in best: any score is stronger
         best = np.where(stronger, z, best)
         best_scale = np.where(stronger, k, best_scale)
     return best, best_scale
@@ -297,11 +303,10 @@ def _flag(flagged: np.ndarray, n: np.ndarray, c: np.ndarray, expected: np.ndarra
           ) -> None:
     """Mark the hours behind a flagged window that moved the same way, so the profile fitted on
     later days leaves them out."""
-    for t in range(start, end):
+    strong = np.flatnonzero(np.abs(np.nan_to_num(score[start:end])) >= threshold) + start
+    for t in strong:
         z = score[t]
-        if not np.isfinite(z) or abs(z) < threshold:
-            continue
         window = slice(max(t - int(scale_of[t]) + 1, 0), t + 1)
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(invalid="ignore"):
             moved = (c[window] - n[window] * expected[window]) * np.sign(z) > 0
-        flagged[window] |= np.nan_to_num(moved, nan=0).astype(bool)
+        flagged[window] |= moved
