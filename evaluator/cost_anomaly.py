@@ -2,7 +2,7 @@
 
 An hour's cost per success is a mean over its successes: with n successes its sampling spread is
 the per-call spread over sqrt(n). The detector models an hour's cost C given its n successes and
-the expected unit cost mu as a Gamma variable with mean n * mu and variance
+the expected unit cost mu as a variable with mean n * mu and variance
 n * mu^2 * (a + n * b + n * base): `a` is the per-call squared coefficient of variation, `b` the
 hour-to-hour variation the model does not explain, `base` the uncertainty of mu itself; a and b
 are fitted on the plugin's own past residuals (var = a / n + b). A quiet plugin's noisy hour is then
@@ -13,15 +13,18 @@ Baseline (causal: a day's expectation uses only the days before it):
 - profile: the hour of the day once a day of history exists; the hour of the week (hour of day x
   day of week x a slot factor shrunk towards 1 by the calls behind it) once `weekly_after_days`
   (two weeks) exist. Which one was used is returned per hour;
-- level: the median of the last `level_days` days' deseasonalised unit costs. A persistent shift
-  is flagged from its start until the median holds it (two days), as one episode, and is the new
-  normal afterwards: it is not reported again.
-Hours already flagged are left out of the profile, so an incident does not teach the baseline.
+- level: the median of the last `level_days` (5) days' deseasonalised unit costs. A persistent
+  shift is flagged from its start until the median holds it (about three days), as one episode,
+  and is the new normal afterwards: it is not reported again.
+Hours flagged in runs shorter than a day are left out of the profile, so an incident does not
+teach the baseline (a longer run is a pattern or the new level).
 
-Evidence is pooled over trailing windows of 1, 6 and 24 hours (`scales`, a moving-sum test): a
-quiet plugin is judged on a day of calls where an hour holds too few, and a slow leak (the unit
-cost drifting up over a day or two) accumulates evidence while it grows. The score of an hour is
-the strongest scale's signed normal score (the z with the same Gamma tail probability).
+Evidence is pooled over trailing windows of 1, 6, 24 and 72 hours (`scales`, a moving-sum test;
+a window needs `min_calls` successes): a quiet plugin is judged on a day or three of calls where
+an hour holds too few, and a slow leak (the unit cost drifting up over a day or two) accumulates
+evidence while it grows. The score of an hour is
+the strongest scale's signed normal score: the window's ratio of cost to expected cost taken as
+lognormal with the model's variance (Fenton-Wilkinson), the z of the same tail probability.
 """
 
 from __future__ import annotations
