@@ -25,9 +25,12 @@ from contracts.catalogue import (
     PLUGIN_EXECUTION_COST,
     PLUGIN_EXECUTION_DURATION,
     PLUGIN_EXECUTIONS,
+    POOL_WORKERS,
     Span,
 )
+from contracts.layout import Layout
 from runtime.auth.tokens import TokenStore
+from runtime.sandbox.metering import DailyMeter
 from tests.install_support import an_installer, publish_plugin
 
 pytestmark = pytest.mark.slow
@@ -175,3 +178,38 @@ def test_a_callers_trace_continues_through_the_server_span_into_the_execution(
     (execution,) = [s for s in spans if s["name"] == Span.EXECUTE]
     assert execution["parent_id"] == f"0x{server_span_id}"
     assert execution["context"]["trace_id"] == f"0x{caller_trace}"
+
+
+def test_a_starting_server_pre_warms_the_plugins_executed_most(
+        tmp_path: Path, writable_registry: Path, signing_key: Ed25519PrivateKey) -> None:
+    """The meter's durable counts say which plugins were busy this week: `serve` starts a warm
+    worker for each (up to `keep_warm`) without waiting for their first execution."""
+    home = tmp_path / "home"
+    installer = an_installer(home, writable_registry, signing_key)
+    assert installer.install("json-transform@1.2.0").state == "committed"
+    installer.env.journal.close()
+    meter = DailyMeter(Layout(home).metering_db)
+    meter.add("json-transform", time.time(), 0, 0.0)
+    meter.close()
+    port = free_port()
+    process = subprocess.Popen([PLUGINOPS, "serve", "--port", str(port), "--home", str(home)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        idle = 0.0
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and idle < 1:
+            try:
+                status, text = call(f"http://127.0.0.1:{port}/metrics",
+                                    accept="application/openmetrics-text")
+            except OSError:
+                status, text = 0, ""
+            if status == 200:
+                idle = sum(s.value for f in text_string_to_metric_families(text)
+                           if f.name == POOL_WORKERS.name for s in f.samples
+                           if s.labels.get("state") == "idle")
+            time.sleep(0.1)
+        assert idle == 1
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
+    assert b"pre-warmed workers for 1 plugins: json-transform" in stderr

@@ -156,3 +156,31 @@ def test_a_pool_dropped_without_closing_ends_its_workers(executor: Executor) -> 
     executor.deps.pool = WorkerPool()
     del pool
     assert not worker.alive and not worker.spec.run_dir.exists()
+
+
+def test_the_busiest_plugins_are_pre_warmed_from_the_meters_counts(executor: Executor) -> None:
+    """After a restart the plugins executed most this week start warm: their first execution is
+    a hit; a pre-warm is no execution's miss, and the others wait for demand."""
+    with_pool(executor, keep_warm=2)
+    meter = executor.deps.meter
+    now = executor.deps.clock()
+    for plugin, runs in (("alpha", 3), ("beta", 1), ("gamma", 7)):
+        for _ in range(runs):
+            meter.add(plugin, now, 0, 0.0)
+    meter.flush()
+    assert meter.busiest(now, 7, 2) == ["gamma", "alpha"]
+    assert executor.prewarm() == ["gamma", "alpha"]
+    assert sample(executor, POOL_WORKERS.name, state="idle") == 2
+    assert sample(executor, POOL_ACQUISITIONS.name, result="miss") == 0
+    assert executor.execute("gamma", {"x": 1}).outcome == "success"
+    assert sample(executor, POOL_ACQUISITIONS.name, result="hit") == 1
+    assert executor.prewarm() == []  # each already has its worker
+
+
+def test_pre_warming_never_evicts_a_worker(executor: Executor) -> None:
+    pool = with_pool(executor, max_workers=1)
+    alpha = spec_of(executor, "alpha")
+    pool.release(alpha, pool.acquire(alpha))
+    assert not pool.prewarm(spec_of(executor, "beta"))
+    assert sample(executor, POOL_EVICTIONS_TOTAL.name, reason="lru") == 0
+    assert pool.count("idle") == 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import platform
 import secrets
+import threading
 from dataclasses import replace
 from pathlib import Path
 
@@ -117,6 +118,13 @@ def serve(listen: str, port: int, registry: Path | None, trust: tuple[Path, ...]
                                private_paths={"home": home,
                                               **({"registry": reg} if reg else {})}))
     app.config["MAX_CONTENT_LENGTH"] = max_body  # bodies sent without a length, too
+
+    def prewarm() -> None:  # the busiest plugins' first executions after a start are warm
+        warmed = executor.prewarm()
+        if warmed:
+            note(f"pre-warmed workers for {len(warmed)} plugins: {', '.join(warmed)}")
+
+    threading.Thread(target=prewarm, name="prewarm", daemon=True).start()
     limits = Limits(threads=threads, connection_limit=connection_limit, max_body_bytes=max_body,
                     grace_s=grace_s)
     try:

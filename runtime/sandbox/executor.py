@@ -34,7 +34,7 @@ from contracts.catalogue import (
     Span,
 )
 from contracts.codes import Code
-from contracts.errors import OperationFailed
+from contracts.errors import OperationFailed, PluginopsError
 from contracts.files import make_enterable_dirs
 from contracts.layout import Layout
 from contracts.outcomes import ExecutionOutcome
@@ -127,6 +127,22 @@ class Executor:
             metrics.histogram(PLUGIN_EXECUTION_DURATION).labels(plugin=label,
                                                                 plugin_type=row.type)
             metrics.counter(PLUGIN_EXECUTION_COST).labels(plugin=label, plugin_type=row.type)
+
+    def prewarm(self, days: int = 7) -> list[str]:
+        """Start a worker for each of the `keep_warm` plugins executed most over the last `days`
+        days (the meter's durable counts), so their first executions after a start are warm.
+        The plugins warmed; a plugin no longer installed, or whose workers serve one execution
+        (it may start processes), is skipped."""
+        deps = self.deps
+        warmed = []
+        for plugin in deps.meter.busiest(deps.clock(), days, deps.pool.limits.keep_warm):
+            try:
+                plan = self.plan(plugin, deps.clock())
+            except PluginopsError:
+                continue
+            if not plan.spec.processes and deps.pool.prewarm(plan.spec, plan.key):
+                warmed.append(plugin)
+        return warmed
 
     def plan(self, plugin: str, now: float) -> Plan:
         """The installed version's manifest, grants and worker spec (`plans.py`: kept until the

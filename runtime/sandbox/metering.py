@@ -50,6 +50,16 @@ class DailyMeter:
         self._closed = threading.Event()
         self._db_closed = False
 
+    def busiest(self, now: float, days: int, limit: int) -> list[str]:
+        """The plugins executed most over the last `days` days (this one included), most first:
+        what `serve` pre-warms."""
+        since = day_of(now - (days - 1) * 86400)
+        with self._lock:
+            rows = self.db.execute(
+                "SELECT plugin, SUM(executions) AS n FROM daily_usage WHERE day >= ? "
+                "GROUP BY plugin ORDER BY n DESC, plugin LIMIT ?", (since, limit)).fetchall()
+        return [str(row[0]) for row in rows]
+
     def spent(self, plugin: str, now: float) -> tuple[int, float]:
         day = day_of(now)
         with self._lock:  # not while a flush moves spend from waiting to the table

@@ -10,6 +10,8 @@
   or may have started processes (those serve one request: nothing they started outlives it).
 - A reaper pass stops workers idle for longer than `idle_s`, except the last idle worker of the
   `keep_warm` keys executed most; a stopped worker's run folder is deleted.
+- `prewarm` starts an idle worker for a key that has none, only where the pool has room without
+  evicting anyone or passing three quarters of its memory (serve pre-warms the busiest plugins).
 - Each worker holds two file descriptors in the server (its pipes): a pool of `max_workers`
   fits under a 1,024 open-file limit.
 - Closing the pool ends every worker it started, idle or not.
@@ -152,6 +154,26 @@ class WorkerPool:
                 self._wait_for(key, left)
         return self._start(spec, key, serial)
 
+    def prewarm(self, spec: WorkerSpec, key: str = "") -> bool:
+        """Start an idle worker for a key that has none, ahead of demand; False when the pool is
+        short of room (a guess about demand never costs a worker someone uses) or the worker
+        does not start."""
+        key = key or pool_key(spec)
+        with self._cond:
+            if self._closed or self._per_key[key] or self._total >= self.limits.max_workers \
+                    or self.resident() >= self.limits.memory_mb * 1024 * 1024 * 3 // 4:
+                return False
+            self._per_key[key] += 1
+            self._total += 1
+            self._serial += 1
+            serial = self._serial
+        try:
+            worker = self._start(spec, key, serial, demanded=False)
+        except Exception:  # an execution of it will say why, with its own error
+            return False
+        self.release(spec, worker, key)
+        return True
+
     def release(self, spec: WorkerSpec, worker: Worker, key: str = "") -> None:
         """Give a worker back after an execution, or end it (a dead one too: its slot frees)."""
         key = key or pool_key(spec)
@@ -257,8 +279,7 @@ class WorkerPool:
     def _over_memory(self) -> list[_Entry]:
         budget = self.limits.memory_mb * 1024 * 1024
         out = []
-        used = sum(e.rss for es in self._idle.values() for e in es) + \
-            sum(e.rss for e in self._busy.values())
+        used = self.resident()  # the lock is re-entrant
         while used > budget:
             victim = self._least_recent_idle()
             if victim is None:
@@ -319,7 +340,7 @@ class WorkerPool:
         worker.stop()
         shutil.rmtree(worker.spec.run_dir, ignore_errors=True)
 
-    def _start(self, spec: WorkerSpec, key: str, serial: int) -> Worker:
+    def _start(self, spec: WorkerSpec, key: str, serial: int, demanded: bool = True) -> Worker:
         started = time.perf_counter()
         try:
             worker = Worker(replace(spec, run_dir=Path(spec.run_dir) / f"w{serial}"),
@@ -332,7 +353,8 @@ class WorkerPool:
         if self._metrics is not None:
             self._metrics.histogram(WORKER_START_DURATION).observe(
                 time.perf_counter() - started)
-        self._count(POOL_ACQUISITIONS, result="miss")
+        if demanded:  # a pre-warmed worker is no execution's miss
+            self._count(POOL_ACQUISITIONS, result="miss")
         rss = resident_bytes(worker.process.pid)
         with self._cond:
             self._busy[id(worker)] = _Entry(worker, key, rss, self._now())
