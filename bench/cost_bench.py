@@ -112,7 +112,7 @@ def main() -> None:
               "found_b": 0}
     shapes: dict[str, list[int]] = {shape: [0, 0] for shape in cf.SHAPES}
     tiers: dict[str, list[int]] = {tier: [0, 0, 0] for tier in cf.TIERS}
-    delays: list[float] = []
+    delays: list[tuple[str, str, int]] = []
     started = time.perf_counter()
     for seed in seeds:
         plugins = cf.fleet(seed, options.plugins)
@@ -131,7 +131,7 @@ def main() -> None:
         totals["true_b"] += before.true_reports
         totals["false_b"] += before.false_reports
         totals["found_b"] += before.found
-        delays.append(now.delay_hours)
+        delays += now.delays
         for shape, (hit, of) in now.by_shape.items():
             shapes[shape][0] += hit
             shapes[shape][1] += of
@@ -149,9 +149,16 @@ def main() -> None:
     before_p = totals["true_b"] / max(totals["true_b"] + totals["false_b"], 1)
     before_r = totals["found_b"] / max(totals["labels"], 1)
     print(f"{'all':>5} {totals['labels']:>6} {precision:>9.3f} {recall:>6.3f} "
-          f"{np.nanmedian(delays):>7.1f} {'':>11} | {before_p:>17.3f} {before_r:>6.3f}")
-    print("\nrecall by shape:  " + "  ".join(f"{k} {v[0]}/{v[1]}" for k, v in shapes.items()))
-    print("by traffic tier:  " + "  ".join(f"{k} {v[0]}/{v[1]} found, {v[2]} false"
+          f"{np.median([d for *_, d in delays]) if delays else float('nan'):>7.1f} {'':>11} | "
+          f"{before_p:>17.3f} {before_r:>6.3f}")
+
+    def delay(index: int, key: str) -> str:
+        hours = [d[2] for d in delays if d[index] == key]
+        return f"median delay {np.median(hours):.0f} h" if hours else "no delay"
+
+    print("\nrecall by shape:  " + "  ".join(f"{k} {v[0]}/{v[1]} ({delay(0, k)})"
+                                           for k, v in shapes.items()))
+    print("by traffic tier:  " + "  ".join(f"{k} {v[0]}/{v[1]} found, {v[2]} false ({delay(1, k)})"
                                            for k, v in tiers.items()))
     causes: dict[str, int] = {}
     for plugin, report in ours:

@@ -191,6 +191,7 @@ class Score:
     by_shape: dict[str, tuple[int, int]]  # found, labelled
     by_tier: dict[str, tuple[int, int, int]]  # found, labelled, false reports
     false_by_plugin: dict[str, int]
+    delays: list[tuple[str, str, int]]  # shape, tier, hours to the first report, per found
 
 
 def score(plugins: list[Plugin], reports: list[Report]) -> Score:
@@ -219,4 +220,6 @@ def score(plugins: list[Plugin], reports: list[Report]) -> Score:
     delays = [max(at - label.start, 0) for label, at in found.items()]
     return Score(true / max(true + false, 1), len(found) / max(len(labels), 1), true, false,
                  len(found), len(labels), float(np.median(delays)) if delays else float("nan"),
-                 by_shape, by_tier, dict(false_by))
+                 by_shape, by_tier, dict(false_by),
+                 [(label.shape, tier[label.plugin], max(at - label.start, 0))
+                  for label, at in found.items()])
