@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 
 from alerts.rules import COST_Z
+from contracts.codes import Code
+from contracts.errors import PluginopsError
 from evaluator.cost_anomaly import HOUR_OF_DAY, HOUR_OF_WEEK, CostDetector, score_costs
 from evaluator.cost_episodes import cost_anomalies, spans
 from evaluator.materiality import Floor, Materiality, load_materiality
@@ -161,6 +163,16 @@ def test_floors_by_plugin_then_type_then_default(tmp_path: Path) -> None:
 def test_a_bad_materiality_file_is_refused_with_its_code(tmp_path: Path, text: str) -> None:
     path = tmp_path / "materiality.yaml"
     path.write_text(text)
+    with pytest.raises(PluginopsError) as refused:
+        load_materiality(path)
+    assert refused.value.code == Code.MATERIALITY_INVALID
+    assert refused.value.where.startswith(str(path))
+
+
+def test_the_weekly_report_refuses_a_bad_materiality_file_before_any_work(
+        tmp_path: Path) -> None:
+    path = tmp_path / "materiality.yaml"
+    path.write_text("default: {usd: -1}")
     out = tmp_path / "report"
     done = subprocess.run([PLUGINOPS, "report", "weekly", "--parquet", str(tmp_path / "none"),
                            "--out", str(out), "--materiality", str(path), "--format", "json"],
