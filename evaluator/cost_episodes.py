@@ -66,8 +66,7 @@ def shape(scores: CostScores, n: np.ndarray, c: np.ndarray, first: int, end: int
     expected = scores.expected
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = c[first:end + 1] / (n[first:end + 1] * expected[first:end + 1])
-    rise = float(np.nansum(c[first:end + 1]) / np.nansum(n[first:end + 1] * expected[
-        first:end + 1])) - 1.0
+    rise = _pooled(c, n, expected, first, end + 1) - 1.0
     if hours >= DAY:
         before, after = scores.level[first], scores.level[min(end + DAY, len(n) - 1)]
         if np.isfinite(before) and np.isfinite(after) and before > 0 \
