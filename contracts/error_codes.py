@@ -13,6 +13,10 @@ ERRORS: tuple[CodeInfo, ...] = (
     CodeInfo(Code.APPROVALS_DISABLED,
              "This API serves no approvals store.",
              "Start the API with `pluginops serve`, which wires one."),
+    CodeInfo(Code.ARTIFACT_DOWNLOAD_FAILED,
+             "An artifact's download from an HTTP registry broke off more often than the "
+             "retries allow (each retry resumes where the last stopped).",
+             "Check the connection to the registry and retry; `--retries` allows more."),
     CodeInfo(Code.ARTIFACT_MISSING,
              "The registry index lists an artifact that is not in the registry.",
              "Republish the plugin into the registry."),
@@ -219,6 +223,10 @@ ERRORS: tuple[CodeInfo, ...] = (
     CodeInfo(Code.REASON_REQUIRED,
              "An action that must say why was given no reason.",
              "Say why, in a sentence."),
+    CodeInfo(Code.REGISTRY_HTTP_ERROR,
+             "An HTTP registry answered a request with an error status.",
+             "Check the registry URL (it names the folder holding index.json) and the "
+             "server's log."),
     CodeInfo(Code.REGISTRY_INDEX_INVALID,
              "The registry's index.json is not a registry index.",
              "Restore index.json from the registry's history or backup."),
@@ -228,6 +236,13 @@ ERRORS: tuple[CodeInfo, ...] = (
     CodeInfo(Code.REGISTRY_REQUIRED,
              "No registry to install from.",
              "Pass --registry DIR or set PLUGINOPS_REGISTRY."),
+    CodeInfo(Code.REGISTRY_TLS_FAILED,
+             "The HTTPS registry's certificate could not be verified.",
+             "Pass the CA that signed it with --ca-file (or PLUGINOPS_REGISTRY_CA_FILE)."),
+    CodeInfo(Code.REGISTRY_UNREACHABLE,
+             "An HTTP registry could not be reached (connection refused, name unknown, or no "
+             "answer within the timeout), after the retries.",
+             "Check the URL and the network; retry later."),
     CodeInfo(Code.RELEASE_GATE_FAILED,
              "The release gate recorded for these bytes failed.",
              "Fix what `pluginops harness` reports, run `pluginops release-gate` again, then "

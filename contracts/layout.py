@@ -21,10 +21,12 @@
     gates/<name>-<version>.json       release-gate records
     ui-session.key                    the key signing UI sessions
     registry/                         the default registry (`pluginops publish`)
+    cache/registries/<hash>/          an HTTP registry's last index and its ETag
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -137,6 +139,9 @@ class Layout:
     @property
     def session_key(self) -> Path:
         return self.home / "ui-session.key"
+
+    def registry_cache(self, url: str) -> Path:
+        return self.home / "cache" / "registries" / hashlib.sha256(url.encode()).hexdigest()[:16]
 
     @property
     def default_registry(self) -> Path:

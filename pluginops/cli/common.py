@@ -16,9 +16,11 @@ import click
 from contracts.codes import Code
 from contracts.errors import EXIT_FAILED, PluginopsError
 from contracts.layout import Layout
+from runtime.registry.http import HttpSource, is_url
 
 ENV_HOME = "PLUGINOPS_HOME"
 ENV_REGISTRY = "PLUGINOPS_REGISTRY"
+ENV_REGISTRY_CA = "PLUGINOPS_REGISTRY_CA_FILE"
 ENV_DEBUG = "PLUGINOPS_DEBUG"
 DEFAULT_HOME = ".pluginops"
 
@@ -47,14 +49,38 @@ def note(message: str) -> None:
     click.echo(message, err=True)
 
 
-def registry_dir(explicit: Path | None, home: Path) -> Path | None:
-    """`--registry`, else $PLUGINOPS_REGISTRY, else `<home>/registry` when it exists."""
-    if explicit is not None:
-        return explicit
-    if os.environ.get(ENV_REGISTRY):
-        return Path(os.environ[ENV_REGISTRY])
+def registry_dir(explicit: str | Path | None, home: Path, ca_file: Path | None = None
+                 ) -> Path | HttpSource | None:
+    """`--registry` (a folder, or the `http(s)://` URL of one a web server serves), else
+    $PLUGINOPS_REGISTRY, else `<home>/registry` when it exists. An HTTPS registry's private CA:
+    `ca_file`, else $PLUGINOPS_REGISTRY_CA_FILE."""
+    location = str(explicit) if explicit is not None else os.environ.get(ENV_REGISTRY)
+    if location:
+        if is_url(location):
+            ca = ca_file or (Path(os.environ[ENV_REGISTRY_CA])
+                             if os.environ.get(ENV_REGISTRY_CA) else None)
+            return HttpSource(location, ca)
+        return Path(location)
     default = Layout(home).default_registry
     return default if default.is_dir() else None
+
+
+def registry_folder(explicit: str | Path | None, home: Path) -> Path | None:
+    """A registry that must be a folder (publishing writes one; a web server then serves it)."""
+    found = registry_dir(explicit, home)
+    if isinstance(found, HttpSource):
+        raise PluginopsError(Code.REGISTRY_NOT_FOUND, f"{found.url} is a URL: this command "
+                             "needs the registry's folder", where="--registry",
+                             next_step="publish into a folder, then serve it with any static "
+                                       "web server or bucket")
+    return found
+
+
+def registry_option(func: F) -> F:
+    return click.option(
+        "--registry", metavar="DIR|URL",
+        help="Registry: a folder, or the http(s):// URL a web server serves it at (default: "
+             "$PLUGINOPS_REGISTRY, then <home>/registry).")(func)
 
 
 def report_error(err: PluginopsError, fmt: str) -> None:

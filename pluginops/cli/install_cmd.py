@@ -20,6 +20,7 @@ from pluginops.cli.common import (
     handles_errors,
     home_option,
     registry_dir,
+    registry_option,
 )
 from pluginops.cli.preflight_cmd import resolve_host
 from pluginops.cli.progress import ConsoleReporter
@@ -33,8 +34,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def operation_options(func: F) -> F:
     decorators = [
-        click.option("--registry", type=click.Path(path_type=Path, file_okay=False),
-                     help="Registry (default: $PLUGINOPS_REGISTRY, then <home>/registry)."),
+        registry_option,
+        click.option("--ca-file", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+                     help="CA certificate an https:// registry's certificate is checked "
+                          "against (default: $PLUGINOPS_REGISTRY_CA_FILE, then the system's)."),
         click.option("--trust", type=click.Path(path_type=Path, dir_okay=False, exists=True),
                      multiple=True, help="Also trust this publisher key (signing.pub)."),
         click.option("--allow-unsigned", is_flag=True,
@@ -53,11 +56,12 @@ def operation_options(func: F) -> F:
     return functools.reduce(lambda f, d: d(f), reversed(decorators), func)
 
 
-def _installer(fmt: str, home: Path, registry: Path | None, trust: tuple[Path, ...],
-               allow_unsigned: bool, inject_failure: str | None, host_file: Path | None,
-               host_version: str | None, as_user: str | None) -> Installer:
+def _installer(fmt: str, home: Path, registry: str | None, ca_file: Path | None,
+               trust: tuple[Path, ...], allow_unsigned: bool, inject_failure: str | None,
+               host_file: Path | None, host_version: str | None, as_user: str | None
+               ) -> Installer:
     reporter = ConsoleReporter() if fmt == "text" else None
-    env: Env = wiring.installer_env(home, registry_dir(registry, home),
+    env: Env = wiring.installer_env(home, registry_dir(registry, home, ca_file),
                                     resolve_host(host_file, host_version), trust,
                                     allow_unsigned, inject_failure, reporter, as_user)
     return Installer(env)

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from contracts.errors import EXIT_FAILED, EXIT_OK, PluginopsError
+from contracts.layout import Layout
 from pluginops.cli import wiring
 from pluginops.cli.common import (
     emit_json,
@@ -15,11 +16,12 @@ from pluginops.cli.common import (
     home_option,
     note,
     registry_dir,
+    registry_option,
 )
 from runtime.host import HostDescription, load_host, this_host, with_version
+from runtime.install.environment import open_registry
 from runtime.preflight import PreflightContext, PreflightReport, preflight_paths
 from runtime.preflight.changed import changed_manifests
-from runtime.registry.index import load_registry
 
 
 def resolve_host(host_file: Path | None, host_version: str | None) -> HostDescription:
@@ -49,9 +51,7 @@ def render_text(report: PreflightReport) -> str:
 @click.option("--host", "host_file", type=click.Path(path_type=Path, dir_okay=False),
               help='Host description JSON: {"version", "api", "capabilities"}.')
 @click.option("--host-version", help="Check against this host version instead.")
-@click.option("--registry", "registry", type=click.Path(path_type=Path, file_okay=False),
-              help="Registry to resolve dependencies in (default: $PLUGINOPS_REGISTRY, "
-                   "then <home>/registry).")
+@registry_option
 @click.option("--changed", "changed", is_flag=False, flag_value="HEAD", default=None,
               metavar="[BASE]", help="Also check every plugin changed since git revision BASE.")
 @click.option("--strict", is_flag=True, help="Warnings fail too.")
@@ -59,7 +59,7 @@ def render_text(report: PreflightReport) -> str:
 @home_option
 @handles_errors
 def preflight(paths: tuple[Path, ...], host_file: Path | None, host_version: str | None,
-              registry: Path | None, changed: str | None, strict: bool, fmt: str,
+              registry: str | None, changed: str | None, strict: bool, fmt: str,
               home: Path) -> None:
     """Check plugin manifests (files or plugin folders) for compatibility.
 
@@ -80,7 +80,7 @@ def preflight(paths: tuple[Path, ...], host_file: Path | None, host_version: str
                              next_step="pass manifests or plugin folders, or --changed BASE")
     host = resolve_host(host_file, host_version)
     reg_dir = registry_dir(registry, home)
-    reg = load_registry(reg_dir) if reg_dir is not None else None
+    reg = open_registry(reg_dir, Layout(home)) if reg_dir is not None else None
     report = preflight_paths(targets, PreflightContext(host, reg, strict),
                              wiring.metrics(), wiring.tracer())
     wiring.shutdown()

@@ -18,7 +18,7 @@ from pluginops.cli.common import (
     handles_errors,
     home_option,
     note,
-    registry_dir,
+    registry_folder,
 )
 from pluginops.cli.preflight_cmd import render_text, resolve_host
 from runtime.preflight.findings import PreflightReport
@@ -41,8 +41,9 @@ def _default_key(home: Path) -> Path | None:
 @click.command()
 @click.argument("plugin_dirs", nargs=-1, required=True,
                 type=click.Path(path_type=Path, file_okay=False, exists=True))
-@click.option("--registry", type=click.Path(path_type=Path, file_okay=False),
-              help="Registry folder (default: $PLUGINOPS_REGISTRY, then <home>/registry).")
+@click.option("--registry", metavar="DIR",
+              help="Registry folder (default: $PLUGINOPS_REGISTRY, then <home>/registry); "
+                   "any static web server can then serve it to `--registry https://...`.")
 @click.option("--key", type=click.Path(path_type=Path, dir_okay=False, exists=True),
               help="Ed25519 private key (default: <home>/keys/signing.key if present).")
 @click.option("--host", "host_file", type=click.Path(path_type=Path, dir_okay=False))
@@ -54,13 +55,13 @@ def _default_key(home: Path) -> Path | None:
 @format_option
 @home_option
 @handles_errors
-def publish(plugin_dirs: tuple[Path, ...], registry: Path | None, key: Path | None,
+def publish(plugin_dirs: tuple[Path, ...], registry: str | None, key: Path | None,
             host_file: Path | None, host_version: str | None, force: bool, reason: str,
             fmt: str, home: Path) -> None:
     """Preflight, pack, hash, sign and index plugin folders (dependencies first). Each needs a
     passing release gate (`pluginops release-gate`) made on this host for exactly these bytes,
     unless the org policy makes the gate advisory or it is overridden with --force --reason."""
-    target = registry_dir(registry, home) or Layout(home).default_registry
+    target = registry_folder(registry, home) or Layout(home).default_registry
     key_path = key or _default_key(home)
     private = signing.load_private(key_path) if key_path else None
     if private is None:

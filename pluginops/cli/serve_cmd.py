@@ -19,7 +19,13 @@ from contracts.layout import Layout
 from contracts.version import __version__
 from pluginops.budgets import budget_reader
 from pluginops.cli import wiring
-from pluginops.cli.common import handles_errors, home_option, note, registry_dir
+from pluginops.cli.common import (
+    handles_errors,
+    home_option,
+    note,
+    registry_dir,
+    registry_option,
+)
 from pluginops.cli.preflight_cmd import resolve_host
 from runtime.api import server
 from runtime.api.app import ApiConfig, create_app
@@ -43,7 +49,7 @@ def session_secret(home: Path) -> bytes:
 @click.command()
 @click.option("--listen", default="127.0.0.1", show_default=True, help="Address to bind.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
-@click.option("--registry", type=click.Path(path_type=Path, file_okay=False))
+@registry_option
 @click.option("--trust", type=click.Path(path_type=Path, dir_okay=False, exists=True),
               multiple=True)
 @click.option("--allow-unsigned", is_flag=True)
@@ -73,7 +79,7 @@ def session_secret(home: Path) -> bytes:
                    "X-Forwarded-Proto name the client and the scheme.")
 @home_option
 @handles_errors
-def serve(listen: str, port: int, registry: Path | None, trust: tuple[Path, ...],
+def serve(listen: str, port: int, registry: str | None, trust: tuple[Path, ...],
           allow_unsigned: bool, grafana_url: str | None, prometheus_url: str | None,
           allow_fault_injection: bool, threads: int, connection_limit: int, max_body: int,
           grace_s: float, secure_cookies: bool, trusted_proxy: str | None, home: Path) -> None:
@@ -116,7 +122,8 @@ def serve(listen: str, port: int, registry: Path | None, trust: tuple[Path, ...]
                                secure_cookies=secure_cookies,
                                tracer_provider=wiring.tracer_provider(),
                                private_paths={"home": home,
-                                              **({"registry": reg} if reg else {})}))
+                                              **({"registry": reg} if isinstance(reg, Path)
+                                                 else {})}))
     app.config["MAX_CONTENT_LENGTH"] = max_body  # bodies sent without a length, too
 
     def prewarm() -> None:  # the busiest plugins' first executions after a start are warm

@@ -14,6 +14,7 @@ from runtime.host import HostDescription
 from runtime.install import environment
 from runtime.install.context import Env, HealthDoor
 from runtime.install.phases import Injector, Reporter
+from runtime.registry.http import HttpSource
 from runtime.sandbox import home as sandbox_home
 from runtime.sandbox.executor import ExecutorDeps
 from runtime.telemetry.metrics import Metrics
@@ -39,7 +40,7 @@ def tracer() -> trace.Tracer:
     return tracer_provider().get_tracer(TRACER_NAME)
 
 
-def installer_env(home: Path, registry: Path | None, host: HostDescription,
+def installer_env(home: Path, registry: Path | HttpSource | None, host: HostDescription,
                   trust: tuple[Path, ...] = (), allow_unsigned: bool = False,
                   inject_failure: str | None = None, reporter: Reporter | None = None,
                   requested_by: str | None = None, health: HealthDoor | None = None) -> Env:

@@ -17,7 +17,9 @@ from runtime.install.context import Env, HealthDoor
 from runtime.install.journal import Journal
 from runtime.install.phases import Injector, Reporter, SilentReporter
 from runtime.registry import signing
-from runtime.registry.index import load_registry
+from runtime.registry.http import HttpSource
+from runtime.registry.index import Registry, load_registry
+from runtime.registry.remote import load_remote_registry
 from runtime.sandbox import home as sandbox_home
 from runtime.sandbox.approvals import Approvals
 from runtime.sandbox.policy import load_policy
@@ -36,8 +38,16 @@ def trusted_keys(layout: Layout, trust: tuple[Path, ...] = ()) -> dict[str, Ed25
     return keys
 
 
-def installer_env(home: Path, registry: Path | None, host: HostDescription, metrics: Metrics,
-                  tracer: trace.Tracer, requested_by: str, trust: tuple[Path, ...] = (),
+def open_registry(location: Path | HttpSource, layout: Layout) -> Registry:
+    """A folder registry, or an HTTP one (its index cached under the home)."""
+    if isinstance(location, HttpSource):
+        return load_remote_registry(location, layout.registry_cache(location.url))
+    return load_registry(location)
+
+
+def installer_env(home: Path, registry: Path | HttpSource | None, host: HostDescription,
+                  metrics: Metrics, tracer: trace.Tracer, requested_by: str,
+                  trust: tuple[Path, ...] = (),
                   allow_unsigned: bool = False, injector: Injector | None = None,
                   reporter: Reporter | None = None, health: HealthDoor | None = None) -> Env:
     layout = Layout(home.absolute())
@@ -47,7 +57,7 @@ def installer_env(home: Path, registry: Path | None, host: HostDescription, metr
         health = sandbox_home.executor_for(layout.home, metrics, tracer, journal, approvals,
                                            policy).health
     return Env(layout=layout, journal=journal, host=host, metrics=metrics, tracer=tracer,
-               registry=load_registry(registry) if registry else None,
+               registry=open_registry(registry, layout) if registry else None,
                trusted_keys=trusted_keys(layout, trust),
                allow_unsigned=allow_unsigned or policy.allow_unsigned,
                injector=injector or Injector(), reporter=reporter or SilentReporter(),

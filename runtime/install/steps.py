@@ -52,8 +52,12 @@ def fetch_artifact(tx: Tx, published: Published) -> Fetched:
     assert registry is not None
     dest = tx.staging / f"{published.name}-{published.version}.tar.gz"
     dest.parent.mkdir(parents=True, exist_ok=True)
-    digest = fetch.download(registry.root / published.entry.artifact, dest,
-                            published.entry.size, tx.env.reporter.download)
+    if registry.remote is not None:
+        digest = fetch.download_remote(registry.remote, published.entry.artifact, dest,
+                                       published.entry.size, tx.env.reporter.download)
+    else:
+        digest = fetch.download(registry.root / published.entry.artifact, dest,
+                                published.entry.size, tx.env.reporter.download)
     tx.note(f"downloaded {published.entry.artifact} ({published.entry.size} bytes, "
             f"sha256 {digest})")
     return Fetched(dest, digest)

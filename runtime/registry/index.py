@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from contracts.codes import Code
 from contracts.errors import PluginopsError
 from runtime.manifest.model import Manifest
+from runtime.registry.http import HttpSource
 from runtime.semver import Version, parse_version
 
 INDEX_FILE = "index.json"
@@ -53,8 +54,9 @@ class Registry:
     """The index in memory, with versions by plugin newest first. `memo` holds what readers
     derive from it (e.g. the resolver's host-compatible candidates)."""
 
-    root: Path
+    root: Path  # the folder; for an HTTP registry, where its index is cached
     index: IndexFile
+    remote: HttpSource | None = None  # where artifacts come from when not from `root`
     _by_name: dict[str, list[Published]] = field(default_factory=dict)
     memo: dict[Any, Any] = field(default_factory=dict, repr=False)
 
