@@ -8,6 +8,7 @@ import functools
 import hashlib
 import http.client
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -90,7 +91,7 @@ def download_remote(source: HttpSource, artifact: str, dest: Path, expected_size
                         if progress is not None:
                             progress(written, expected_size)
             except RegistryFailed as failed:
-                if failed.code == Code.REGISTRY_HTTP_ERROR and "404" in failed.message:
+                if failed.status == 404:
                     raise OperationFailed(Code.ARTIFACT_MISSING, "the indexed artifact is not "
                                           "in the registry", where=where,
                                           next_step="republish the plugin") from None
@@ -102,6 +103,7 @@ def download_remote(source: HttpSource, artifact: str, dest: Path, expected_size
                         Code.ARTIFACT_DOWNLOAD_FAILED, f"the download broke off {broken} times "
                         f"(last: {err or type(err).__name__}) at {written} of {expected_size} "
                         "bytes", where=where) from None
+                time.sleep(source.backoff_s * 2 ** (broken - 1))
                 continue  # resume from `written`
             if written >= expected_size:
                 break
@@ -109,6 +111,7 @@ def download_remote(source: HttpSource, artifact: str, dest: Path, expected_size
             if broken > source.retries:
                 raise OperationFailed(Code.ARTIFACT_DOWNLOAD_FAILED, f"the server sent "
                                       f"{written} of {expected_size} bytes", where=where)
+            time.sleep(source.backoff_s * 2 ** (broken - 1))
         out.flush()
         os.fsync(out.fileno())
     if written != expected_size:

@@ -55,7 +55,7 @@ class HttpSource:
             if err.code == 304:
                 return err  # type: ignore[return-value]  # its headers and empty body
             raise _failed(Code.REGISTRY_HTTP_ERROR, f"{url} answered {err.code} {err.reason}",
-                          url, retry=err.code >= 500) from None
+                          url, retry=err.code >= 500, status=err.code) from None
         except urllib.error.URLError as err:
             reason = err.reason
             if isinstance(reason, ssl.SSLCertVerificationError):
@@ -79,11 +79,14 @@ class HttpSource:
 
 
 class RegistryFailed(OperationFailed):
-    """A request to an HTTP registry failed; `retry`: another attempt may pass."""
+    """A request to an HTTP registry failed; `retry`: another attempt may pass; `status`: the
+    HTTP status it answered, if it answered."""
 
-    def __init__(self, code: str, message: str, where: str, retry: bool = True) -> None:
+    def __init__(self, code: str, message: str, where: str, retry: bool = True,
+                 status: int | None = None) -> None:
         super().__init__(code, message, where=where)
         self.retry = retry
+        self.status = status
 
 
 _failed = RegistryFailed
