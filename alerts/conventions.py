@@ -45,6 +45,7 @@ SEVERITY = "severity"
 WINDOW = Label.WINDOW
 PLUGIN = Label.PLUGIN
 PLUGIN_TYPE = Label.PLUGIN_TYPE
+HOST = "host"  # the runtime host a series came from (a scrape target label)
 
 # Alert names (docs/architecture.md, "SLOs and alerts").
 AVAILABILITY_BURN = "PluginAvailabilityBudgetBurn"

@@ -1,8 +1,8 @@
 """The configs docker-compose.yml mounts, generated (names from the catalogue and the rule
 conventions, so the stack scrapes and labels what the rules and dashboards read):
 
-- Prometheus: scrape the runtime and the evaluator, load the generated rules, send to
-  Alertmanager;
+- Prometheus: scrape the runtime hosts (file-based discovery, each with its `host` label) and the
+  evaluator, load the generated rules, send to Alertmanager;
 - Alertmanager: the generated routing with the webhook receiver's in-stack URLs;
 - Grafana: datasources (Prometheus with exemplars linked to the trace store, Alertmanager,
   Tempo) and the dashboard provider;
@@ -22,6 +22,9 @@ from alerts.generated_files import ROUTING
 from contracts.catalogue import EXEMPLAR_TRACE_ID, Dashboards
 
 RUNTIME = "runtime:8080"
+RUNTIME_HOST = "runtime"  # the compose stack's one runtime host
+RUNTIME_TARGETS = "/etc/prometheus/runtimes"  # file-based discovery of runtime hosts
+CLUSTER = "pluginops"  # external label: which Prometheus (or replica set) the series came from
 EVALUATOR = "evaluator:9464"
 EVALUATOR_JOB = "pluginops-evaluator"
 PROMETHEUS_URL = "http://prometheus:9090"
@@ -41,15 +44,29 @@ def _yaml(data: dict[str, Any]) -> str:
 
 def prometheus_yml() -> str:
     return _yaml({
-        "global": {"scrape_interval": "15s", "evaluation_interval": "15s"},
+        "global": {"scrape_interval": "15s", "evaluation_interval": "15s",
+                   "external_labels": {"cluster": CLUSTER}},
         "rule_files": ["/etc/prometheus/rules.yml"],
         "alerting": {"alertmanagers": [{"static_configs": [{"targets": [ALERTMANAGER]}]}]},
         "scrape_configs": [
-            {"job_name": c.RUNTIME_JOB, "static_configs": [{"targets": [RUNTIME]}]},
+            # every runtime host is a target in a file under RUNTIME_TARGETS, with its `host`
+            # label: add hosts by adding files (read again every 30 s), no restart
+            {"job_name": c.RUNTIME_JOB, "file_sd_configs": [
+                {"files": [f"{RUNTIME_TARGETS}/*.yml"], "refresh_interval": "30s"}]},
             {"job_name": EVALUATOR_JOB, "scrape_interval": "60s",
              "static_configs": [{"targets": [EVALUATOR]}]},
         ],
     })
+
+
+def runtime_targets(hosts: dict[str, str]) -> str:
+    """A file-based discovery file: each runtime host's address, labelled with its name."""
+    return _yaml_list([{"targets": [address], "labels": {c.HOST: name}}
+                       for name, address in sorted(hosts.items())])
+
+
+def _yaml_list(data: list[dict[str, Any]]) -> str:
+    return STAMP + yaml.safe_dump(data, sort_keys=False, width=100)
 
 
 def alertmanager_yml() -> str:
@@ -125,6 +142,7 @@ def caddyfile() -> str:
 
 FILES = {
     "deploy/prometheus/prometheus.yml": prometheus_yml,
+    "deploy/prometheus/runtimes/runtimes.yml": lambda: runtime_targets({RUNTIME_HOST: RUNTIME}),
     "deploy/alertmanager/alertmanager.yml": alertmanager_yml,
     "deploy/grafana/provisioning/datasources/pluginops.yml": grafana_datasources,
     "deploy/grafana/provisioning/dashboards/pluginops.yml": grafana_dashboards,

@@ -126,6 +126,29 @@ def test_a_total_outage_pages_at_the_first_evaluation(tmp_path: Path) -> None:
     ]))
 
 
+def test_an_error_spike_on_one_host_of_a_fleet_pages_once(tmp_path: Path) -> None:
+    """Two runtime hosts serve p, 100 executions a minute each; host b fails 4 of its 100, host
+    a none. The burn is the fleet's (4 of 200 = 2%: the 44th minute, as for one host at 2%),
+    not host b's (4% would page at the 22nd), and one page fires, not one per host."""
+    series = {}
+    for host, errors in (("a", 0), ("b", 4)):
+        labels = f'host="{host}", instance="{host}:8080"'
+        success = [100] * MINUTES_CLEAN + [100 - errors] * 60
+        failed = [0] * MINUTES_CLEAN + [errors] * 60
+        series[executions("p", "node", "success")[:-1] + f", {labels}}}"] = counter(success)
+        series[executions("p", "node", "error")[:-1] + f", {labels}}}"] = counter(failed)
+        series[f'up{{job="{c.RUNTIME_JOB}", {labels}}}'] = constant(1, MINUTES_CLEAN + 60)
+    ok(run_promtool(tmp_path, "1m", series, [
+        firing(c.AVAILABILITY_BURN, f"{T0 + 22}m", [], "page"),
+        firing(c.AVAILABILITY_BURN, f"{T0 + 43}m", [], "page"),
+        firing(c.AVAILABILITY_BURN, f"{T0 + 44}m", [{"severity": "page", "plugin": "p"}],
+               "page"),
+        {"expr": f'count(ALERTS{{alertname="{c.AVAILABILITY_BURN}", alertstate="firing", '
+                 'severity="page"})', "eval_time": f"{T0 + 44}m",
+         "exp_samples": [{"labels": "{}", "value": 1}]},
+    ]))
+
+
 QUIET = 'count(ALERTS{alertstate="firing", alertname!="Watchdog"})'
 
 
