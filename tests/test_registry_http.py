@@ -133,6 +133,11 @@ def test_an_install_from_an_https_registry_checks_and_caches_the_index(
     index_requests = [h for p, h in served.requests if p.endswith("index.json")]
     assert "if-none-match" not in index_requests[0]
     assert index_requests[-1].get("if-none-match")
+    # a cached copy that went bad is fetched whole again, not trusted
+    cache = Layout(home).registry_cache(served.url)
+    (cache / "index.json").write_text("{broken")
+    assert open_registry(HttpSource(served.url, served.ca), Layout(home)).get("bulky", "1.0.0")
+    assert "if-none-match" not in served.requests[-1][1]
 
 
 def test_a_download_cut_off_mid_body_resumes_with_a_range_request(

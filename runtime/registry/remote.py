@@ -36,11 +36,11 @@ def load_remote_registry(source: HttpSource, cache: Path) -> Registry:
                              next_step="republish or remove the broken entry") from None
 
 
-def _fetch_index(source: HttpSource, cache: Path) -> IndexFile:
+def _fetch_index(source: HttpSource, cache: Path, revalidate: bool = True) -> IndexFile:
     cached, meta_path = cache / INDEX_FILE, cache / META_FILE
     headers: dict[str, str] = {}
     meta: dict[str, str] = {}
-    if cached.is_file() and meta_path.is_file():
+    if revalidate and cached.is_file() and meta_path.is_file():
         try:
             meta = json.loads(meta_path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -50,14 +50,20 @@ def _fetch_index(source: HttpSource, cache: Path) -> IndexFile:
         if meta.get("last_modified"):
             headers["If-Modified-Since"] = meta["last_modified"]
     with source.open(INDEX_FILE, headers) as response:
-        if response.status == 304:
+        unchanged = response.status == 304
+        if unchanged:
             body = cached.read_bytes()
         else:
             body = _read_capped(response, source)
             meta = {"etag": response.headers.get("ETag") or "",
                     "last_modified": response.headers.get("Last-Modified") or ""}
-    index = _validated(body, f"{source.url}/{INDEX_FILE}")
-    if not headers or response.status != 304:
+    try:
+        index = _validated(body, f"{source.url}/{INDEX_FILE}")
+    except PluginopsError:
+        if unchanged:  # the cached copy went bad: ask for the whole index again
+            return _fetch_index(source, cache, revalidate=False)
+        raise
+    if not unchanged:
         cache.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(cached, body)
         atomic_write_bytes(meta_path, json.dumps(meta).encode())
