@@ -17,6 +17,7 @@ from contracts.errors import PluginopsError
 from evaluator.cost_anomaly import HOUR_OF_DAY, HOUR_OF_WEEK, CostDetector, score_costs
 from evaluator.cost_episodes import cost_anomalies, spans
 from evaluator.materiality import Floor, Materiality, load_materiality
+from evaluator.results import Anomaly
 
 MONDAY = 1_790_208_000  # 00:00 UTC
 DAY = 24
@@ -117,7 +118,7 @@ def test_a_slow_leak_is_found_while_it_grows() -> None:
 
 
 def _anomalies(n: np.ndarray, cost: np.ndarray, floor: Floor | None = None
-               ) -> list:  # type: ignore[type-arg]
+               ) -> list[Anomaly]:
     scores = score_costs(n, cost, MONDAY, DETECTOR)
     cells = MONDAY * 1000 + np.arange(len(n) + 1) * 3_600_000
     return cost_anomalies(scores, n, cost, 14 * DAY, floor or Floor(), DETECTOR, str, cells)

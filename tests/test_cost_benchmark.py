@@ -17,8 +17,11 @@ import cost_fleet as cf
 HELD_OUT = cost_bench.HELD_OUT[:5]
 
 
+Judged = list[tuple[list[cf.Plugin], cost_bench.Found]]
+
+
 @pytest.fixture(scope="module")
-def judged() -> list[tuple[list[cf.Plugin], cost_bench.Found]]:
+def judged() -> Judged:
     assert not set(HELD_OUT) & set(cost_bench.TUNING)
     out = []
     for seed in HELD_OUT:
@@ -27,7 +30,7 @@ def judged() -> list[tuple[list[cf.Plugin], cost_bench.Found]]:
     return out
 
 
-def test_precision_and_recall_on_held_out_fleets(judged) -> None:  # type: ignore[no-untyped-def]
+def test_precision_and_recall_on_held_out_fleets(judged: Judged) -> None:
     true = false = found = labels = 0
     shapes: dict[str, int] = {}
     for plugins, detected in judged:
@@ -42,7 +45,7 @@ def test_precision_and_recall_on_held_out_fleets(judged) -> None:  # type: ignor
     assert all(shapes[shape] > 0 for shape in cf.SHAPES), shapes
 
 
-def test_a_found_level_shift_is_one_report(judged) -> None:  # type: ignore[no-untyped-def]
+def test_a_found_level_shift_is_one_report(judged: Judged) -> None:
     """Reported at its start, then the new normal: no report after it until the plugin's next
     labelled anomaly."""
     found = once = 0
@@ -60,7 +63,7 @@ def test_a_found_level_shift_is_one_report(judged) -> None:  # type: ignore[no-u
     assert found >= 10 and once / found >= 0.85, (once, found)
 
 
-def test_the_previous_detector_fails_the_same_fleets(judged) -> None:  # type: ignore[no-untyped-def]
+def test_the_previous_detector_fails_the_same_fleets(judged: Judged) -> None:
     """The benchmark can tell: three sigma on every plugin-hour is mostly false here."""
     true = false = 0
     for plugins, _ in judged:

@@ -24,7 +24,9 @@ from contracts.errors import PluginopsError
 from contracts.layout import Layout
 from runtime.harness.tls import issue
 from runtime.install.environment import open_registry
+from runtime.install.service import Installer
 from runtime.registry.http import HttpSource
+from runtime.registry.index import INDEX_FILE
 from stack.processes import free_port
 from tests.install_support import an_installer, assert_stable, publish_plugin
 
@@ -54,7 +56,7 @@ class _Handler(SimpleHTTPRequestHandler):
     def do_GET(self) -> None:
         self.served.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
         path = Path(self.translate_path(self.path))
-        if self.path.endswith("index.json") and path.is_file():
+        if self.path.endswith(INDEX_FILE) and path.is_file():
             etag = f'"{path.stat().st_mtime_ns}"'
             if self.headers.get("If-None-Match") == etag:
                 self.send_response(304)
@@ -113,11 +115,12 @@ def served(tmp_path: Path, writable_registry: Path,
     server.server_close()
 
 
-def installer_over_http(home: Path, served: Served, key: Ed25519PrivateKey, **source: object
-                        ) -> object:
+def installer_over_http(home: Path, served: Served, key: Ed25519PrivateKey, retries: int = 4
+                        ) -> Installer:
     installer = an_installer(home, home / "unused", key)
-    installer.env.registry = open_registry(  # type: ignore[attr-defined]
-        HttpSource(served.url, served.ca, timeout_s=5, backoff_s=0.01, **source), Layout(home))
+    installer.env.registry = open_registry(
+        HttpSource(served.url, served.ca, timeout_s=5, retries=retries, backoff_s=0.01),
+        Layout(home))
     return installer
 
 
@@ -126,16 +129,16 @@ def test_an_install_from_an_https_registry_checks_and_caches_the_index(
     home = tmp_path / "home"
     (home / "unused").mkdir(parents=True)
     installer = installer_over_http(home, served, signing_key)
-    assert installer.install("bulky").state == "committed"  # type: ignore[attr-defined]
+    assert installer.install("bulky").state == "committed"
     assert_stable(home, "bulky", "1.0.0")
     # the next reader revalidates the cached index: a 304 and no body
     open_registry(HttpSource(served.url, served.ca), Layout(home))
-    index_requests = [h for p, h in served.requests if p.endswith("index.json")]
+    index_requests = [h for p, h in served.requests if p.endswith(INDEX_FILE)]
     assert "if-none-match" not in index_requests[0]
     assert index_requests[-1].get("if-none-match")
     # a cached copy that went bad is fetched whole again, not trusted
     cache = Layout(home).registry_cache(served.url)
-    (cache / "index.json").write_text("{broken")
+    (cache / INDEX_FILE).write_text("{broken")
     assert open_registry(HttpSource(served.url, served.ca), Layout(home)).get("bulky", "1.0.0")
     assert "if-none-match" not in served.requests[-1][1]
 
@@ -146,7 +149,7 @@ def test_a_download_cut_off_mid_body_resumes_with_a_range_request(
     home = tmp_path / "home"
     (home / "unused").mkdir(parents=True)
     installer = installer_over_http(home, served, signing_key)
-    assert installer.install("bulky").state == "committed"  # type: ignore[attr-defined]
+    assert installer.install("bulky").state == "committed"
     ranges = [h.get("range") for p, h in served.requests if p.endswith(".gz")]
     assert ranges[0] is None and ranges[1:] == ["bytes=100000-", "bytes=200000-"]
 
@@ -157,7 +160,7 @@ def test_a_download_that_keeps_breaking_fails_with_its_code_and_leaves_nothing(
     home = tmp_path / "home"
     (home / "unused").mkdir(parents=True)
     installer = installer_over_http(home, served, signing_key, retries=2)
-    outcome = installer.install("bulky")  # type: ignore[attr-defined]
+    outcome = installer.install("bulky")
     assert outcome.state == "rolled_back"
     assert outcome.failure.code == Code.ARTIFACT_DOWNLOAD_FAILED
     assert_stable(home, "bulky", None)

@@ -132,7 +132,7 @@ def test_an_error_spike_on_one_host_of_a_fleet_pages_once(tmp_path: Path) -> Non
     not host b's (4% would page at the 22nd), and one page fires, not one per host."""
     series = {}
     for host, errors in (("a", 0), ("b", 4)):
-        labels = f'host="{host}", instance="{host}:8080"'
+        labels = f'{c.HOST}="{host}", instance="{host}:8080"'
         success = [100] * MINUTES_CLEAN + [100 - errors] * 60
         failed = [0] * MINUTES_CLEAN + [errors] * 60
         series[executions("p", "node", "success")[:-1] + f", {labels}}}"] = counter(success)

@@ -54,17 +54,19 @@ class HttpSource:
         except urllib.error.HTTPError as err:
             if err.code == 304:
                 return err  # type: ignore[return-value]  # its headers and empty body
-            raise _failed(Code.REGISTRY_HTTP_ERROR, f"{url} answered {err.code} {err.reason}",
-                          url, retry=err.code >= 500, status=err.code) from None
+            raise RegistryFailed(Code.REGISTRY_HTTP_ERROR,
+                                 f"{url} answered {err.code} {err.reason}", url,
+                                 retry=err.code >= 500, status=err.code) from None
         except urllib.error.URLError as err:
             reason = err.reason
             if isinstance(reason, ssl.SSLCertVerificationError):
-                raise _failed(Code.REGISTRY_TLS_FAILED, f"{url}: {reason.verify_message}", url,
-                              retry=False) from None
-            raise _failed(Code.REGISTRY_UNREACHABLE, f"{url}: {reason}", url) from None
+                raise RegistryFailed(Code.REGISTRY_TLS_FAILED,
+                                     f"{url}: {reason.verify_message}", url,
+                                     retry=False) from None
+            raise RegistryFailed(Code.REGISTRY_UNREACHABLE, f"{url}: {reason}", url) from None
         except (TimeoutError, ConnectionError, http.client.HTTPException) as err:
-            raise _failed(Code.REGISTRY_UNREACHABLE, f"{url}: {err or type(err).__name__}",
-                          url) from None
+            raise RegistryFailed(Code.REGISTRY_UNREACHABLE, f"{url}: {err or type(err).__name__}",
+                                 url) from None
 
     def retrying(self, attempt: Callable[[], T]) -> T:
         """`attempt` again after a failure marked retryable, waiting backoff_s, 2x, 4x..."""
@@ -88,5 +90,3 @@ class RegistryFailed(OperationFailed):
         self.retry = retry
         self.status = status
 
-
-_failed = RegistryFailed
