@@ -48,15 +48,23 @@ def prometheus_yml() -> str:
                    "external_labels": {"cluster": CLUSTER}},
         "rule_files": ["/etc/prometheus/rules.yml"],
         "alerting": {"alertmanagers": [{"static_configs": [{"targets": [ALERTMANAGER]}]}]},
-        "scrape_configs": [
-            # every runtime host is a target in a file under RUNTIME_TARGETS, with its `host`
-            # label: add hosts by adding files (read again every 30 s), no restart
-            {"job_name": c.RUNTIME_JOB, "file_sd_configs": [
-                {"files": [f"{RUNTIME_TARGETS}/*.yml"], "refresh_interval": "30s"}]},
-            {"job_name": EVALUATOR_JOB, "scrape_interval": "60s",
-             "static_configs": [{"targets": [EVALUATOR]}]},
-        ],
+        "scrape_configs": scrape_configs(RUNTIME_TARGETS),
     })
+
+
+def scrape_configs(runtime_targets_dir: str, refresh: str | None = "30s") -> list[dict[str, Any]]:
+    """What Prometheus and the store's scraper (vmagent) scrape: every runtime host is a target
+    in a file under `runtime_targets_dir`, with its `host` label (add hosts by adding files, read
+    again every `refresh`, no restart), and the evaluator. vmagent takes the refresh interval
+    as a flag and refuses the field."""
+    discovery: dict[str, Any] = {"files": [f"{runtime_targets_dir}/*.yml"]}
+    if refresh is not None:
+        discovery["refresh_interval"] = refresh
+    return [
+        {"job_name": c.RUNTIME_JOB, "file_sd_configs": [discovery]},
+        {"job_name": EVALUATOR_JOB, "scrape_interval": "60s",
+         "static_configs": [{"targets": [EVALUATOR]}]},
+    ]
 
 
 def runtime_targets(hosts: dict[str, str]) -> str:

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from alerts.generated_files import alertmanager_yaml, rules_yaml
 from contracts.codes import render_errors_markdown
 from dashboards.stack import FILES as STACK_FILES
+from dashboards.store import FILES as STORE_FILES
 from runtime.manifest.model import Manifest
 from runtime.preflight.codes import render_markdown
 
@@ -84,6 +85,7 @@ GENERATED: dict[str, Callable[[], str]] = {
     **{f"dashboards/generated/{name}": _dashboard(name) for name in (
         "fleet-overview.json", "plugin-detail.json", "installs-security.json")},
     **STACK_FILES,
+    **STORE_FILES,
     "schemas/openapi.json": _openapi,
     "docs/catalogue.md": _catalogue,
 }

@@ -1,11 +1,13 @@
 """History the live alerts need, written as OpenMetrics with a timestamp per sample and turned
-into TSDB blocks by `promtool tsdb create-blocks-from openmetrics` (never faked in the rules)."""
+into TSDB blocks by `promtool tsdb create-blocks-from openmetrics`, or imported into a
+VictoriaMetrics-compatible store (never faked in the rules)."""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
 import tempfile
+import urllib.request
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -68,3 +70,28 @@ def write_blocks(families: dict[str, tuple[str, list[str]]], tsdb: Path) -> None
         tsdb.mkdir(parents=True, exist_ok=True)
         for block in out.iterdir():
             shutil.move(str(block), tsdb / block.name)
+
+
+def import_text(families: dict[str, tuple[str, list[str]]], store_url: str,
+                chunk_lines: int = 50_000) -> int:
+    """Import sample lines into a VictoriaMetrics-compatible store (`/api/v1/import/prometheus`,
+    the Prometheus text format with millisecond timestamps) and make them searchable at once;
+    the number of samples imported."""
+    count = 0
+    for _family, (_kind, samples) in families.items():
+        for first in range(0, len(samples), chunk_lines):
+            body = "\n".join(_millis(line) for line in samples[first:first + chunk_lines])
+            request = urllib.request.Request(f"{store_url}/api/v1/import/prometheus",
+                                             data=(body + "\n").encode(), method="POST")
+            with urllib.request.urlopen(request, timeout=120):
+                pass
+            count += len(samples[first:first + chunk_lines])
+    with urllib.request.urlopen(f"{store_url}/internal/force_flush", timeout=60):
+        pass
+    return count
+
+
+def _millis(line: str) -> str:
+    """`name{labels} value 1700000000.123` -> `... 1700000000123`."""
+    head, _, seconds = line.rpartition(" ")
+    return f"{head} {round(float(seconds) * 1000)}"

@@ -12,7 +12,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -145,6 +145,20 @@ def vmagent(folder: Path, remote_write_url: str, port: int | None = None,
                *extra_args]
     with child(command, folder / "vmagent.log", url):
         yield url
+
+
+def wait_until(what: Callable[[], Any], expected: Any, timeout: float = READY_TIMEOUT_S,
+               where: str = "stack") -> None:
+    """Until `what()` returns `expected`, polling; NOT_READY with the last answer past the
+    deadline."""
+    deadline = time.monotonic() + timeout
+    seen = what()
+    while seen != expected:
+        if time.monotonic() > deadline:
+            raise PluginopsError(Code.NOT_READY, f"{seen!r} after {timeout:g} s, expected "
+                                 f"{expected!r}", where=where, next_step="see the logs")
+        time.sleep(0.2)
+        seen = what()
 
 
 def wait_for_alertmanager(prometheus_url: str, timeout: float = READY_TIMEOUT_S) -> None:

@@ -16,11 +16,13 @@ from alerts.windows import TIERS, seconds
 from contracts.catalogue import INSTALL_PHASES
 from contracts.codes import Code
 from contracts.errors import PluginopsError
+from stack.history import RAW_HISTORY_S
 from stack.processes import get_json
-from stack.stack import DENIED_PLUGIN, FAULT_PLUGIN, RAW_HISTORY_S, Stack
+from stack.stack import DENIED_PLUGIN, FAULT_PLUGIN, Stack
 from stack.traffic import Traffic, post
 
 POLL_S = 0.2
+CLEAN_S = 60.0  # a clean minute, unless the caller asks for another duration
 WARMUP_S = 5.0
 
 
@@ -119,7 +121,7 @@ def error_spike(stack: Stack, result: Result) -> list[Expected]:
     return expected
 
 
-def clean(stack: Stack, result: Result, duration_s: float = 60.0) -> list[Expected]:
+def clean(stack: Stack, result: Result, duration_s: float = CLEAN_S) -> list[Expected]:
     traffic = Traffic(stack.runtime, FAULT_PLUGIN, stack.rate, stack.token).start()
     time.sleep(duration_s)
     traffic.stop()
@@ -210,9 +212,12 @@ TOLERATED: dict[str, list[Expected]] = {
 }
 
 
-def run(stack: Stack, name: str) -> Result:
+def run(stack: Stack, name: str, clean_s: float = CLEAN_S) -> Result:
+    """Run scenario `name`; `clean_s` is how long the clean scenario watches for alerts."""
     result = Result(name)
     before = firing(stack.alertmanager)
-    expected = SCENARIOS[name](stack, result)
+    scenario = SCENARIOS[name] if name != "clean" else (
+        lambda stack, result: clean(stack, result, clean_s))
+    expected = scenario(stack, result)
     collect_unexpected(stack, [*expected, *TOLERATED.get(name, [])], before, result)
     return result

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
-from prometheus_client.utils import floatToGoString
 
 from alerts import conventions as c
 from alerts.alertmanager import Routing, config
@@ -30,22 +29,13 @@ from alerts.generated_files import HERE as ALERTS_DIR
 from alerts.render import to_yaml
 from alerts.rules import Settings, generate
 from alerts.spec import load_slos
-from contracts.catalogue import (
-    LATENCY_BUCKETS,
-    PLUGIN_EXECUTION_COST,
-    PLUGIN_EXECUTION_DURATION,
-    PLUGIN_EXECUTIONS,
-)
 from contracts.codes import Code
 from contracts.errors import PluginopsError
 from contracts.layout import Layout
 from runtime.auth.tokens import TokenStore
-from stack.backfill import (
-    counter_samples,
-    gauge_samples,
-    noisy_counter_samples,
-    write_blocks,
-)
+from stack import history
+from stack.backfill import write_blocks
+from stack.history import Plugin, Target
 from stack.processes import alertmanager, free_port, prometheus, wait_for_alertmanager
 from stack.sink import Sink, webhook_sink
 
@@ -54,15 +44,10 @@ DENIED_PLUGIN = "snoop"
 INSTALLED = ("json-transform@1.2.0", FAULT_PLUGIN, DENIED_PLUGIN)
 SCRAPE_S = 1.0
 EVAL_S = 1.0
-# Six hours of raw history fill every page window; three days of the recorded 5-minute rates
-# fill the ticket windows (1d, 3d), which are computed from them.
-RAW_HISTORY_S = 6 * 3600.0
-RECORDED_HISTORY_S = 3 * 86400.0
 # Prometheus resends firing alerts every minute by default; the fast profile every 2 s.
 RESEND_DELAY = "--rules.alert.resend-delay=2s"
 # The fast profile's rules: the same SLO windows and factors, shorter `for` waits.
 FAST_RULES = Settings(regression_for="30s", cost_score_for="30s", cost_fallback_for="30s")
-LATENCY_HISTORY_S = 7 * 86400.0 + 3600.0
 
 
 @dataclass
@@ -130,46 +115,11 @@ def _wait_http(url: str, process: subprocess.Popen[bytes], timeout: float = 30.0
 
 def _history(tsdb: Path, runtime_port: int, rate: float, kinds: tuple[str, ...],
              cost_usd: float) -> None:
-    """Clean traffic of the fault plugin before the stack started, as production would have:
-    `slo` (6 h of executions, 3 d of recorded rates), `cost` (6 h of cost), `latency` (a week
-    of the latency histogram). Each scenario asks only for what its alert reads, so machine
-    noise against synthetic history cannot raise another alert."""
-    now = time.time()
-    base = {"plugin": FAULT_PLUGIN, "plugin_type": "node", "version": "1.0.0",
-            "job": c.RUNTIME_JOB, "instance": f"127.0.0.1:{runtime_port}"}
-    name = PLUGIN_EXECUTIONS.name
-    raw = [*counter_samples(name, {**base, "outcome": "success"}, now - RAW_HISTORY_S,
-                            now - 5, 5.0, rate),
-           *counter_samples(name, {**base, "outcome": "error"}, now - RAW_HISTORY_S, now - 5,
-                            5.0, 0.0)]
-    families: dict[str, tuple[str, list[str]]] = {}
-    recorded = {"plugin": FAULT_PLUGIN, "plugin_type": "node"}
-    labels = {**recorded, "job": c.RUNTIME_JOB, "instance": base["instance"]}
-    if "slo" in kinds:
-        families[name.removesuffix("_total")] = ("counter", raw)
-        for rule, value in ((c.TOTAL_RATE, rate), (c.BAD_RATE, 0.0)):
-            families[rule] = ("gauge", [
-                line for slo in c.SLO_KINDS for line in gauge_samples(
-                    rule, {**recorded, c.SLO: slo}, now - RECORDED_HISTORY_S, now - 5,
-                    EVAL_S, value)])
-    if "cost" in kinds:
-        cost = PLUGIN_EXECUTION_COST.name
-        families[cost.removesuffix("_total")] = ("counter", list(noisy_counter_samples(
-            cost, labels, now - RAW_HISTORY_S, now - 5, 5.0, rate * cost_usd, spread=0.9)))
-    if "latency" in kinds:
-        hist = PLUGIN_EXECUTION_DURATION.name
-        lines: list[str] = []
-        for bound in (*LATENCY_BUCKETS, float("inf")):
-            le = floatToGoString(bound)  # type: ignore[no-untyped-call]
-            lines += counter_samples(f"{hist}_bucket", {**labels, "le": le},
-                                     now - LATENCY_HISTORY_S, now - 5, 30.0, rate)
-        lines += counter_samples(f"{hist}_count", labels, now - LATENCY_HISTORY_S, now - 5,
-                                 30.0, rate)
-        lines += counter_samples(f"{hist}_sum", labels, now - LATENCY_HISTORY_S, now - 5,
-                                 30.0, rate * 0.002)
-        families[hist] = ("histogram", lines)
-    if families:
-        write_blocks(families, tsdb)
+    target = Target({"job": c.RUNTIME_JOB, "instance": f"127.0.0.1:{runtime_port}"}, rate)
+    found = history.families(Plugin(FAULT_PLUGIN), [target], kinds, cost_usd, time.time(),
+                             recorded_step_s=EVAL_S)
+    if found:
+        write_blocks(found, tsdb)
 
 
 def prometheus_config(runtime_port: int, alertmanager_url: str) -> str:
@@ -195,22 +145,8 @@ def local_stack(folder: Path, rate: float = 20.0,
         cost = clean_cost(home) if "cost" in history else 0.0
         _history(folder / "prometheus" / "tsdb", runtime_port, rate, history, cost)
     with ExitStack() as stack:
-        sink = stack.enter_context(webhook_sink())
-        routing = Routing(pager_url=f"{sink.url}/{c.RECEIVER_PAGER}",
-                          tickets_url=f"{sink.url}/{c.RECEIVER_TICKETS}",
-                          watchdog_url=f"{sink.url}/{c.RECEIVER_WATCHDOG}",
-                          group_wait="0s", group_interval="1s", repeat_interval="1h")
-        am_url = stack.enter_context(alertmanager(folder / "alertmanager",
-                                                  to_yaml(config(routing))))
-        log = (folder / "runtime.log").open("ab")
-        stack.callback(log.close)
-        exe = Path(sys.executable).parent / "pluginops"
-        runtime = subprocess.Popen([str(exe), "serve", "--port", str(runtime_port), "--home",
-                                    str(home), "--allow-fault-injection"], stdout=log,
-                                   stderr=subprocess.STDOUT)
-        stack.callback(_stop, runtime)
-        runtime_url = f"http://127.0.0.1:{runtime_port}"
-        _wait_http(f"{runtime_url}/readyz", runtime)
+        sink, am_url = alerting(stack, folder)
+        runtime_url, runtime = start_runtime(stack, folder, home, runtime_port)
         rules = folder / "rules.yml"
         rules.write_text(to_yaml(generate(load_slos(ALERTS_DIR / "slos"), FAST_RULES)))
         prom_url = stack.enter_context(prometheus(
@@ -218,6 +154,33 @@ def local_stack(folder: Path, rate: float = 20.0,
             extra_args=(RESEND_DELAY,)))
         wait_for_alertmanager(prom_url)
         yield Stack(runtime_url, prom_url, am_url, rate, sink, runtime, folder, token)
+
+
+def alerting(stack: ExitStack, folder: Path) -> tuple[Sink, str]:
+    """A webhook sink and an Alertmanager routing to it with the generated routing (group wait
+    zero, so a page is delivered as soon as it fires); the sink and Alertmanager's URL."""
+    sink = stack.enter_context(webhook_sink())
+    routing = Routing(pager_url=f"{sink.url}/{c.RECEIVER_PAGER}",
+                      tickets_url=f"{sink.url}/{c.RECEIVER_TICKETS}",
+                      watchdog_url=f"{sink.url}/{c.RECEIVER_WATCHDOG}",
+                      group_wait="0s", group_interval="1s", repeat_interval="1h")
+    return sink, stack.enter_context(alertmanager(folder / "alertmanager",
+                                                  to_yaml(config(routing))))
+
+
+def start_runtime(stack: ExitStack, folder: Path, home: Path, port: int,
+                  name: str = "runtime") -> tuple[str, subprocess.Popen[bytes]]:
+    """`pluginops serve` on loopback (fault injection allowed), stopped with the stack; its URL
+    and process, once it answers."""
+    log = (folder / f"{name}.log").open("ab")
+    stack.callback(log.close)
+    exe = Path(sys.executable).parent / "pluginops"
+    process = subprocess.Popen([str(exe), "serve", "--port", str(port), "--home", str(home),
+                                "--allow-fault-injection"], stdout=log, stderr=subprocess.STDOUT)
+    stack.callback(_stop, process)
+    url = f"http://127.0.0.1:{port}"
+    _wait_http(f"{url}/readyz", process)
+    return url, process
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:

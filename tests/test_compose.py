@@ -20,7 +20,7 @@ import yaml
 
 from contracts.catalogue import Dashboards
 from dashboards import queries as q
-from dashboards import stack
+from dashboards import stack, store
 from pluginops.generated import GENERATED
 from stack.processes import get_json, prometheus
 from tests.conftest import REPO
@@ -267,3 +267,56 @@ def test_the_tls_profile_fronts_the_runtime_with_the_generated_caddyfile() -> No
     server = json.loads(adapted.stdout)["apps"]["http"]["servers"]["srv0"]
     assert server["listen"] == [f"0.0.0.0:{stack.TLS_PORT}"]
     assert json.dumps(server).count(stack.RUNTIME) == 1
+
+
+FLEET_SERVICES = {"victoriametrics", "vmagent", "vmalert"}
+
+
+def test_the_fleet_profile_runs_the_store_with_the_flags_the_live_fleet_test_runs() -> None:
+    fleet = {name: s for name, s in services().items() if s.get("profiles") == ["fleet"]}
+    assert set(fleet) == FLEET_SERVICES
+    assert fleet["victoriametrics"]["command"] == store.store_args(":8428", "/storage")
+    assert fleet["vmagent"]["command"] == store.vmagent_args(
+        ":8429", store.VMAGENT_CONFIG, store.STORE_URL, "/vmagent-buffer")
+    assert fleet["vmalert"]["command"] == store.vmalert_args(
+        ":8880", store.VMALERT_RULES, store.STORE_URL, f"http://{stack.ALERTMANAGER}")
+    for address in (store.STORE, store.VMAGENT, store.VMALERT):
+        assert address.split(":")[0] in services(), address
+    mounts = {(name, target): source for name, source, target in bind_mounts()
+              if name in FLEET_SERVICES}
+    assert mounts == {("vmagent", store.VMAGENT_CONFIG): "deploy/vmagent/scrape.yml",
+                      ("vmagent", store.VMAGENT_TARGETS): "deploy/prometheus/runtimes",
+                      ("vmalert", store.VMALERT_RULES): "alerts/generated/rules.yml"}
+    for name in FLEET_SERVICES:
+        assert "healthcheck" in fleet[name], name
+    # the images are the version the live fleet test runs from Debian
+    versions = {fleet[name]["image"].rsplit(":v", 1)[1] for name in FLEET_SERVICES}
+    packaged = subprocess.run(["dpkg-query", "-W", "-f=${Version}", "victoria-metrics"],
+                              capture_output=True, text=True, timeout=30).stdout
+    assert versions == {packaged.split("+")[0]}, (versions, packaged)
+
+
+@pytest.mark.parametrize(("binary", "flag", "config"), [
+    ("vmagent", "-promscrape.config", "deploy/vmagent/scrape.yml"),
+    ("vmalert", "-rule", "alerts/generated/rules.yml"),
+])
+def test_the_store_components_accept_their_generated_configs(
+        binary: str, flag: str, config: str, tmp_path: Path) -> None:
+    """vmagent refuses fields it does not know (Prometheus' `refresh_interval`, for one); vmalert
+    parses every rule as MetricsQL."""
+    found = shutil.which(binary)
+    assert found, "make test installs Debian's victoria-metrics"
+    checked = subprocess.run([found, "-dryRun", f"{flag}={REPO / config}"],
+                             capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert checked.returncode == 0, checked.stderr[-2000:]
+
+
+def test_prometheus_in_agent_mode_accepts_the_generated_remote_write_config() -> None:
+    checked = subprocess.run(["promtool", "check", "config", "--agent",
+                              str(REPO / "deploy/prometheus/agent.yml")],
+                             capture_output=True, text=True, timeout=60)
+    assert checked.returncode == 0 and "SUCCESS" in checked.stdout, checked.stderr
+    config = yaml.safe_load((REPO / "deploy/prometheus/agent.yml").read_text())
+    assert config["remote_write"] == [{"url": f"{store.STORE_URL}/api/v1/write"}]
+    assert config["scrape_configs"] == yaml.safe_load(
+        (REPO / "deploy/prometheus/prometheus.yml").read_text())["scrape_configs"]

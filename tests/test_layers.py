@@ -26,7 +26,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "alerts": frozenset({"contracts"}),
     "evaluator": frozenset({"contracts", "collector", "alerts"}),
     "dashboards": frozenset({"contracts", "alerts"}),
-    "stack": frozenset({"contracts", "runtime", "collector", "alerts"}),
+    "stack": frozenset({"contracts", "runtime", "collector", "alerts", "dashboards"}),
     "harness": frozenset({"contracts", "runtime"}),
     "pluginops": frozenset({"contracts", "runtime", "collector", "alerts", "evaluator",
                             "dashboards", "stack", "harness"}),

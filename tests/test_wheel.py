@@ -142,7 +142,9 @@ def test_rules_generate_from_the_installed_specs(installed: Installed) -> None:
 
 
 def test_the_fault_injector_runs_a_clean_scenario_from_the_wheel(installed: Installed) -> None:
-    done = installed.run("inject", "--local", "--scenario", "clean", "--format", "json",
-                         timeout=600)
+    done = installed.run("inject", "--local", "--scenario", "clean", "--clean-seconds", "10",
+                         "--format", "json", timeout=600)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert "INTERNAL_ERROR" not in done.stderr
+    (result,) = json.loads(done.stdout)["results"]
+    assert result["ok"] and result["unexpected"] == [] and result["notes"]["duration_s"] == 10

@@ -29,13 +29,16 @@ from pluginops.cli.common import emit_json, format_option, handles_errors, note
               help="An operator's API token for --runtime.")
 @click.option("--rate", type=click.FloatRange(1, 200), default=20.0, show_default=True,
               help="Executions per second of background traffic.")
+@click.option("--clean-seconds", type=click.FloatRange(5, 86400), default=60.0,
+              show_default=True, help="How long the clean scenario runs traffic and watches "
+              "for alerts that should not fire.")
 @click.option("--keep", type=click.Path(path_type=Path, file_okay=False),
               help="Keep the local stack's files (logs, TSDB) in this folder.")
 @format_option
 @handles_errors
 def inject(scenarios: tuple[str, ...], local: bool, runtime_url: str | None,
            prometheus_url: str | None, alertmanager_url: str | None, token: str | None,
-           rate: float, keep: Path | None, fmt: str) -> None:
+           rate: float, clean_seconds: float, keep: Path | None, fmt: str) -> None:
     """Inject faults and report, per scenario, the expected alert, whether it fired, the time
     to detect, and any unexpected alert. Exit 1 when one is missing or an unexpected one pages.
 
@@ -60,7 +63,7 @@ def inject(scenarios: tuple[str, ...], local: bool, runtime_url: str | None,
         if not local:
             stack = Stack(str(runtime_url).rstrip("/"), str(prometheus_url).rstrip("/"),
                           str(alertmanager_url).rstrip("/"), rate, token=str(token))
-            result = library.run(stack, name)
+            result = library.run(stack, name, clean_seconds)
             results.append(result)
             note(f"{name}: {'ok' if result.ok else 'FAILED'}")
             continue
@@ -70,7 +73,7 @@ def inject(scenarios: tuple[str, ...], local: bool, runtime_url: str | None,
         with local_stack(folder, rate=rate, history=library.HISTORY[name]) as stack:
             note(f"{name}: runtime {stack.runtime}, Prometheus {stack.prometheus}, "
                  f"Alertmanager {stack.alertmanager}")
-            result = library.run(stack, name)
+            result = library.run(stack, name, clean_seconds)
         results.append(result)
         note(f"{name}: {'ok' if result.ok else 'FAILED'}")
     if fmt == "json":
