@@ -120,6 +120,18 @@ ROLLBACKS = MetricSpec(
     "Automatic and requested rollbacks by failing phase and reason.",
     (Label.PLUGIN, Label.PHASE, Label.REASON),
 )
+BAKES = MetricSpec(
+    f"{NAMESPACE}_bakes_total", MetricType.COUNTER,
+    "Bakes finished, by outcome: promoted, rolled_back (the evidence found a regression) or "
+    "ended (another operation on the plugin came first).",
+    (Label.PLUGIN, Label.OUTCOME),
+)
+BAKE_IN_PROGRESS = MetricSpec(
+    f"{NAMESPACE}_bake_in_progress", MetricType.GAUGE,
+    "1 while a new version of the plugin bakes (serves a share of executions beside the version "
+    "it replaced).",
+    (Label.PLUGIN,),
+)
 POLICY_DENIALS = MetricSpec(
     f"{NAMESPACE}_policy_denials_total", MetricType.COUNTER,
     "Operations denied by a sandbox profile or org policy.",
@@ -234,7 +246,9 @@ JOURNAL_METRICS: tuple[MetricSpec, ...] = (INSTALL_TRANSACTIONS, ROLLBACKS, INST
                                            INSTALL_PHASE_DURATION)
 # from the audit log:
 AUDIT_METRICS: tuple[MetricSpec, ...] = (POLICY_DENIALS,)
-DURABLE_METRICS: tuple[MetricSpec, ...] = (*JOURNAL_METRICS, *AUDIT_METRICS)
+# from the bakes' records:
+BAKE_METRICS: tuple[MetricSpec, ...] = (BAKES, BAKE_IN_PROGRESS)
+DURABLE_METRICS: tuple[MetricSpec, ...] = (*JOURNAL_METRICS, *AUDIT_METRICS, *BAKE_METRICS)
 
 # What the runtime exports (the evaluator exports EVALUATOR_METRICS from its own registry).
 ALL_METRICS: tuple[MetricSpec, ...] = (
@@ -246,6 +260,7 @@ ALL_METRICS: tuple[MetricSpec, ...] = (
     INSTALL_PHASE_DURATION,
     INSTALL_IN_PROGRESS,
     ROLLBACKS,
+    *BAKE_METRICS,
     POLICY_DENIALS,
     PREFLIGHT_FINDINGS,
     HTTP_REQUESTS_IN_FLIGHT,

@@ -37,6 +37,17 @@ ERRORS: tuple[CodeInfo, ...] = (
     CodeInfo(Code.BAD_CALL,
              "A plugin called a host API with arguments it does not take.",
              'Call the plugin API as docs/architecture.md ("The plugin API") describes.'),
+    CodeInfo(Code.BAKE_INVALID,
+             "A bake was asked with a canary weight outside (0, 1) or a non-positive number "
+             "of executions, or for an operation other than an update.",
+             "Give --canary-weight between 0.01 and 0.5 and --bake-executions of at least 1 "
+             "(or the policy's `bake` defaults), with `pluginops update`."),
+    CodeInfo(Code.BAKE_REGRESSION,
+             "A baking version did worse than the version it replaced on live executions "
+             "(error ratio, p95 or p99 latency, or cost), with evidence past the sequential "
+             "test's bar, and was rolled back automatically.",
+             "Read the evidence (`pluginops bake status NAME`, the journal or the UI timeline), "
+             "fix the version and publish a new one."),
     CodeInfo(Code.BAD_REQUEST,
              "The request body or a field in it is malformed.",
              "Send the JSON object the endpoint documents (`GET /` lists them)."),
@@ -168,6 +179,10 @@ ERRORS: tuple[CodeInfo, ...] = (
     CodeInfo(Code.MODEL_NOT_CONFIGURED,
              "A plugin asked for the model and this runtime has none.",
              "Set `model.base_url` in runtime.yaml."),
+    CodeInfo(Code.NOT_BAKING,
+             "The plugin has no bake in progress.",
+             "`pluginops bake status NAME` shows its last bake; `pluginops update NAME --bake` "
+             "starts one."),
     CodeInfo(Code.NOT_INSTALLED,
              "The plugin is not installed.",
              "`pluginops status` lists what is installed; `pluginops install NAME` installs it."),

@@ -5,6 +5,7 @@
     metering.db                       daily spend per plugin
     identities.db                     each plugin's worker uid (a root runtime)
     auth.db                           API tokens (hashed)
+    bakes.db                          bakes: canary weight, counts per version, decisions
     audit.log                         the hash-chained audit log
     runtime.yaml, policy.yaml         runtime settings; the org policy
     policy-history/<n>-<user>.yaml    every revision of the policy made through the UI
@@ -58,6 +59,10 @@ class Layout:
     @property
     def tokens_db(self) -> Path:
         return self.home / "auth.db"
+
+    @property
+    def bakes_db(self) -> Path:
+        return self.home / "bakes.db"
 
     @property
     def audit_log(self) -> Path:

@@ -23,6 +23,15 @@ def running_serve(home: Path, *args: str, env: dict[str, str] | None = None,
                   before_exec: Callable[[], None] | None = None) -> Iterator[str]:
     """`pluginops serve --home HOME ARGS...` on a free port, ready; yields its base URL and
     stops it with SIGTERM. `before_exec` runs in the child first (e.g. to set an rlimit)."""
+    with serve_process(home, *args, env=env, before_exec=before_exec) as (base, _):
+        yield base
+
+
+@contextmanager
+def serve_process(home: Path, *args: str, env: dict[str, str] | None = None,
+                  before_exec: Callable[[], None] | None = None
+                  ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`running_serve`, yielding the process too (for tests that kill it)."""
     port = free_port()
     # its log goes to a file, not a pipe: a server that logs much must never block on it
     with tempfile.TemporaryFile() as log:
@@ -42,7 +51,7 @@ def running_serve(home: Path, *args: str, env: dict[str, str] | None = None,
                         raise AssertionError(log.read().decode() or "serve did not start") \
                             from None
                     time.sleep(0.1)
-            yield base
+            yield base, server
         finally:
             server.send_signal(signal.SIGTERM)
             server.wait(timeout=15)

@@ -25,6 +25,7 @@ from runtime.install.service import Installer
 from runtime.preflight import PreflightContext, preflight_paths
 from runtime.sandbox.audit import AuditLog
 from runtime.telemetry.audit_metrics import AuditMetrics
+from runtime.telemetry.bake_metrics import BakeMetrics
 from runtime.telemetry.journal_metrics import JournalMetrics
 from runtime.telemetry.metrics import Metrics, PluginLabel
 from runtime.telemetry.tracing import exporter_choice, make_tracer_provider
@@ -56,9 +57,10 @@ def test_every_catalogue_metric_is_exposed_under_its_catalogue_name() -> None:
     metrics = Metrics(registry)
     journal = JournalMetrics(Path("/nonexistent/journal.db"))
     audit = AuditMetrics(Path("/nonexistent/audit.log"))
-    registry.register(journal)
-    registry.register(audit)
-    assert {f.name for f in [*journal.describe(), *audit.describe()]} == \
+    bakes = BakeMetrics(Path("/nonexistent/bakes.db"))
+    for durable in (journal, audit, bakes):
+        registry.register(durable)
+    assert {f.name for f in [*journal.describe(), *audit.describe(), *bakes.describe()]} == \
         {spec.name.removesuffix("_total") for spec in DURABLE_METRICS}
     for spec in ALL_METRICS:
         if spec in DURABLE_METRICS:

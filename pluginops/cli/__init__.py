@@ -8,6 +8,7 @@ import os
 import click
 
 from contracts.version import __version__
+from pluginops.cli.bake_cmd import bake
 from pluginops.cli.evaluate_cmd import collect, evaluate, report
 from pluginops.cli.generate_cmd import generate
 from pluginops.cli.harness_cmd import harness, matrix, release_gate
@@ -38,9 +39,9 @@ def cli() -> None:
 
 
 for command in (preflight, publish, keygen, host, install, update, rollback, uninstall, recover,
-                status, history, run, approve, deny, approvals, audit, policy, serve, rules, inject,
-                generate, collect, evaluate, report, sink, traffic, harness, release_gate,
-                matrix, token):
+                status, history, bake, run, approve, deny, approvals, audit, policy, serve,
+                rules, inject, generate, collect, evaluate, report, sink, traffic, harness,
+                release_gate, matrix, token):
     cli.add_command(command)
 
 

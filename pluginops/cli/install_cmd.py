@@ -24,6 +24,7 @@ from pluginops.cli.common import (
 )
 from pluginops.cli.preflight_cmd import resolve_host
 from pluginops.cli.progress import ConsoleReporter
+from runtime.install.baking import request_for
 from runtime.install.context import Env
 from runtime.install.service import Installer
 from runtime.install.transaction import Outcome
@@ -90,10 +91,28 @@ def install(target: str, fmt: str, home: Path, **opts: Any) -> None:
 
 @click.command()
 @click.argument("target", metavar="NAME[@VERSION_OR_RANGE]")
+@click.option("--bake/--no-bake", default=None,
+              help="After the health check, serve a share of executions with the new version "
+                   "and compare it with the old one; promote or roll back on the evidence "
+                   "(default: the policy's `bake.always`).")
+@click.option("--canary-weight", type=float, metavar="SHARE",
+              help="The new version's share of executions while it bakes (default: the "
+                   "policy's `bake.weight`, 0.1).")
+@click.option("--bake-executions", type=int, metavar="N",
+              help="The new version's executions judged before a promotion (default: the "
+                   "policy's `bake.min_executions`, 200).")
 @operation_options
-def update(target: str, fmt: str, home: Path, **opts: Any) -> None:
+def update(target: str, bake: bool | None, canary_weight: float | None,
+           bake_executions: int | None, fmt: str, home: Path, **opts: Any) -> None:
     """Update an installed plugin to the newest matching version."""
-    _finish(_installer(fmt, home, **opts).update(target), fmt)
+    installer = _installer(fmt, home, **opts)
+    request = request_for(installer.env.policy, bake, canary_weight, bake_executions)
+    outcome = installer.update(target, bake=request)
+    if request is not None and outcome.state == TransactionState.COMMITTED and fmt == "text":
+        click.echo(f"Baking {outcome.to_version}: {request.weight:.0%} of executions until "
+                   f"{request.min_executions} are judged (`pluginops bake status "
+                   f"{outcome.plugin}`; a runtime serving executions decides)")
+    _finish(outcome, fmt)
 
 
 @click.command()

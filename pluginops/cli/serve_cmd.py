@@ -31,7 +31,10 @@ from runtime.api import server
 from runtime.api.app import ApiConfig, create_app
 from runtime.api.server import Limits
 from runtime.auth.tokens import TokenStore
+from runtime.bake.canary import Canary
+from runtime.bake.supervisor import Supervisor, through
 from runtime.descriptors import raise_soft_limit, workers_within
+from runtime.install.journal import Journal
 from runtime.install.service import Installer
 from runtime.sandbox.approvals import Approvals
 from runtime.sandbox.executor import Executor
@@ -88,6 +91,7 @@ def serve(listen: str, port: int, registry: str | None, trust: tuple[Path, ...],
     reg = registry_dir(registry, home)
 
     deps = wiring.executor_deps(home)
+    deps.canary = Canary(Layout(home).bakes_db)  # baking plugins: two versions, compared
     executor = Executor(deps)
     fits = workers_within(raise_soft_limit(), threads, connection_limit)
     if deps.pool.limits.max_workers > fits:  # a pool that cannot open its pipes fails requests
@@ -132,6 +136,9 @@ def serve(listen: str, port: int, registry: str | None, trust: tuple[Path, ...],
             note(f"pre-warmed workers for {len(warmed)} plugins: {', '.join(warmed)}")
 
     threading.Thread(target=prewarm, name="prewarm", daemon=True).start()
+
+    bakes = Supervisor(deps.canary, through(lambda: installer(requested_by="bake")),
+                       Journal(Layout(home).journal), audit).start()
     limits = Limits(threads=threads, connection_limit=connection_limit, max_body_bytes=max_body,
                     grace_s=grace_s)
     try:
@@ -142,6 +149,7 @@ def serve(listen: str, port: int, registry: str | None, trust: tuple[Path, ...],
                              f"{exc.strerror or exc}", where="--listen/--port",
                              next_step="choose a free port or address") from None
     finally:
+        bakes.stop()  # the counts gathered since the last second, and their verdict
         deps.pool.close()
         audit.flush()  # the executions' records still queued
         deps.meter.flush()  # and their spend

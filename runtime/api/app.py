@@ -40,9 +40,11 @@ from werkzeug.exceptions import HTTPException
 from contracts.catalogue import INSTALL_PHASES
 from contracts.codes import Code
 from contracts.errors import PluginopsError, Unavailable
+from contracts.layout import Layout
 from contracts.outcomes import ExecutionOutcome, TransactionState
 from runtime.admin import approving
-from runtime.api.bodies import json_body
+from runtime.api.bakes import bake_request, bake_routes
+from runtime.api.bodies import json_body, object_body
 from runtime.api.redaction import PathRedactor, installation_paths
 from runtime.api.tracing import traced
 from runtime.api.ui import SloReader, create_blueprint, no_slo_reader
@@ -138,26 +140,6 @@ def _error(code: str, message: str, status: int, where: str = "", next_step: str
     return jsonify(body), status
 
 
-def _body(allowed: set[str], numbers: frozenset[str] | set[str] = frozenset()) -> dict[str, Any]:
-    if not request.data:
-        return {}
-    data = json_body(request.get_data())
-    if not isinstance(data, dict):
-        raise PluginopsError(Code.BAD_REQUEST, "the body is not a JSON object", where="body",
-                             next_step="send a JSON object, or no body")
-    unknown = set(data) - allowed
-    if unknown:
-        raise PluginopsError(Code.BAD_REQUEST, f"unknown field(s): {', '.join(sorted(unknown))}",
-                             where="body", next_step=f"allowed: {', '.join(sorted(allowed))}")
-    for key, value in data.items():
-        if key in numbers:
-            continue  # the use case validates its numbers
-        if value is not None and not isinstance(value, str):
-            raise PluginopsError(Code.BAD_REQUEST, f"{key} must be a string", where=f"body.{key}",
-                                 next_step='e.g. {"version": "^1.4"}')
-    return data
-
-
 def _outcome(outcome: Outcome, created: bool = False) -> tuple[Response, int]:
     view = outcome_view(outcome)
     if outcome.ok:
@@ -230,6 +212,8 @@ def create_app(config: ApiConfig) -> Flask:
                                                 config.grafana_url, config.slo_status,
                                                 config.sessions, checked))
 
+    app.register_blueprint(bake_routes(config.ui_home and Layout(config.ui_home).bakes_db))
+
     @app.before_request
     def authenticate() -> tuple[Response, int] | None:
         if request.path in OPEN_PATHS or request.path.startswith("/ui/"):
@@ -285,30 +269,35 @@ def create_app(config: ApiConfig) -> Flask:
         encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
         return Response(encoder(config.metrics), content_type=content_type)
 
-    def _operation_body() -> tuple[str | None, str | None]:
-        allowed = {"version", "inject_failure"} if config.allow_fault_injection else {"version"}
-        body = _body(allowed)
+    def _operation_body() -> tuple[str | None, str | None, Any]:
+        allowed = {"version", "bake", *(["inject_failure"] if config.allow_fault_injection
+                                        else [])}
+        body = object_body(allowed, numbers={"bake"})
         inject = body.get("inject_failure")
         if inject is not None and inject not in INSTALL_PHASES:
             raise PluginopsError(Code.BAD_REQUEST, f"no phase {inject!r}", where="inject_failure",
                                  next_step=f"one of {', '.join(INSTALL_PHASES)}")
-        return body.get("version"), inject
+        return body.get("version"), inject, body.get("bake")
 
     @app.post("/v1/plugins/<name>/install")
     def install(name: str) -> tuple[Response, int]:
-        version, inject = _operation_body()
+        version, inject, bake = _operation_body()
+        if bake:  # a first install has nothing to compare with
+            raise PluginopsError(Code.BAKE_INVALID, "only an update can bake", where="body.bake",
+                                 next_step="install without `bake`, then bake updates")
         return _outcome(config.installer(inject_failure=inject, requested_by=g.principal.user)
                         .install(f"{name}@{version}" if version else name), created=True)
 
     @app.post("/v1/plugins/<name>/update")
     def update(name: str) -> tuple[Response, int]:
-        version, inject = _operation_body()
-        return _outcome(config.installer(inject_failure=inject, requested_by=g.principal.user)
-                        .update(f"{name}@{version}" if version else name))
+        version, inject, bake = _operation_body()
+        installer = config.installer(inject_failure=inject, requested_by=g.principal.user)
+        return _outcome(installer.update(f"{name}@{version}" if version else name,
+                                         bake=bake_request(bake, installer.env.policy)))
 
     @app.post("/v1/plugins/<name>/rollback")
     def rollback(name: str) -> tuple[Response, int]:
-        return _outcome(config.installer().rollback(name, _body({"to"}).get("to")))
+        return _outcome(config.installer().rollback(name, object_body({"to"}).get("to")))
 
     @app.delete("/v1/plugins/<name>")
     def uninstall(name: str) -> tuple[Response, int]:
@@ -330,7 +319,8 @@ def create_app(config: ApiConfig) -> Flask:
 
     @app.post("/v1/approvals/<name>")
     def decide(name: str) -> tuple[Response, int]:
-        body = _body({"scope", "decision", "reason", "expires_in_s"}, numbers={"expires_in_s"})
+        body = object_body({"scope", "decision", "reason", "expires_in_s"},
+                           numbers={"expires_in_s"})
         now = time.time()
         made = approving.decide(
             _approvals(), config.audit, name, body.get("scope"), body.get("decision"),

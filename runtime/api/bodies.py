@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from flask import request
+
 from contracts.codes import Code
 from contracts.errors import PluginopsError
 
@@ -52,4 +54,27 @@ def json_body(raw: bytes) -> Any:
                              where="body", next_step="send a JSON object") from None
     if depth(data) > MAX_DEPTH:
         raise _too_deep()
+    return data
+
+
+def object_body(allowed: set[str],
+                numbers: frozenset[str] | set[str] = frozenset()) -> dict[str, Any]:
+    """The request's JSON object with only `allowed` fields, each a string (or null) unless
+    named in `numbers`; no body is an empty object."""
+    if not request.data:
+        return {}
+    data = json_body(request.get_data())
+    if not isinstance(data, dict):
+        raise PluginopsError(Code.BAD_REQUEST, "the body is not a JSON object", where="body",
+                             next_step="send a JSON object, or no body")
+    unknown = set(data) - allowed
+    if unknown:
+        raise PluginopsError(Code.BAD_REQUEST, f"unknown field(s): {', '.join(sorted(unknown))}",
+                             where="body", next_step=f"allowed: {', '.join(sorted(allowed))}")
+    for key, value in data.items():
+        if key in numbers:
+            continue  # the use case validates its numbers
+        if value is not None and not isinstance(value, str):
+            raise PluginopsError(Code.BAD_REQUEST, f"{key} must be a string", where=f"body.{key}",
+                                 next_step='e.g. {"version": "^1.4"}')
     return data

@@ -50,6 +50,11 @@ def _body(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[st
 def document() -> dict[str, Any]:
     version = {"version": {"type": "string", "maxLength": 64}}
     operation = {**version, "inject_failure": {"type": "string", "enum": list(INSTALL_PHASES)}}
+    bake = {"bake": {"oneOf": [{"type": "boolean"}, {
+        "type": "object", "additionalProperties": False, "properties": {
+            "weight": {"type": "number", "exclusiveMinimum": True, "minimum": 0,
+                       "exclusiveMaximum": True, "maximum": 1},
+            "min_executions": {"type": "integer", "minimum": 1}}}]}}
     return {
         "openapi": "3.0.3",
         "info": {"title": "Pluginops runtime API", "version": __version__,
@@ -80,8 +85,15 @@ def document() -> dict[str, Any]:
                 "requestBody": _body(operation),
                 "responses": _responses("installed", "201", "400", "404", "409", "413")}},
             "/v1/plugins/{name}/update": {"parameters": [NAME], "post": {
-                "operationId": "update", "summary": "update", "requestBody": _body(operation),
+                "operationId": "update", "summary": "update (and bake: a share of executions on "
+                "the new version, promoted or rolled back on the evidence)",
+                "requestBody": _body({**operation, **bake}),
                 "responses": _responses("updated", "200", "400", "404", "409", "413")}},
+            "/v1/plugins/{name}/bake": {"parameters": [NAME], "get": {
+                "operationId": "bake", "summary": "the bake in progress and the last decisions",
+                "parameters": [{"name": "limit", "in": "query",
+                                "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}],
+                "responses": _responses("bakes", "200", "400")}},
             "/v1/plugins/{name}/rollback": {"parameters": [NAME], "post": {
                 "operationId": "rollback", "summary": "roll back to the previous version",
                 "requestBody": _body({"to": {"type": "string", "pattern": SEMVER2_PATTERN,

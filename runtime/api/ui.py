@@ -24,6 +24,8 @@ from runtime.admin import approving, policy_editing
 from runtime.auth.sessions import Session as UiSession
 from runtime.auth.sessions import Sessions
 from runtime.auth.tokens import Principal, TokenStore
+from runtime.bake.store import Bakes
+from runtime.bake.views import bake_view
 from runtime.install.views import status_view
 from runtime.sandbox.policy import load_policy
 
@@ -164,7 +166,15 @@ def create_blueprint(home: Path, tokens: TokenStore, installer: Callable[..., An
         entry = next(h for h in runner.history(row.plugin, 10_000) if h["tx_id"] == tx_id)
         flight = next((s.in_flight for s in runner.status(row.plugin)
                        if s.in_flight and s.in_flight.tx_id == tx_id), None)
-        return render_template("transaction.html", tx=entry, flight=flight)
+        bakes = Bakes(Layout(home).bakes_db)  # an update that bakes: the bake's progress
+        try:
+            bake = bakes.get(tx_id)
+        finally:
+            bakes.close()
+        cause = next((e.detail for e in runner.env.journal.events(tx_id)
+                      if e.kind == "bake_verdict"), None)  # a rollback a bake asked for
+        return render_template("transaction.html", tx=entry, flight=flight,
+                               bake=bake_view(bake) if bake else None, cause=cause)
 
     @ui.get("/history")
     @needs("viewer", tokens, sessions)

@@ -17,7 +17,8 @@ from contracts.catalogue import Span
 from contracts.codes import Code
 from contracts.errors import OperationFailed, PluginopsError
 from contracts.outcomes import PluginState, TransactionState
-from runtime.install import pointer
+from runtime.install import baking, pointer
+from runtime.install.baking import BakeRequest
 from runtime.install.context import Env
 from runtime.install.lock import is_held
 from runtime.install.operations import install_steps, rollback_steps, uninstall_steps
@@ -71,7 +72,14 @@ class Installer:
 
     # operations
 
-    def install(self, target: str, operation: str = "install") -> Outcome:
+    def install(self, target: str, operation: str = "install",
+                bake: BakeRequest | None = None) -> Outcome:
+        """Install (or update) `target`; an update with `bake` then bakes the new version
+        against the one it replaced (`baking.py`)."""
+        if bake is not None and operation != "update":
+            raise PluginopsError(Code.BAKE_INVALID, "only an update can bake: a first install "
+                                 "has no earlier version to compare with", where="bake",
+                                 next_step=f"pluginops install {target}, then bake updates")
         name, spec = parse_spec(target)
         self.recover()
         registry = self._registry()
@@ -91,12 +99,17 @@ class Installer:
             return Outcome("", name, operation, TransactionState.NOOP, current, current, current,
                            note=f"{name} {current} is already the newest match")
         tx = start(self.env, name, operation, current, str(published.version))
-        return run(tx, install_steps(tx, published))
+        outcome = run(tx, install_steps(tx, published))
+        baking.after(self.env, outcome, request=bake)
+        return outcome
 
-    def update(self, target: str) -> Outcome:
-        return self.install(target, operation="update")
+    def update(self, target: str, bake: BakeRequest | None = None) -> Outcome:
+        return self.install(target, operation="update", bake=bake)
 
-    def rollback(self, name: str, to: str | None = None) -> Outcome:
+    def rollback(self, name: str, to: str | None = None,
+                 cause: dict[str, Any] | None = None) -> Outcome:
+        """Roll back to `to` (or the version before the active one). `cause`: the verdict of
+        the bake that asked for it (its `bake_id`), recorded with the rollback."""
         parse_spec(name)
         if to is not None:  # a version, exactly: never a path, a range or a page of text
             try:
@@ -114,10 +127,13 @@ class Installer:
                                   http_status=404)
         target = to or self._previous_version(name, current)
         if target == current:
-            return Outcome("", name, "rollback", TransactionState.NOOP, current, current, current,
-                           note=f"{name} {current} is already active")
-        tx = start(self.env, name, "rollback", current, target)
-        return run(tx, rollback_steps(tx, target))
+            outcome = Outcome("", name, "rollback", TransactionState.NOOP, current, current,
+                              current, note=f"{name} {current} is already active")
+        else:
+            tx = start(self.env, name, "rollback", current, target)
+            outcome = run(tx, rollback_steps(tx, target))
+        baking.after(self.env, outcome, cause=cause)
+        return outcome
 
     def uninstall(self, name: str) -> Outcome:
         parse_spec(name)
@@ -132,7 +148,9 @@ class Installer:
                                   f"{name}", where=name,
                                   next_step=f"uninstall {', '.join(dependents)} first")
         tx = start(self.env, name, "uninstall", current, None)
-        return run(tx, uninstall_steps(tx))
+        outcome = run(tx, uninstall_steps(tx))
+        baking.after(self.env, outcome)
+        return outcome
 
     def dependents(self, name: str) -> list[str]:
         return [row.plugin for row in self.env.journal.installed()

@@ -38,6 +38,7 @@ from contracts.errors import OperationFailed, PluginopsError
 from contracts.files import make_enterable_dirs
 from contracts.layout import Layout
 from contracts.outcomes import ExecutionOutcome
+from runtime.bake.canary import Canary
 from runtime.host import API_VERSIONS, negotiate_api
 from runtime.install.journal import Journal
 from runtime.manifest.model import Manifest
@@ -107,6 +108,8 @@ class ExecutorDeps:
     served_api: tuple[str, ...] = API_VERSIONS
     # Where `policy` comes from, when it is the home's file: read again when the file changes.
     policy_source: PolicySource | None = None
+    # Routes executions of baking plugins between their two versions (`runtime/bake/`).
+    canary: Canary | None = None
 
 
 class Executor:
@@ -144,12 +147,13 @@ class Executor:
                 warmed.append(plugin)
         return warmed
 
-    def plan(self, plugin: str, now: float) -> Plan:
-        """The installed version's manifest, grants and worker spec (`plans.py`: kept until the
-        journal or the approvals change, an approval it relies on expires, or the org policy
-        file changes)."""
+    def plan(self, plugin: str, now: float, version: str | None = None) -> Plan:
+        """The installed version's (or a `version` kept on disk's) manifest, grants and worker
+        spec (`plans.py`: kept until the journal or the approvals change, an approval it relies
+        on expires, or the org policy file changes)."""
         self._refresh_policy()
-        return self.plans.get(plugin, now, self._plan)
+        return self.plans.get(plugin if version is None else f"{plugin}@{version}", now,
+                              self._plan)
 
     def _refresh_policy(self) -> None:
         source = self.deps.policy_source
@@ -159,12 +163,16 @@ class Executor:
                 self.deps.policy = policy
                 self.plans.clear()
 
-    def _plan(self, plugin: str, now: float) -> Plan:
-        rows = self.deps.journal.installed(plugin)
-        if not rows:
-            raise OperationFailed(Code.NOT_INSTALLED, f"{plugin} is not installed", where=plugin,
-                                  http_status=404)
-        manifest = Manifest.model_validate(rows[0].manifest)
+    def _plan(self, key: str, now: float) -> Plan:
+        plugin, _, version = key.partition("@")  # names never hold an "@"
+        if version:
+            manifest = kept_manifest(self.deps.layout, plugin, version)
+        else:
+            rows = self.deps.journal.installed(plugin)
+            if not rows:
+                raise OperationFailed(Code.NOT_INSTALLED, f"{plugin} is not installed",
+                                      where=plugin, http_status=404)
+            manifest = Manifest.model_validate(rows[0].manifest)
         in_force = {scope: decision for scope, decision
                     in self.deps.approvals.latest(plugin).items() if decision.in_force(now)}
         until = min((d.expires_at for d in in_force.values() if d.expires_at is not None),
@@ -239,6 +247,10 @@ class Executor:
         cid = correlation_id or f"{random.getrandbits(128):032x}"
         now = deps.clock()
         plan = self.plan(plugin, now)
+        canary = deps.canary  # a baking plugin: the canary picks the version
+        routed = canary.route(plugin, plan.manifest.version) if canary is not None else None
+        if routed is not None and routed[1] != plan.manifest.version:
+            plan = self.plan(plugin, now, routed[1])
         manifest, grants, spec = plan.manifest, plan.grants, plan.spec
         broker = Broker(grants, deps.settings, deps.meter, self.tools, now=now)
         started = time.perf_counter()
@@ -260,6 +272,9 @@ class Executor:
                               reply.error, latency, reply.cpu_s, broker.tokens,
                               broker.tool_calls, cost, reply.denials, trace_id, report)
         self._record(execution, manifest, now)
+        if canary is not None and routed is not None:
+            canary.observe(routed[0], routed[1], reply.outcome == ExecutionOutcome.SUCCESS,
+                           latency, cost)
         return execution
 
     def _run(self, spec: WorkerSpec, key: str, inputs: Any,
@@ -338,6 +353,17 @@ class Executor:
             self._audit_denials(manifest, denials, now, correlation_id, entry)
         except Exception:  # telemetry never decides a health check
             log.exception("recording the denials of %s's health check failed", manifest.name)
+
+
+def kept_manifest(layout: Layout, plugin: str, version: str) -> Manifest:
+    """The manifest of a version kept on disk beside the active one."""
+    path = layout.version_dir(plugin, version) / "plugin.json"
+    try:
+        return Manifest.model_validate_json(path.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise OperationFailed(Code.VERSION_FOLDER_DAMAGED, f"{path}: {exc}", where=str(path),
+                              next_step=f"pluginops update {plugin}@{version} installs it "
+                                        "afresh") from None
 
 
 def _check_input_name(name: str) -> None:

@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from contracts.codes import Code
 from contracts.errors import PluginopsError
 from contracts.layout import Layout
+from runtime.bake.evidence import DEFAULT_WEIGHT, MIN_EXECUTIONS
 from runtime.sandbox.scopes import matches
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,14 @@ class Rules(_Strict):
     budget: BudgetOverrides = Field(default_factory=BudgetOverrides)
 
 
+class BakeDefaults(_Strict):
+    """How updates bake unless the command says otherwise (`runtime/bake/`)."""
+
+    always: bool = False  # every update bakes (`--no-bake` opts one out)
+    weight: float = Field(DEFAULT_WEIGHT, gt=0, lt=1)
+    min_executions: int = Field(MIN_EXECUTIONS, ge=1)
+
+
 class OrgPolicy(_Strict):
     version: Literal[1] = 1
     allow_unsigned: bool = False
@@ -70,6 +79,7 @@ class OrgPolicy(_Strict):
     types: dict[Literal["node", "integration", "agent", "quality_gate"], Rules] = Field(
         default_factory=dict)
     plugins: dict[str, Rules] = Field(default_factory=dict)
+    bake: BakeDefaults = Field(default_factory=BakeDefaults)
 
     def rules_for(self, plugin: str, plugin_type: str) -> list[Rules]:
         found = []
