@@ -12,6 +12,7 @@ COPY evaluator ./evaluator
 COPY dashboards ./dashboards
 COPY alerts ./alerts
 COPY stack ./stack
+COPY fleet ./fleet
 COPY schemas ./schemas
 COPY examples ./examples
 # The runtime alone by default; EXTRAS=evaluator adds pandas, pyarrow, scipy and matplotlib (the

@@ -7,7 +7,8 @@ from setuptools import find_packages, setup
 
 setup(
     packages=[*find_packages(include=["contracts*", "pluginops*", "runtime*", "collector*",
-                                      "evaluator*", "dashboards*", "alerts*", "stack*"]),
+                                      "evaluator*", "dashboards*", "alerts*", "stack*",
+                                      "fleet*"]),
               "pluginops_examples", "pluginops_schemas"],
     package_dir={"pluginops_examples": "examples", "pluginops_schemas": "schemas"},
 )

@@ -86,6 +86,23 @@ ERRORS: tuple[CodeInfo, ...] = (
     CodeInfo(Code.EXTRA_MISSING,
              "The command needs an optional extra that is not installed.",
              "`pip install 'pluginops[EXTRA]'` with the extra the message names."),
+    CodeInfo(Code.FLEET_GATE_FAILED,
+             "A fleet rollout's wave burned the new version's error budget faster than the "
+             "gate allows; every host that took the version was rolled back.",
+             "Read the evidence (`pluginops fleet status NAME`), fix the version and publish a "
+             "new one."),
+    CodeInfo(Code.FLEET_HOST_FAILED,
+             "A host of the fleet did not take an update or a rollback: unreachable, refused "
+             "(token, role), or its own transaction rolled back.",
+             "Check the host (`pluginops fleet status NAME --hosts FILE`); run the rollout "
+             "again to resume it."),
+    CodeInfo(Code.FLEET_HOSTS_INVALID,
+             "The hosts file is missing, not YAML, or a host lacks a name, a URL or a token.",
+             "List `hosts: [{name, url, token_env or token_file}]`, or give a file-based "
+             "discovery file with --token."),
+    CodeInfo(Code.FLEET_ROLLOUT_RUNNING,
+             "Another rollout of this plugin is unfinished.",
+             "Run that rollout's command again to resume it (or finish it) first."),
     CodeInfo(Code.FORBIDDEN_ROLE,
              "The caller's role may not make this request.",
              "Use a token with the role the message names (`pluginops token create`)."),

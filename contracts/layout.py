@@ -6,6 +6,7 @@
     identities.db                     each plugin's worker uid (a root runtime)
     auth.db                           API tokens (hashed)
     bakes.db                          bakes: canary weight, counts per version, decisions
+    rollouts.db                       fleet rollouts this home coordinated: waves, hosts, gates
     audit.log                         the hash-chained audit log
     runtime.yaml, policy.yaml         runtime settings; the org policy
     policy-history/<n>-<user>.yaml    every revision of the policy made through the UI
@@ -63,6 +64,10 @@ class Layout:
     @property
     def bakes_db(self) -> Path:
         return self.home / "bakes.db"
+
+    @property
+    def rollouts_db(self) -> Path:
+        return self.home / "rollouts.db"
 
     @property
     def audit_log(self) -> Path:

@@ -21,7 +21,7 @@ from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from collector.prometheus import REQUESTS
+from collector.query_api import REQUESTS
 from contracts.catalogue import (
     COST_ANOMALY_MATERIAL,
     COST_ANOMALY_SCORE,

@@ -2,7 +2,7 @@
 below it; an import anywhere in a module (top of the file or inside a function) counts.
 
     pluginops (the command line and the composition root: may import every room)
-    stack      harness         (the live stack and fault injector; the pytest plugin)
+    stack  harness  fleet  (the live stack and fault injector; the pytest plugin; rollouts)
     evaluator  dashboards
     runtime    collector  alerts (the pure rule generator)
     contracts  (names, errors, layout, version, durable files: imports no project package)
@@ -28,8 +28,9 @@ ALLOWED: dict[str, frozenset[str]] = {
     "dashboards": frozenset({"contracts", "alerts"}),
     "stack": frozenset({"contracts", "runtime", "collector", "alerts", "dashboards"}),
     "harness": frozenset({"contracts", "runtime"}),
+    "fleet": frozenset({"contracts", "runtime", "collector", "alerts"}),
     "pluginops": frozenset({"contracts", "runtime", "collector", "alerts", "evaluator",
-                            "dashboards", "stack", "harness"}),
+                            "dashboards", "stack", "harness", "fleet"}),
 }
 
 

@@ -10,6 +10,7 @@ import click
 from contracts.version import __version__
 from pluginops.cli.bake_cmd import bake
 from pluginops.cli.evaluate_cmd import collect, evaluate, report
+from pluginops.cli.fleet_cmd import fleet
 from pluginops.cli.generate_cmd import generate
 from pluginops.cli.harness_cmd import harness, matrix, release_gate
 from pluginops.cli.host_cmd import host
@@ -41,7 +42,7 @@ def cli() -> None:
 for command in (preflight, publish, keygen, host, install, update, rollback, uninstall, recover,
                 status, history, bake, run, approve, deny, approvals, audit, policy, serve,
                 rules, inject, generate, collect, evaluate, report, sink, traffic, harness,
-                release_gate, matrix, token):
+                release_gate, matrix, token, fleet):
     cli.add_command(command)
 
 
