@@ -81,7 +81,12 @@ class Canary:
             pending, self._pending = self._pending, {}
             thresholds = dict(self._thresholds)
         decided = []
-        for bake in self.store.baking():
+        baking = self.store.baking()
+        with self._lock:  # what was kept for bakes that ended is dropped
+            for kept in (self._warm, self._thresholds):
+                for ended in set(kept) - {b.id for b in baking}:
+                    del kept[ended]
+        for bake in baking:
             now: Bake | None = bake
             new_thresholds = bake.thresholds is None and bake.id in thresholds
             if bake.id in pending or new_thresholds:  # nothing to add: no write
