@@ -40,6 +40,7 @@ from metrics_bench import runtime_registry
 
 from alerts import conventions as c
 from contracts.catalogue import PLUGIN_EXECUTIONS
+from contracts.files import workers_may_enter
 from dashboards import store as store_flags
 from dashboards.stack import CLUSTER
 from stack.processes import VICTORIA_METRICS, child, free_port, get_json, require
@@ -197,7 +198,7 @@ def main() -> None:
     options = parser.parse_args()
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     with tempfile.TemporaryDirectory(prefix="pluginops-fleet-bench-") as tmp:
-        folder = Path(tmp)
+        folder = workers_may_enter(Path(tmp))  # sandbox workers read the hosts' plugins
         lines = exposition(options.plugins, folder / "home")
         plugin_series, host_series = per_plugin(lines)
         series = plugin_series * options.plugins + host_series

@@ -312,3 +312,4 @@ class Dashboards:
     TRACES_UID = "pluginops-traces"
     DATASOURCE_VARIABLE = "datasource"
     PLUGIN_VARIABLE = "plugin"
+    HOST_VARIABLE = "host"  # the runtime hosts (the scraper's `host` label); All by default

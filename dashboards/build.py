@@ -27,6 +27,7 @@ from grafana_foundation_sdk.models.dashboard import (
 )
 from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 
+from alerts import conventions as c
 from contracts.catalogue import PLUGIN_EXECUTIONS, Dashboards, Label
 from dashboards.queries import Query
 
@@ -56,6 +57,7 @@ class Spec:
     source: str  # the module that holds the spec (for the stamp)
     panels: tuple[Panel, ...]
     plugin_variable: bool = False
+    host_variable: bool = False  # raw-series panels filter on the chosen runtime hosts
     time_from: str = "now-24h"
     annotations: tuple[tuple[str, str], ...] = ()  # name, PromQL (an event where it has a value)
     links: tuple[tuple[str, str], ...] = field(default=())  # title, uid
@@ -127,6 +129,14 @@ def build(spec: Spec) -> dict[str, Any]:
             .query(f"label_values({PLUGIN_EXECUTIONS.name}, {Label.PLUGIN})")
             .datasource(DATASOURCE).refresh(VariableRefresh.ON_TIME_RANGE_CHANGED)
             .sort(VariableSort.ALPHABETICAL_ASC))
+    if spec.host_variable:
+        builder = builder.with_variable(
+            db.QueryVariable(Dashboards.HOST_VARIABLE).label("Host")
+            .query(f"label_values({PLUGIN_EXECUTIONS.name}, {c.HOST})")
+            .datasource(DATASOURCE).refresh(VariableRefresh.ON_TIME_RANGE_CHANGED)
+            .sort(VariableSort.ALPHABETICAL_ASC).multi(True).include_all(True)
+            .all_value(".*")  # All also matches series without the label (one host, no sd)
+            .current(VariableOption(selected=True, text="All", value="$__all")))
     for name, expr in spec.annotations:
         builder = builder.annotation(
             db.AnnotationQuery().name(name).datasource(DATASOURCE).enable(True)

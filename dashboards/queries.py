@@ -24,6 +24,8 @@ from contracts.catalogue import (
 )
 
 PLUGIN = f'{c.PLUGIN}="${Dashboards.PLUGIN_VARIABLE}"'
+# Raw series carry the scraper's `host`; recorded series are the fleet's and do not.
+ON_HOSTS = f'{PLUGIN}, {c.HOST}=~"${Dashboards.HOST_VARIABLE}"'
 RATE = "$__rate_interval"
 RANGE = "$__range"
 TOP = 10
@@ -45,21 +47,21 @@ def _executions(selector: str = "") -> str:
 
 def availability(window: str, offset: str = "") -> str:
     shift = f" offset {offset}" if offset else ""
-    success = _executions(f'{PLUGIN}, outcome="success"')
+    success = _executions(f'{ON_HOSTS}, outcome="success"')
     return (f"sum(rate({success}[{window}]{shift}))\n/\n"
-            f"sum(rate({_executions(PLUGIN)}[{window}]{shift}))")
+            f"sum(rate({_executions(ON_HOSTS)}[{window}]{shift}))")
 
 
 def latency(q: float, window: str, offset: str = "") -> str:
     shift = f" offset {offset}" if offset else ""
     return (f"histogram_quantile({q}, sum by (le) "
-            f"(rate({PLUGIN_EXECUTION_DURATION.name}_bucket{{{PLUGIN}}}[{window}]{shift})))")
+            f"(rate({PLUGIN_EXECUTION_DURATION.name}_bucket{{{ON_HOSTS}}}[{window}]{shift})))")
 
 
 def cost_per_success(window: str, offset: str = "") -> str:
     shift = f" offset {offset}" if offset else ""
-    success = _executions(f'{PLUGIN}, outcome="success"')
-    return (f"sum(rate({PLUGIN_EXECUTION_COST.name}{{{PLUGIN}}}[{window}]{shift}))\n/\n"
+    success = _executions(f'{ON_HOSTS}, outcome="success"')
+    return (f"sum(rate({PLUGIN_EXECUTION_COST.name}{{{ON_HOSTS}}}[{window}]{shift}))\n/\n"
             f"clamp_min(sum(rate({success}[{window}]{shift})), 1e-12)")
 
 
@@ -95,6 +97,13 @@ COST_SCORES = Query(f"topk({TOP}, {COST_ANOMALY_SCORE.name})", "{{plugin}}")
 
 # Plugin detail ------------------------------------------------------------------------------
 
+# per host: where a failing or slow host stands out from the fleet
+_SUCCESS_ON_HOSTS = _executions(f'{ON_HOSTS}, outcome="success"')
+HOST_AVAILABILITY = Query(
+    f"sum by ({c.HOST}) (rate({_SUCCESS_ON_HOSTS}[1h]))\n/\n"
+    f"sum by ({c.HOST}) (rate({_executions(ON_HOSTS)}[1h]))", f"{{{{{c.HOST}}}}}")
+HOST_EXECUTIONS = Query(f"sum by ({c.HOST}, version) (rate({_executions(ON_HOSTS)}[{RATE}]))",
+                        f"{{{{{c.HOST}}}}} {{{{version}}}}")
 BUDGET_BURN_DOWN = Query(f"{c.BUDGET_REMAINING}{{{PLUGIN}}}", "{{slo}} (rules)")
 BUDGET_EVALUATOR = Query(f"{SLO_BUDGET_REMAINING.name}{{{PLUGIN}}}", "{{slo}} (evaluator)")
 BURN_RATES = Query(" or ".join(

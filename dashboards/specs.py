@@ -66,7 +66,7 @@ DETAIL = Spec(
     uid=Dashboards.DETAIL_UID, title=Dashboards.DETAIL_TITLE, source=SOURCE,
     description="One plugin over 7 and 30 days against the window before, its budget and its "
                 "rollbacks; latency exemplars link to traces.",
-    plugin_variable=True, time_from="now-7d",
+    plugin_variable=True, host_variable=True, time_from="now-7d",
     annotations=(("Rollbacks", q.ROLLBACK_ANNOTATION),),
     links=(("Fleet overview", Dashboards.FLEET_UID),),
     panels=(
@@ -93,6 +93,14 @@ DETAIL = Spec(
         Panel("Latency regression against the previous window (evaluator)", "timeseries",
               "short", "Quantile now over the quantile of the previous window; the evaluator "
               "flags 1.2x with a permutation test.", (q.REGRESSION,), width=24),
+        Panel("Availability by host (1h)", "timeseries", "percentunit",
+              "Successful executions over all on each runtime host: a failing host stands out "
+              "from the fleet (the budget and burn panels are the fleet's).",
+              (q.HOST_AVAILABILITY,)),
+        Panel("Executions by host and version", "timeseries", "reqps",
+              "Executions a second on each host, by version: a bake or a rollout wave shows as "
+              "two versions on a host, or hosts on different versions.", (q.HOST_EXECUTIONS,),
+              min=0),
     ))
 
 INSTALLS = Spec(

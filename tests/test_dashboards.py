@@ -164,7 +164,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-
     ), seed=21)
     source = folder / "fleet.om"
     openmetrics.write_file(syn.telemetry(fleet), source,
-                           {"job": c.RUNTIME_JOB, "instance": "runtime:8080"})
+                           {"job": c.RUNTIME_JOB, "instance": "runtime:8080", c.HOST: HOST})
     extra = folder / "extra.om"
     extra.write_text("\n".join([*_extra_families(at - 2 * 86400, at),
                                 *_evaluator_families(source, at), "# EOF"]) + "\n")
@@ -175,13 +175,19 @@ def stack(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-
         yield url, at_ms / 1000
 
 
-def _substitute(expr: str, plugin: str) -> str:
+HOST = "runtime-a"  # the synthetic fleet's one runtime host
+
+
+def _substitute(expr: str, plugin: str, host: str = ".*") -> str:
+    """As Grafana does; `host` ".*" is the host variable's All."""
     return (expr.replace("$__rate_interval", RATE_INTERVAL).replace("$__range", RANGE)
-            .replace(f"${Dashboards.PLUGIN_VARIABLE}", plugin))
+            .replace(f"${Dashboards.PLUGIN_VARIABLE}", plugin)
+            .replace(f"${Dashboards.HOST_VARIABLE}", host))
 
 
-def _run(url: str, target: dict[str, Any], at: float, plugin: str) -> dict[str, Any]:
-    expr = _substitute(target["expr"], plugin)
+def _run(url: str, target: dict[str, Any], at: float, plugin: str,
+         host: str = ".*") -> dict[str, Any]:
+    expr = _substitute(target["expr"], plugin, host)
     if target.get("instant"):
         params = {"query": expr, "time": f"{at:.3f}"}
         path = "query"
@@ -223,3 +229,21 @@ def test_every_panel_query_answers_with_series_where_the_panel_should_have_data(
                 empty_ok.append(title)
     assert ran >= 35
     assert len(empty_ok) <= 4, empty_ok
+
+
+@pytest.mark.slow
+def test_the_host_variable_offers_the_hosts_and_narrows_the_per_host_panels(stack) -> None:  # type: ignore[no-untyped-def]
+    url, at = stack
+    (variable,) = [v for v in _documents()["plugin-detail.json"]["templating"]["list"]
+                   if v["name"] == Dashboards.HOST_VARIABLE]
+    offered = json.loads(urllib.request.urlopen(
+        f"{url}/api/v1/label/{c.HOST}/values?" + urllib.parse.urlencode(
+            {"match[]": "pluginops_plugin_executions_total", "start": at - 3600, "end": at}),
+        timeout=30).read())["data"]
+    assert variable["query"].endswith(f", {c.HOST})") and offered == [HOST]
+    target = {"expr": q.HOST_AVAILABILITY.expr}
+    chosen = _run(url, target, at, "agent-0002", HOST)["data"]["result"]
+    assert {r["metric"][c.HOST] for r in chosen} == {HOST}
+    assert _run(url, target, at, "agent-0002", "elsewhere")["data"]["result"] == []
+    assert _run(url, {"expr": q.availability("1h")}, at, "agent-0002",
+                "elsewhere")["data"]["result"] == []
