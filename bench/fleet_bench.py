@@ -43,6 +43,7 @@ from contracts.catalogue import PLUGIN_EXECUTIONS
 from contracts.files import workers_may_enter
 from dashboards import store as store_flags
 from dashboards.stack import CLUSTER
+from runtime.telemetry.metrics import without_created_series
 from stack.processes import VICTORIA_METRICS, child, free_port, get_json, require
 
 SCRAPE_S = 15.0
@@ -50,6 +51,7 @@ CHUNK = 50_000
 
 
 def exposition(plugins: int, home: Path) -> list[str]:
+    without_created_series()  # as `serve` exposes them
     registry, pool = runtime_registry(plugins, home)
     try:
         text = generate_latest(registry).decode()
@@ -185,8 +187,8 @@ def rollout_figures(folder: Path) -> None:
     gate_failed = at["gate_failed"]
     print(f"rollout of a bad version on 3 hosts (default gate: 5 s polls): {done.state}; "
           f"canary updated after {updated - began:.2f} s; its first failing executions to the "
-          f"gate failing {gate_failed - updated:.1f} s; to the canary back on the good version "
-          f"{rolled - updated:.1f} s (the other hosts never took it)")
+          f"gate failing {gate_failed - updated:.2f} s; to the canary back on the good version "
+          f"{rolled - updated:.2f} s (the other hosts never took it)")
 
 
 def main() -> None:

@@ -17,7 +17,7 @@ from runtime.install.phases import Injector, Reporter
 from runtime.registry.http import HttpSource
 from runtime.sandbox import home as sandbox_home
 from runtime.sandbox.executor import ExecutorDeps
-from runtime.telemetry.metrics import Metrics
+from runtime.telemetry.metrics import Metrics, without_created_series
 from runtime.telemetry.tracing import make_tracer_provider
 
 TRACER_NAME = "pluginops"
@@ -28,6 +28,7 @@ ENV_ALLOW_UNSIGNED = "PLUGINOPS_ALLOW_UNSIGNED"
 
 @lru_cache(maxsize=1)
 def metrics() -> Metrics:
+    without_created_series()
     return Metrics(CollectorRegistry())
 
 
