@@ -151,7 +151,7 @@ def rollout_figures(folder: Path) -> None:
     from fleet.coordinator import Coordinator, Plan
     from fleet.gate import GateSettings
     from fleet.hosts import FleetHost
-    from fleet.record import Rollouts
+    from runtime.rollouts import Rollouts
     from stack.fleet import local_fleet
     from stack.stack import FAULT_PLUGIN
     from stack.traffic import Traffic
@@ -185,7 +185,7 @@ def rollout_figures(folder: Path) -> None:
     at = {kind: when for when, kind, _ in events}
     updated, rolled = at["step_updated"], at["step_rolled_back"]
     gate_failed = at["gate_failed"]
-    print(f"rollout of a bad version on 3 hosts (default gate: 5 s polls): {done.state}; "
+    print(f"rollout of a bad version on 3 hosts (default gate: 2 s polls): {done.state}; "
           f"canary updated after {updated - began:.2f} s; its first failing executions to the "
           f"gate failing {gate_failed - updated:.2f} s; to the canary back on the good version "
           f"{rolled - updated:.2f} s (the other hosts never took it)")

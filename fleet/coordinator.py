@@ -19,7 +19,8 @@ from fleet import gate as gates
 from fleet.client import HostApi
 from fleet.gate import GateSettings
 from fleet.hosts import FleetHost
-from fleet.record import (
+from fleet.waves import plan_waves
+from runtime.rollouts import (
     COMPLETED,
     FAILED,
     ROLLBACK_FAILED,
@@ -31,7 +32,6 @@ from fleet.record import (
     Rollout,
     Rollouts,
 )
-from fleet.waves import plan_waves
 
 Note = Callable[[str], None]
 

@@ -28,7 +28,7 @@ class GateSettings:
     seconds: float = 300.0  # how long each wave is watched before the next one
     max_burn: float = 1.0
     alpha: float = 0.01
-    poll_s: float = 5.0
+    poll_s: float = 2.0  # a look costs two instant queries
 
 
 @dataclass(frozen=True)

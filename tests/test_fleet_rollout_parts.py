@@ -1,22 +1,31 @@
 """The fleet rollout's parts, without a fleet: the hosts file (bad ones refused with where and
-what to do, tokens never read from the file), the waves, and the gate's statistics (a version
+what to do, tokens never read from the file), the waves, the gate's statistics (a version
 within budget fails a gate at most alpha of the time however often the gate looks; a version
-failing a quarter of its executions fails within tens of them)."""
+failing a quarter of its executions fails within tens of them), and the UI's rollouts page."""
 
 from __future__ import annotations
 
 import random
+import re
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from flask.testing import FlaskClient
 
 from contracts.codes import Code
 from contracts.errors import PluginopsError
+from contracts.layout import Layout
 from fleet.gate import GateSettings, allowed_ratio, judge
 from fleet.hosts import load_hosts
 from fleet.waves import plan_waves
 from pluginops.cli import cli
+from runtime.auth.tokens import TokenStore
+from runtime.rollouts import Rollouts
+from tests import test_ui
+from tests.test_ui import sign_in
+
+site = test_ui.site  # the UI's test app over a home (a fixture)
 
 
 def test_hosts_come_from_a_hosts_file_with_tokens_from_the_environment_or_a_file(
@@ -113,3 +122,29 @@ def test_a_failing_version_fails_the_gate_within_tens_of_executions() -> None:
         at = watch(0.25, 0.001, seed)
         assert at is not None and at <= 50, (seed, at)
     assert all(watch(0.02, 0.001, seed) is not None for seed in range(20))  # 20x the budget
+
+
+def test_the_ui_shows_each_rollout_wave_by_wave_with_its_gates(
+        tmp_path: Path, site: tuple[FlaskClient, TokenStore, Path]) -> None:
+    client, tokens, home = site
+    sign_in(client, tokens, "vera", "viewer")
+    assert 'id="no-rollouts"' in client.get("/ui/rollouts").get_data(as_text=True)
+
+    record = Rollouts(Layout(home).rollouts_db)
+    rollout = record.create("json-transform", "2.0.0", [["a"], ["b", "c"]], {})
+    record.step(rollout.id, "a", "updated", previous="1.2.0")
+    record.start_gate(rollout.id, 0)
+    record.end_gate(rollout.id, 0, "failed", {"summary": "error ratio 25.0% over 40 "
+                                                         "executions against 0.10% allowed"})
+    record.step(rollout.id, "a", "rolled_back")
+    record.finish(rollout.id, "rolled_back", {"code": Code.FLEET_GATE_FAILED,
+                                              "message": "wave 1 (a): error ratio 25.0%"})
+    record.close()
+
+    page = re.sub(r"<[^>]+>", "", client.get("/ui/rollouts").get_data(as_text=True))
+    assert f"Rollout {rollout.id}" in page
+    assert "json-transform 2.0.0: rolled back" in page
+    assert f"{Code.FLEET_GATE_FAILED} wave 1 (a): error ratio 25.0%" in page
+    assert "a: rolled back (was 1.2.0)" in page and "b: pending, c: pending" in page
+    assert "failed: error ratio 25.0% over 40 executions against 0.10% allowed" in page
+    assert "not reached" in page  # the second wave's gate

@@ -24,7 +24,7 @@ import yaml
 from alerts import conventions as c
 from alerts.windows import TIERS, seconds
 from contracts.layout import Layout
-from fleet.record import Rollouts
+from runtime.rollouts import Rollouts
 from stack import scenarios
 from stack.fleet import Fleet, local_fleet
 from stack.processes import get_json, wait_until

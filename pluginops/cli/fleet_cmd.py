@@ -17,8 +17,8 @@ from fleet.client import HostApi
 from fleet.coordinator import Coordinator, Plan
 from fleet.gate import GateSettings
 from fleet.hosts import load_hosts
-from fleet.record import COMPLETED, Rollouts
 from pluginops.cli.common import emit_json, format_option, handles_errors, home_option, note
+from runtime.rollouts import COMPLETED, Rollouts
 from runtime.semver import InvalidVersion, parse_version
 
 HOSTS = click.option("--hosts", "hosts_file", required=True,

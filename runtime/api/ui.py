@@ -27,6 +27,7 @@ from runtime.auth.tokens import Principal, TokenStore
 from runtime.bake.store import Bakes
 from runtime.bake.views import bake_view
 from runtime.install.views import status_view
+from runtime.rollouts import Rollouts
 from runtime.sandbox.policy import load_policy
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -185,6 +186,26 @@ def create_blueprint(home: Path, tokens: TokenStore, installer: Callable[..., An
                 if outcome is None or h["outcome"] == outcome]
         return render_template("history.html", rows=rows, plugin=plugin or "",
                                outcome=outcome or "", outcomes=OUTCOMES)
+
+    @ui.get("/rollouts")
+    @needs("viewer", tokens, sessions)
+    def rollouts() -> str:
+        """The fleet rollouts coordinated from this home (`pluginops fleet rollout --home`)."""
+        found: list[dict[str, Any]] = []
+        path = Layout(home).rollouts_db
+        if path.exists():
+            record = Rollouts(path)
+            try:
+                for rollout in reversed(record.history(limit=20)):
+                    steps = record.steps(rollout.id)
+                    gates = [record.gate(rollout.id, i) for i in range(len(rollout.waves))]
+                    found.append({"rollout": rollout, "waves": [
+                        {"number": i + 1, "gate": gates[i],
+                         "steps": [s for s in steps if s.wave == i]}
+                        for i in range(len(rollout.waves))]})
+            finally:
+                record.close()
+        return render_template("rollouts.html", rollouts=found)
 
     @ui.get("/approvals")
     @needs("viewer", tokens, sessions)

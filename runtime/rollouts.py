@@ -1,4 +1,4 @@
-"""The coordinator's journal (`rollouts.db`, SQLite, WAL, FULL sync): each rollout with its
+"""The fleet coordinator's journal (`rollouts.db`, SQLite, WAL, FULL sync): each rollout with its
 waves and settings, each host's step (its version before, the update's transaction, its
 state), each wave's gate (when it started, how it ended, the evidence), and an append-only log
 of what happened. A coordinator killed at any instant is resumed from it: a step is recorded
@@ -184,10 +184,12 @@ class Rollouts:
         found = self.history(plugin)
         return found[-1] if found else None
 
-    def history(self, plugin: str) -> list[Rollout]:
-        """The plugin's rollouts, oldest first."""
-        rows = self.db.execute("SELECT * FROM rollouts WHERE plugin = ? ORDER BY started_at, "
-                               "rowid", (plugin,))
+    def history(self, plugin: str | None = None, limit: int = 1000) -> list[Rollout]:
+        """The plugin's (or every plugin's) last `limit` rollouts, oldest first."""
+        where, args = ("WHERE plugin = ?", [plugin]) if plugin else ("", [])
+        rows = self.db.execute(f"SELECT * FROM (SELECT *, rowid AS r FROM rollouts {where} "
+                               "ORDER BY started_at DESC, r DESC LIMIT ?) ORDER BY started_at, r",
+                               [*args, limit])
         return [_rollout(r) for r in rows]
 
     def steps(self, rollout_id: str) -> list[Step]:
