@@ -43,7 +43,6 @@ from contracts.catalogue import PLUGIN_EXECUTIONS
 from contracts.files import workers_may_enter
 from dashboards import store as store_flags
 from dashboards.stack import CLUSTER
-from runtime.telemetry.metrics import without_created_series
 from stack.processes import VICTORIA_METRICS, child, free_port, get_json, require
 
 SCRAPE_S = 15.0
@@ -51,8 +50,7 @@ CHUNK = 50_000
 
 
 def exposition(plugins: int, home: Path) -> list[str]:
-    without_created_series()  # as `serve` exposes them
-    registry, pool = runtime_registry(plugins, home)
+    registry, pool = runtime_registry(plugins, home)  # without `_created`, as `serve`
     try:
         text = generate_latest(registry).decode()
     finally:

@@ -40,13 +40,14 @@ from runtime.install.journal import Journal
 from runtime.sandbox.audit import AuditLog
 from runtime.sandbox.pool import WorkerPool
 from runtime.telemetry.durable import register_durable_metrics
-from runtime.telemetry.metrics import Metrics
+from runtime.telemetry.metrics import Metrics, without_created_series
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 GOAL_S, GOAL_MB = 1.0, 5.0
 
 
 def runtime_registry(plugins: int, home: Path) -> tuple[CollectorRegistry, WorkerPool]:
+    without_created_series()  # as `serve` exposes them (process-wide: the baseline too)
     layout = Layout(home)
     Journal(layout.journal).close()
     AuditLog(layout.audit_log).event("bench.start", plugins=plugins)
