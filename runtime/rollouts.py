@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runtime.sqlite import open_db
+from runtime.sqlite import immediate, open_db
 
 RUNNING, COMPLETED, ROLLED_BACK, FAILED = "running", "completed", "rolled_back", "failed"
 PENDING, UPDATING, UPDATED, STEP_FAILED = "pending", "updating", "updated", "failed"
@@ -105,35 +105,25 @@ class Rollouts:
         self.db.close()
 
     def _write(self, sql: str, *args: Any) -> None:
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            self.db.execute(sql, args)
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
+        with immediate(self.db) as db:
+            db.execute(sql, args)
 
     def create(self, plugin: str, version: str, waves: list[list[str]],
                settings: dict[str, Any]) -> Rollout:
         rollout_id = uuid.uuid4().hex
         now = self.clock()
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            self.db.execute("INSERT INTO rollouts (id, plugin, version, state, waves, settings, "
-                            "started_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                            (rollout_id, plugin, version, RUNNING, json.dumps(waves),
-                             json.dumps(settings, sort_keys=True), now))
+        with immediate(self.db) as db:
+            db.execute("INSERT INTO rollouts (id, plugin, version, state, waves, settings, "
+                       "started_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                       (rollout_id, plugin, version, RUNNING, json.dumps(waves),
+                        json.dumps(settings, sort_keys=True), now))
             for index, wave in enumerate(waves):
                 for host in wave:
-                    self.db.execute("INSERT INTO steps (rollout_id, host, wave, state) "
-                                    "VALUES (?, ?, ?, ?)", (rollout_id, host, index, PENDING))
-            self.db.execute("INSERT INTO log (rollout_id, at, kind, detail) VALUES "
-                            "(?, ?, 'started', ?)", (rollout_id, now, json.dumps(
-                                {"version": version, "waves": waves})))
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
+                    db.execute("INSERT INTO steps (rollout_id, host, wave, state) "
+                               "VALUES (?, ?, ?, ?)", (rollout_id, host, index, PENDING))
+            db.execute("INSERT INTO log (rollout_id, at, kind, detail) VALUES "
+                       "(?, ?, 'started', ?)",
+                       (rollout_id, now, json.dumps({"version": version, "waves": waves})))
         found = self.get(rollout_id)
         assert found is not None
         return found

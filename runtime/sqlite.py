@@ -6,6 +6,8 @@ sandbox worker under another uid cannot read the runtime's records."""
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from contracts.files import make_private
@@ -25,3 +27,15 @@ def open_db(path: Path, schema: str, synchronous: str = "FULL") -> sqlite3.Conne
     db.executescript(schema)
     return db
 
+
+@contextmanager
+def immediate(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """A write transaction taken at once (`BEGIN IMMEDIATE`: no upgrade from a read lock to
+    fail later), committed on success and rolled back on any exception."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")

@@ -19,7 +19,7 @@ from fleet.gate import GateSettings
 from fleet.hosts import load_hosts
 from pluginops.cli.common import emit_json, format_option, handles_errors, home_option, note
 from runtime.rollouts import COMPLETED, Rollouts
-from runtime.semver import InvalidVersion, parse_version
+from runtime.semver import is_exact_version
 
 HOSTS = click.option("--hosts", "hosts_file", required=True,
                      type=click.Path(path_type=Path, dir_okay=False),
@@ -36,11 +36,7 @@ def fleet() -> None:
 
 def _target(target: str) -> tuple[str, str]:
     name, _, version = target.partition("@")
-    try:
-        exact = bool(name) and str(parse_version(version)) == version
-    except InvalidVersion:
-        exact = False
-    if not exact:
+    if not name or not is_exact_version(version):
         raise PluginopsError(Code.VERSION_INVALID, f"{target[:80]!r} is not NAME@VERSION",
                              where="NAME@VERSION", next_step="name an exact published "
                              "version, e.g. json-transform@2.0.0")

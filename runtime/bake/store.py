@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from runtime.bake.evidence import Arm, Thresholds
-from runtime.sqlite import open_db
+from runtime.sqlite import immediate, open_db
 
 BAKING, PROMOTED, ROLLED_BACK, ENDED = "baking", "promoted", "rolled_back", "ended"
 STATES = (BAKING, PROMOTED, ROLLED_BACK, ENDED)
@@ -89,21 +87,11 @@ class Bakes:
     def close(self) -> None:
         self.db.close()
 
-    @contextmanager
-    def _atomic(self) -> Iterator[sqlite3.Connection]:
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
-
     def start(self, bake_id: str, plugin: str, candidate: str, baseline: str, weight: float,
               min_executions: int, now: float) -> Bake:
         """A new bake of `plugin`; one still baking is ended first (a newer operation
         supersedes it)."""
-        with self._atomic() as db:
+        with immediate(self.db) as db:
             self._end(db, plugin, {"reason": "superseded", "by": bake_id}, now)
             db.execute("INSERT INTO bakes (id, plugin, candidate, baseline, weight, "
                        "min_executions, state, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -116,7 +104,7 @@ class Bakes:
     def end(self, plugin: str, why: dict[str, Any], now: float) -> Bake | None:
         """End the plugin's bake without a verdict (another operation on the plugin: an update,
         a rollback, an uninstall); the bake ended, if one was baking."""
-        with self._atomic() as db:
+        with immediate(self.db) as db:
             return self._end(db, plugin, why, now)
 
     def _end(self, db: sqlite3.Connection, plugin: str, why: dict[str, Any],
@@ -133,7 +121,7 @@ class Bakes:
             thresholds: Thresholds | None) -> Bake | None:
         """Add counts to a bake still baking (and set its thresholds if none are set yet);
         the bake as it stands after, or None once it has ended."""
-        with self._atomic() as db:
+        with immediate(self.db) as db:
             row = db.execute("SELECT * FROM bakes WHERE id = ?", (bake_id,)).fetchone()
             if row is None or row["state"] != BAKING:
                 return None
@@ -149,7 +137,7 @@ class Bakes:
     def decide(self, bake_id: str, state: str, decision: dict[str, Any], now: float) -> bool:
         """Close a bake with its verdict; False when it was no longer baking (another process
         decided, or an operation ended it)."""
-        with self._atomic() as db:
+        with immediate(self.db) as db:
             done = db.execute("UPDATE bakes SET state = ?, ended_at = ?, decision = ? "
                               "WHERE id = ? AND state = ?",
                               (state, now, json.dumps(decision, sort_keys=True), bake_id,

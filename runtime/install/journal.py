@@ -11,14 +11,13 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from contracts.outcomes import TransactionState
-from runtime.sqlite import open_db
+from runtime.sqlite import immediate, open_db
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS transactions (
@@ -110,15 +109,8 @@ class Journal:
     def close(self) -> None:
         self.db.close()
 
-    @contextmanager
-    def atomic(self) -> Iterator[sqlite3.Connection]:
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
+    def atomic(self) -> AbstractContextManager[sqlite3.Connection]:
+        return immediate(self.db)
 
     # writes
 

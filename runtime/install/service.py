@@ -26,7 +26,7 @@ from runtime.install.phases import PHASES_BY_OPERATION
 from runtime.install.recovery import recover
 from runtime.install.select import parse_spec, select
 from runtime.install.transaction import Outcome, run, start
-from runtime.semver import InvalidVersion, parse_version
+from runtime.semver import is_exact_version
 
 log = logging.getLogger(__name__)
 
@@ -111,15 +111,10 @@ class Installer:
         """Roll back to `to` (or the version before the active one). `cause`: the verdict of
         the bake that asked for it (its `bake_id`), recorded with the rollback."""
         parse_spec(name)
-        if to is not None:  # a version, exactly: never a path, a range or a page of text
-            try:
-                canonical = str(parse_version(to)) == to  # not " 1.2.0", "v1.2.0", "1.2.0\n"
-            except InvalidVersion:
-                canonical = False
-            if not canonical:
-                raise PluginopsError(Code.VERSION_INVALID, f"{to[:64]!r} is not a version",
-                                     where="to", next_step="name an installed version, e.g. "
-                                     "1.3.2 (`pluginops history NAME` lists them)")
+        if to is not None and not is_exact_version(to):  # never a path, range or page of text
+            raise PluginopsError(Code.VERSION_INVALID, f"{to[:64]!r} is not a version",
+                                 where="to", next_step="name an installed version, e.g. "
+                                 "1.3.2 (`pluginops history NAME` lists them)")
         self.recover()
         current = self.env.journal.installed_version(name)
         if current is None:

@@ -73,6 +73,14 @@ class Version:
         return str(self._parsed.version)
 
 
+def is_exact_version(text: str) -> bool:
+    """A version written exactly as it prints: never " 1.2.0", "v1.2.0", "1.2.0\\n" or a range."""
+    try:
+        return str(parse_version(text)) == text
+    except InvalidVersion:
+        return False
+
+
 @lru_cache(maxsize=65536)
 def parse_version(text: str, loose: bool = False) -> Version:
     if not isinstance(text, str) or len(text) > MAX_TEXT:
