@@ -29,12 +29,13 @@ def running_serve(home: Path, *args: str, env: dict[str, str] | None = None,
 
 @contextmanager
 def serve_process(home: Path, *args: str, env: dict[str, str] | None = None,
-                  before_exec: Callable[[], None] | None = None
+                  before_exec: Callable[[], None] | None = None, log_file: Path | None = None
                   ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """`running_serve`, yielding the process too (for tests that kill it)."""
+    """`running_serve`, yielding the process too (for tests that kill it); its log is kept in
+    `log_file` when one is given (for a failure's message)."""
     port = free_port()
     # its log goes to a file, not a pipe: a server that logs much must never block on it
-    with tempfile.TemporaryFile() as log:
+    with (log_file.open("w+b") if log_file else tempfile.TemporaryFile()) as log:
         server = subprocess.Popen([PLUGINOPS, "serve", "--port", str(port), "--home",
                                    str(home), *args], stdout=subprocess.DEVNULL, stderr=log,
                                   env={**os.environ, **(env or {})}, preexec_fn=before_exec)

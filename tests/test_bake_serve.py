@@ -9,6 +9,7 @@ import json
 import signal
 import subprocess
 import urllib.request
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from contracts.catalogue import BAKE_IN_PROGRESS, BAKES
+from contracts.errors import PluginopsError
 from contracts.layout import Layout
 from runtime.auth.tokens import TokenStore
 from runtime.bake.store import Bakes
@@ -60,7 +62,8 @@ def test_a_bake_survives_a_killed_runtime_and_the_next_one_rolls_the_regression_
     installer.env.journal.close()
     token, _ = TokenStore(home).create("bake-test", "operator", "tests")
 
-    with serve_process(home) as (base, first):
+    logs = [tmp_path / "serve-1.log", tmp_path / "serve-2.log"]
+    with serve_process(home, log_file=logs[0]) as (base, first):
         for n in range(BEFORE_KILL):
             assert post(f"{base}/v1/plugins/{PLUGIN}/execute", {"inputs": {"n": n}},
                         token)[0] in (200, 422)
@@ -73,12 +76,20 @@ def test_a_bake_survives_a_killed_runtime_and_the_next_one_rolls_the_regression_
         first.wait(timeout=10)
 
     assert counted(home) == ("baking", BEFORE_KILL)  # nothing lost, nothing decided
-    with serve_process(home) as (base, _):
-        executed = 0
+    with serve_process(home, log_file=logs[1]) as (base, _):
+        executed, answers = 0, Counter[int]()
         while counted(home)[0] == "baking" and executed < 600:
-            post(f"{base}/v1/plugins/{PLUGIN}/execute", {"inputs": {"n": executed}}, token)
+            answers[post(f"{base}/v1/plugins/{PLUGIN}/execute", {"inputs": {"n": executed}},
+                         token)[0]] += 1
             executed += 1
-        wait_until(lambda: counted(home)[0], "rolled_back", timeout=15)
+        assert set(answers) <= {200, 422}, answers  # every request executed
+        try:
+            wait_until(lambda: counted(home)[0], "rolled_back", timeout=15)
+        except PluginopsError as failed:  # what the runtimes said, and the bake's record
+            store = Bakes(Layout(home).bakes_db)
+            raise AssertionError(f"{failed.message}; {answers}; "
+                                 f"{store.history(PLUGIN, 1)[0].to_dict()}; "
+                                 + " | ".join(log.read_text()[-2000:] for log in logs)) from None
         status = get(f"{base}/v1/plugins/{PLUGIN}", token)
         bakes = get(f"{base}/v1/plugins/{PLUGIN}/bake", token)
         metrics = scrape(base)

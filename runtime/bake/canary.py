@@ -11,10 +11,12 @@ set them (in the process that saw them first; the first process to flush them wi
 from __future__ import annotations
 
 import random
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from runtime.bake.evidence import WARMUP, Arm, Thresholds, Verdict, judge, observation
 from runtime.bake.store import Bake, Bakes
@@ -30,7 +32,10 @@ class Canary:
         self.rng = rng or random.Random()
         self.clock = clock
         self._kept: KeptUntilCommit[dict[str, Bake]] = KeptUntilCommit((path,))
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the counts gathering in memory
+        # one SQLite connection: request threads read the bakes through it while the
+        # supervisor writes; a statement of one must never run inside the other's transaction
+        self._db = threading.Lock()
         self._pending: dict[str, tuple[Arm, Arm]] = {}
         self._warm: dict[str, tuple[list[float], list[float]]] = {}
         self._thresholds: dict[str, Thresholds] = {}
@@ -42,7 +47,8 @@ class Canary:
         kept, ticket = self._kept.get(ALL)
         if kept is not None:
             return kept
-        baking = {b.plugin: b for b in self.store.baking()}
+        with self._db:
+            baking = {b.plugin: b for b in self.store.baking()}
         self._kept.put(ALL, baking, ticket)
         return baking
 
@@ -81,7 +87,8 @@ class Canary:
             pending, self._pending = self._pending, {}
             thresholds = dict(self._thresholds)
         decided = []
-        baking = self.store.baking()
+        with self._db:
+            baking = self.store.baking()
         with self._lock:  # what was kept for bakes that ended is dropped
             for kept in (self._warm, self._thresholds):
                 for ended in set(kept) - {b.id for b in baking}:
@@ -90,8 +97,14 @@ class Canary:
             now: Bake | None = bake
             new_thresholds = bake.thresholds is None and bake.id in thresholds
             if bake.id in pending or new_thresholds:  # nothing to add: no write
-                candidate, baseline = pending.get(bake.id, (Arm(), Arm()))
-                now = self.store.add(bake.id, candidate, baseline, thresholds.get(bake.id))
+                candidate, baseline = pending.pop(bake.id, (Arm(), Arm()))
+                try:
+                    with self._db:
+                        now = self.store.add(bake.id, candidate, baseline,
+                                             thresholds.get(bake.id))
+                except sqlite3.Error:
+                    self._restore(bake.id, candidate, baseline)  # counted at the next flush
+                    raise
             if now is None:
                 continue
             verdict = judge(now.weight, now.candidate_arm, now.baseline_arm,
@@ -99,3 +112,13 @@ class Canary:
             if verdict.decision != "continue":
                 decided.append((now, verdict))
         return decided
+
+    def _restore(self, bake_id: str, candidate: Arm, baseline: Arm) -> None:
+        with self._lock:
+            mine, theirs = self._pending.get(bake_id, (Arm(), Arm()))
+            self._pending[bake_id] = (mine.plus(candidate), theirs.plus(baseline))
+
+    def decide(self, bake_id: str, state: str, decision: dict[str, Any], now: float) -> bool:
+        """Close a bake with its verdict (`Bakes.decide`), on this canary's connection."""
+        with self._db:
+            return self.store.decide(bake_id, state, decision, now)

@@ -67,7 +67,7 @@ class Supervisor:
             made = decision(bake, verdict)
             now = self.canary.clock()
             if verdict.decision == "promote":
-                if not self.canary.store.decide(bake.id, PROMOTED, made, now):
+                if not self.canary.decide(bake.id, PROMOTED, made, now):
                     continue  # another process decided first, or an operation ended it
                 self._record("bake_promoted", bake, made, now)
                 log.info("promoted %s %s after its bake: %s", bake.plugin, bake.candidate,
