@@ -115,16 +115,30 @@ def atomic_directory(path: Path) -> Iterator[Path]:
 
 
 def make_private(path: Path) -> None:
-    """Create the file 0600, or take group and other access away from one made before."""
+    """Create the file 0600, or take group and other access away from one made before.
+
+    A file that exists is never opened here: closing any descriptor of a file releases every
+    POSIX lock this process holds on it, and SQLite's locks are POSIX locks. A connection of
+    this process that lost them lets another one believe it is the last, checkpoint and reset
+    the write-ahead log under it, and the first one's next write brings stale pages back (a
+    bake's decision vanished that way under load)."""
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600))
+            return
+        except FileExistsError:  # made a moment ago by another thread or process
+            mode = stat.S_IMODE(os.stat(path).st_mode)
+        except OSError:
+            return  # read-only media or folder: sqlite3 reports what matters
     except OSError:
-        return  # read-only media or folder: sqlite3 reports what matters
-    try:
-        if stat.S_IMODE(os.fstat(fd).st_mode) & 0o077:
-            os.fchmod(fd, 0o600)
-    finally:
-        os.close(fd)
+        return
+    if mode & 0o077:
+        try:
+            os.chmod(path, 0o600)
+        except OSError:
+            return
 
 
 def workers_may_enter(folder: Path) -> Path:
