@@ -34,7 +34,7 @@ from tests.serve_support import PLUGINOPS
 
 pytestmark = pytest.mark.slow
 
-CLEAN_S = 20.0
+CLEAN_S = 10.0
 # What the store path adds to the time to page, beyond Prometheus': vmagent's flush and the
 # store's latency offset (1 s each in the fast profile), and one evaluation plus one flush for
 # each level of recorded rules the page reads through (error ratio, burn rate, alert).

@@ -70,15 +70,15 @@ def test_an_update_rolled_back_by_the_cli_beside_serve_opens_a_ticket(tmp_path: 
 
 
 def test_clean_traffic_pages_nobody_and_the_watchdog_arrives(tmp_path: Path) -> None:
-    """Half a minute here (`pluginops inject --scenario clean` runs a minute by default); the
+    """Twenty seconds here (`pluginops inject --scenario clean` runs a minute by default); the
     fleet test (test_fleet_store.py) watches clean traffic through the store as well."""
     with local_stack(tmp_path) as stack:
-        result = scenarios.run(stack, "clean", clean_s=30.0)
+        result = scenarios.run(stack, "clean", clean_s=20.0)
         pages = stack.sink.received(c.RECEIVER_PAGER)
     assert result.ok and result.unexpected == [], result.to_dict()
     assert pages == []
     assert result.notes["watchdog_delivered"] is True
-    assert result.notes["duration_s"] == 30.0
+    assert result.notes["duration_s"] == 20.0
 
 
 @pytest.mark.parametrize(("scenario", "alert", "labels"), [
