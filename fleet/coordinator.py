@@ -23,6 +23,8 @@ from fleet.waves import plan_waves
 from runtime.rollouts import (
     COMPLETED,
     FAILED,
+    GATE_FAILED,
+    GATE_PASSED,
     ROLLBACK_FAILED,
     ROLLED_BACK,
     STEP_FAILED,
@@ -134,7 +136,7 @@ class Coordinator:
         """Watch the wave's gate until it passes (None) or fails (the evidence)."""
         gate = self.record.gate(rollout.id, wave) or self.record.start_gate(rollout.id, wave)
         if gate.outcome is not None:  # decided before a restart
-            return None if gate.outcome == "passed" else gates.Evidence(**{
+            return None if gate.outcome == GATE_PASSED else gates.Evidence(**{
                 k: gate.evidence[k] for k in ("executions", "failures", "allowed_ratio",
                                               "likelihood_ratio")})
         updated = [s.host for s in self.record.steps(rollout.id) if s.state == UPDATED]
@@ -148,7 +150,7 @@ class Coordinator:
                                                 updated, gate.started_at, now)
             failed, evidence = gates.judge(executions, failures, allowed, settings)
             if failed or now >= gate.started_at + settings.seconds:
-                outcome = "failed" if failed else "passed"
+                outcome = GATE_FAILED if failed else GATE_PASSED
                 self.record.end_gate(rollout.id, wave, outcome, evidence.to_dict())
                 self.note(f"wave {wave + 1} gate {outcome}: {evidence.summary()}")
                 return evidence if failed else None

@@ -19,6 +19,7 @@ from runtime.sqlite import immediate, open_db
 RUNNING, COMPLETED, ROLLED_BACK, FAILED = "running", "completed", "rolled_back", "failed"
 PENDING, UPDATING, UPDATED, STEP_FAILED = "pending", "updating", "updated", "failed"
 STEP_ROLLED_BACK, ROLLBACK_FAILED = "rolled_back", "rollback_failed"
+GATE_PASSED, GATE_FAILED = "passed", "failed"
 
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS rollouts (

@@ -15,7 +15,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from contracts.codes import Code
 from contracts.errors import PluginopsError
-from runtime.bake.store import Bakes
+from runtime.bake.store import BAKING, Bakes
 from runtime.bake.views import bake_view
 from runtime.install.baking import BakeRequest, request_for
 from runtime.sandbox.policy import OrgPolicy
@@ -63,7 +63,7 @@ def bake_routes(bakes_db: Path | None) -> Blueprint:
             found = store.history(name, int(limit))
         finally:
             store.close()
-        baking = next((bake_view(b) for b in found if b.state == "baking"), None)
+        baking = next((bake_view(b) for b in found if b.state == BAKING), None)
         return jsonify({"plugin": name, "baking": baking,
                         "bakes": [bake_view(b) for b in found]})
 
