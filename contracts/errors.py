@@ -15,7 +15,8 @@ EXIT_USAGE = 2
 class PluginopsError(Exception):
     """A failure with a stable `code` (`contracts.codes.Code`), a `where` (file, field or object)
     and a `next_step` (the code's remedy from the table, unless the caller knows a more precise
-    one for this case).
+    one for this case). `cause` names what lies behind a general code (the preflight finding
+    behind PREFLIGHT_FAILED); it is the code itself otherwise.
 
     >>> from contracts.codes import Code
     >>> err = PluginopsError(Code.REGISTRY_INDEX_INVALID, "index.json is not JSON",
@@ -38,9 +39,11 @@ class PluginopsError(Exception):
         next_step: str = "",
         exit_code: int | None = None,
         http_status: int | None = None,
+        cause: str = "",
     ) -> None:
         super().__init__(message)
         self.code = str(code)
+        self.cause = str(cause or code)  # the finding or condition behind the code
         self.message = message
         self.where = where
         self.next_step = next_step or remedy(code)

@@ -7,6 +7,7 @@
     auth.db                           API tokens (hashed)
     bakes.db                          bakes: canary weight, counts per version, decisions
     rollouts.db                       fleet rollouts this home coordinated: waves, hosts, gates
+    drills.db                         incidents fault drills injected, and when each was paged
     audit.log                         the hash-chained audit log
     runtime.yaml, policy.yaml         runtime settings; the org policy
     policy-history/<n>-<user>.yaml    every revision of the policy made through the UI
@@ -68,6 +69,10 @@ class Layout:
     @property
     def rollouts_db(self) -> Path:
         return self.home / "rollouts.db"
+
+    @property
+    def drills_db(self) -> Path:
+        return self.home / "drills.db"
 
     @property
     def audit_log(self) -> Path:
@@ -143,8 +148,12 @@ class Layout:
     def gate_key(self) -> Path:
         return self.keys / "gate.key"
 
+    @property
+    def gates(self) -> Path:
+        return self.home / "gates"
+
     def gate_record(self, name: str, version: str) -> Path:
-        return self.home / "gates" / f"{name}-{version}.json"
+        return self.gates / f"{name}-{version}.json"
 
     @property
     def session_key(self) -> Path:

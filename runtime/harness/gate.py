@@ -108,18 +108,37 @@ def judge(stored: dict[str, Any] | None, trusted: bool, name: str, version: str,
     return Verdict(None)
 
 
-def verdict_for(home: Path, name: str, version: str, digest: str) -> Verdict:
-    """Read and verify this home's gate record for the plugin, then judge it."""
+def read(home: Path, path: Path) -> tuple[dict[str, Any] | None, bool]:
+    """A gate record (None when absent, {} when unreadable) and whether its MAC verifies with
+    this home's key."""
     try:
-        stored = json.loads(gate_path(home, name, version).read_text())
+        stored = json.loads(path.read_text())
     except FileNotFoundError:
-        return judge(None, False, name, version, digest)
+        return None, False
     except (OSError, ValueError):
-        return judge({}, False, name, version, digest)
+        return {}, False
     if not isinstance(stored, dict):
-        return judge({}, False, name, version, digest)
+        return {}, False
     key = _host_key(home, create=False)
     body = {k: v for k, v in stored.items() if k != MAC_FIELD}
     trusted = (key is not None and isinstance(stored.get(MAC_FIELD), str)
                and hmac.compare_digest(stored[MAC_FIELD], _mac(key, body)))
+    return stored, trusted
+
+
+def trusted_records(home: Path) -> list[dict[str, Any]]:
+    """Every gate record of this home whose MAC verifies (a record copied from elsewhere or
+    edited by hand is not evidence)."""
+    folder = Layout(home).gates
+    found = []
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        stored, trusted = read(home, path)
+        if stored and trusted:
+            found.append(stored)
+    return found
+
+
+def verdict_for(home: Path, name: str, version: str, digest: str) -> Verdict:
+    """Read and verify this home's gate record for the plugin, then judge it."""
+    stored, trusted = read(home, gate_path(home, name, version))
     return judge(stored, trusted, name, version, digest)

@@ -4,6 +4,8 @@
 and deletes) and doubles as the undo log: a `created` or `pointer` event is written *before* the
 change it describes, so recovery can always undo what an interrupted transaction did.
 `installed` is the truth about what is active; it changes only in the commit of a transaction.
+`refusals` keeps the installs and updates refused before a transaction began (no version in the
+registry fits the request or the host), so failures of every kind are on the record.
 """
 
 from __future__ import annotations
@@ -52,6 +54,14 @@ CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events
     BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
 CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events
     BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+CREATE TABLE IF NOT EXISTS refusals (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    at REAL NOT NULL,
+    plugin TEXT NOT NULL,
+    operation TEXT NOT NULL,
+    code TEXT NOT NULL,
+    message TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS installed (
     plugin TEXT PRIMARY KEY,
     version TEXT NOT NULL,
@@ -160,6 +170,11 @@ class Journal:
                 "UPDATE transactions SET state = ?, ended_at = ?, error_code = ?, "
                 "error_message = ?, next_step = ? WHERE id = ?",
                 (state, now, code, message, next_step, tx_id))
+
+    def refuse(self, plugin: str, operation: str, code: str, message: str, now: float) -> None:
+        with self.atomic() as db:
+            db.execute("INSERT INTO refusals (at, plugin, operation, code, message) "
+                       "VALUES (?, ?, ?, ?, ?)", (now, plugin, operation, code, message))
 
     def mark_cleaned(self, tx_id: str) -> None:
         with self.atomic() as db:

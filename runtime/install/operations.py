@@ -31,6 +31,7 @@ from runtime.install.steps import (
 )
 from runtime.install.transaction import Step, lock_plugin
 from runtime.manifest.model import Manifest
+from runtime.preflight.dependency_checks import FINDING_BY_KIND
 from runtime.registry.index import Published
 from runtime.resolver import Candidate, resolve
 from runtime.semver import satisfies
@@ -83,7 +84,8 @@ def _dependency_order(env: Env, published: Published) -> list[Candidate]:
         first = resolution.failures[0]
         raise OperationFailed(Code.DEPENDENCY_FAILED, f"{first.dependency}: {first.detail}",
                               where=f"{published.name}@{published.version}",
-                              next_step="run `pluginops preflight` on the plugin for the chain")
+                              next_step="run `pluginops preflight` on the plugin for the chain",
+                              cause=FINDING_BY_KIND.get(first.kind, Code.DEPENDENCY_FAILED))
     pinned = resolution.pinned
     ordered: list[Candidate] = []
     seen: set[str] = set()

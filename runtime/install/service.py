@@ -94,7 +94,11 @@ class Installer:
         if operation == "update" and current is None:
             raise OperationFailed(Code.NOT_INSTALLED, f"{name} is not installed", where=name,
                                   http_status=404)
-        published = select(registry, self.env.host, name, spec)
+        try:
+            published = select(registry, self.env.host, name, spec)
+        except OperationFailed as err:
+            self.env.journal.refuse(name, operation, err.code, err.message, self.env.clock())
+            raise
         if operation == "update" and str(published.version) == current:
             return Outcome("", name, operation, TransactionState.NOOP, current, current, current,
                            note=f"{name} {current} is already the newest match")

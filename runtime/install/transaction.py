@@ -139,7 +139,8 @@ def _run_phase(tx: Tx, index: int, total: int, phase: str, work: Callable[[], No
             env.injector.fail(phase)
             work()
         except PluginopsError as err:
-            tx.event("phase_failed", {"code": err.code, "message": err.message})
+            tx.event("phase_failed", {"code": err.code, "message": err.message,
+                                      "cause": err.cause})
             raise
     duration = max(0.0, env.clock() - started)
     tx.event("phase_completed", {"duration_s": round(duration, 6)})

@@ -9,7 +9,7 @@ from runtime.preflight.findings import Finding, finding, pointer
 from runtime.registry.index import Registry
 from runtime.resolver import Failure, resolve
 
-_CODES = {
+FINDING_BY_KIND = {
     "not_found": Code.DEPENDENCY_NOT_FOUND,
     "unsatisfiable": Code.DEPENDENCY_UNSATISFIABLE,
     "conflict": Code.DEPENDENCY_CONFLICT,
@@ -39,5 +39,5 @@ def check_dependencies(manifest: Manifest, registry: Registry | None,
         return [finding(Code.DEPENDENCIES_UNCHECKED, "/dependencies",
                         f"{len(manifest.dependencies)} dependencies not resolved: no registry")]
     resolution = resolve(manifest, registry, host)
-    return [finding(_CODES[f.kind], _field(manifest, f), _message(f))
+    return [finding(FINDING_BY_KIND[f.kind], _field(manifest, f), _message(f))
             for f in resolution.failures]

@@ -1,0 +1,279 @@
+"""The KPIs' arithmetic: facts in, a scorecard out, nothing read or written.
+
+Each KPI is measured over its period, the `period_days` ending at `at`, and over the period
+before it; `change` is `current / previous - 1` when both exist and `previous` is not zero. A
+`reduce_by` target is met when the change is at most minus the target; one with no previous
+value (or a previous of zero) has no baseline yet and is not judged.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+
+from pydantic import BaseModel, ConfigDict
+
+from contracts.kpis import (
+    COMPATIBILITY_CAUSES,
+    HOTFIX_DAYS,
+    KPIS,
+    VERSION_MISMATCH_CAUSES,
+    Goal,
+    Kpi,
+    KpiSpec,
+    Risk,
+    scope_risk,
+)
+from contracts.outcomes import TransactionState
+from runtime.kpi.facts import REFUSED, Attempt, Facts
+
+DAY_S = 86400.0
+MET, MISSED, NO_DATA, NO_BASELINE = "met", "missed", "no_data", "no_baseline"
+STATUSES = (MET, MISSED, NO_DATA, NO_BASELINE)
+INSTALLING = ("install", "update")
+FAILED_STATES = (TransactionState.ROLLED_BACK, TransactionState.FAILED, REFUSED)
+
+
+class Period(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    start: str
+    end: str
+
+
+class KpiValue(BaseModel):
+    """One KPI's figures: the period's value, the previous period's, the change and whether the
+    target is met (`status`), with the counts behind the value (`detail`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    area: str
+    title: str
+    unit: str
+    goal: str
+    target: float
+    target_text: str
+    period_days: int
+    period: Period
+    previous_period: Period
+    current: float | None
+    previous: float | None
+    change: float | None
+    status: str
+    detail: dict[str, float | int | str | None]
+    definition: str
+    source: str
+
+
+Measure = Callable[[Facts, float, float], tuple[float | None, dict[str, float | int | str | None]]]
+
+
+def _in(at: float, start: float, end: float) -> bool:
+    return start <= at < end
+
+
+def _failures(facts: Facts, start: float, end: float, causes: frozenset[str]) -> list[Attempt]:
+    return [a for a in facts.attempts if a.operation in INSTALLING and a.state in FAILED_STATES
+            and a.cause in causes and _in(a.at, start, end)]
+
+
+def version_mismatch(facts: Facts, start: float, end: float
+                     ) -> tuple[float | None, dict[str, float | int | str | None]]:
+    found = _failures(facts, start, end, VERSION_MISMATCH_CAUSES)
+    by_cause: dict[str, float | int | str | None] = {}
+    for attempt in found:
+        by_cause[attempt.cause] = int(by_cause.get(attempt.cause) or 0) + 1
+    return float(len(found)), by_cause
+
+
+def diagnosis(facts: Facts, start: float, end: float
+              ) -> tuple[float | None, dict[str, float | int | str | None]]:
+    """Episodes of compatibility failures of one plugin, each from its first failure to the
+    next committed install or update of that plugin; those resolved in the period count."""
+    durations, open_episodes = [], 0
+    by_plugin: dict[str, list[Attempt]] = defaultdict(list)
+    for attempt in facts.attempts:
+        if attempt.operation in INSTALLING:
+            by_plugin[attempt.plugin].append(attempt)
+    for attempts in by_plugin.values():
+        first_failure: float | None = None
+        for attempt in sorted(attempts, key=lambda a: a.at):
+            if attempt.at >= end:
+                break
+            if attempt.state in FAILED_STATES and attempt.cause in COMPATIBILITY_CAUSES:
+                first_failure = attempt.at if first_failure is None else first_failure
+            elif attempt.state == TransactionState.COMMITTED and first_failure is not None:
+                if attempt.at >= start:
+                    durations.append(attempt.at - first_failure)
+                first_failure = None
+        if first_failure is not None and first_failure >= start:
+            open_episodes += 1
+    value = statistics.fmean(durations) if durations else None
+    return value, {"resolved": len(durations), "unresolved": open_episodes}
+
+
+def stranded(facts: Facts, start: float, end: float, now: float
+             ) -> tuple[float | None, dict[str, float | int | str | None]]:
+    failed = [a for a in facts.attempts
+              if a.state == TransactionState.FAILED and _in(a.at, start, end)]
+    current = start <= now <= end
+    inconsistent = [i.plugin for i in facts.installed if i.problem] if current else []
+    orphaned = list(facts.orphaned) if current else []
+    detail: dict[str, float | int | str | None] = {
+        "failed_transactions": len(failed), "inconsistent_plugins": len(inconsistent),
+        "orphaned_transactions": len(orphaned)}
+    if inconsistent:
+        detail["inconsistent"] = ", ".join(sorted(inconsistent)[:10])
+    return float(len(failed) + len(inconsistent) + len(orphaned)), detail
+
+
+def recovered(facts: Facts, start: float, end: float
+              ) -> tuple[float | None, dict[str, float | int | str | None]]:
+    updates = [a for a in facts.attempts if a.operation == "update" and _in(a.at, start, end)]
+    automatic = sum(1 for a in updates if a.state == TransactionState.ROLLED_BACK)
+    manual = sum(1 for a in updates if a.state == TransactionState.FAILED)
+    baked = sum(1 for b in facts.bake_rollbacks if _in(b.at, start, end))
+    total = automatic + manual + baked
+    value = (automatic + baked) / total if total else None
+    return value, {"rolled_back_by_transaction": automatic, "rolled_back_by_bake": baked,
+                   "left_for_an_operator": manual}
+
+
+def mttd(facts: Facts, start: float, end: float
+         ) -> tuple[float | None, dict[str, float | int | str | None]]:
+    inside = [i for i in facts.incidents if _in(i.at, start, end)]
+    detected = [i for i in inside if i.detected_s is not None]
+    detail: dict[str, float | int | str | None] = {"incidents": len(inside),
+                                                   "undetected": len(inside) - len(detected)}
+    by_scenario: dict[str, list[float]] = defaultdict(list)
+    for incident in detected:
+        assert incident.detected_s is not None
+        by_scenario[incident.scenario].append(incident.detected_s)
+    for scenario, values in sorted(by_scenario.items()):
+        detail[f"mttd_s:{scenario}"] = round(statistics.fmean(values), 3)
+    values = [i.detected_s for i in detected if i.detected_s is not None]
+    return (statistics.fmean(values) if values else None), detail
+
+
+def cost_variance(facts: Facts, start: float, end: float
+                  ) -> tuple[float | None, dict[str, float | int | str | None]]:
+    unit_costs: dict[str, list[float]] = defaultdict(list)
+    for usage in facts.usage:
+        if usage.executions > 0 and _in(usage.at, start, end):
+            unit_costs[usage.plugin].append(usage.cost_usd / usage.executions)
+    ratios = []
+    for values in unit_costs.values():
+        mean = statistics.fmean(values) if values else 0.0
+        if len(values) >= 2 and mean > 0:
+            ratios.append(statistics.variance(values) / mean ** 2)
+    return (statistics.fmean(ratios) if ratios else None), {"plugins": len(ratios)}
+
+
+def coverage(facts: Facts, start: float, end: float, now: float
+             ) -> tuple[float | None, dict[str, float | int | str | None]]:
+    if not start <= now <= end or not facts.installed:
+        return None, {"installed": len(facts.installed) if start <= now <= end else None}
+    covered = [i for i in facts.installed if i.profile is not None]
+    detail: dict[str, float | int | str | None] = {"installed": len(facts.installed),
+                                                   "with_profile": len(covered)}
+    missing = sorted(i.plugin for i in facts.installed if i.profile is None)
+    if missing:
+        detail["without_profile"] = ", ".join(missing[:10])
+    return len(covered) / len(facts.installed), detail
+
+
+def high_risk_grants(facts: Facts, start: float, end: float
+                     ) -> tuple[float | None, dict[str, float | int | str | None]]:
+    first_install: dict[str, float] = {}
+    for attempt in facts.attempts:
+        if attempt.operation == "install" and attempt.state == TransactionState.COMMITTED:
+            first_install[attempt.plugin] = min(first_install.get(attempt.plugin, attempt.at),
+                                                attempt.at)
+    counts = {risk: 0 for risk in Risk}
+    for grant in facts.grants:
+        if _in(grant.at, start, end) and grant.at <= first_install.get(grant.plugin, grant.at):
+            counts[scope_risk(grant.scope)] += 1
+    return float(counts[Risk.HIGH]), {f"{risk.value}_risk": n for risk, n in counts.items()}
+
+
+def hotfixes(facts: Facts, start: float, end: float
+             ) -> tuple[float | None, dict[str, float | int | str | None]]:
+    by_plugin = defaultdict(list)
+    for release in facts.releases:
+        if not release.prerelease:
+            by_plugin[release.plugin].append(release)
+    found, released = 0, 0
+    for releases in by_plugin.values():
+        ordered = sorted(releases, key=lambda r: (r.at, r.version))
+        for before, release in zip([None, *ordered], ordered, strict=False):
+            if not _in(release.at, start, end):
+                continue
+            released += 1
+            if before is not None and release.version[:2] == before.version[:2] and \
+                    release.version[2] > before.version[2] and \
+                    release.at - before.at <= HOTFIX_DAYS * DAY_S:
+                found += 1
+    return float(found), {"releases": released}
+
+
+def pass_rate(facts: Facts, start: float, end: float
+              ) -> tuple[float | None, dict[str, float | int | str | None]]:
+    runs = [g for g in facts.gate_runs if _in(g.at, start, end)]
+    run = sum(g.critical_run for g in runs)
+    passed = sum(g.critical_passed for g in runs)
+    return (passed / run if run else None), {"gates": len(runs), "critical_run": run,
+                                             "critical_passed": passed}
+
+
+def _measures(now: float) -> dict[str, Measure]:
+    return {
+        Kpi.VERSION_MISMATCH_FAILURES: version_mismatch,
+        Kpi.COMPAT_DIAGNOSIS: diagnosis,
+        Kpi.STRANDED: lambda f, s, e: stranded(f, s, e, now),
+        Kpi.AUTO_RECOVERED: recovered,
+        Kpi.MTTD: mttd,
+        Kpi.COST_VARIANCE: cost_variance,
+        Kpi.PROFILE_COVERAGE: lambda f, s, e: coverage(f, s, e, now),
+        Kpi.HIGH_RISK_GRANTS: high_risk_grants,
+        Kpi.HOTFIXES: hotfixes,
+        Kpi.CRITICAL_PASS_RATE: pass_rate,
+    }
+
+
+def judge(spec: KpiSpec, current: float | None, previous: float | None) -> str:
+    if current is None:
+        return NO_DATA
+    if spec.goal is Goal.AT_MOST:
+        return MET if current <= spec.target else MISSED
+    if spec.goal is Goal.AT_LEAST:
+        return MET if current >= spec.target else MISSED
+    if not previous:
+        return NO_BASELINE
+    return MET if current / previous - 1 <= -spec.target else MISSED
+
+
+def iso(at: float) -> str:
+    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def scorecard(facts: Facts, at: float, specs: Iterable[KpiSpec] = KPIS) -> list[KpiValue]:
+    """Every KPI over its period ending at `at` and the period before."""
+    measures = _measures(at)
+    out = []
+    for spec in specs:
+        span = spec.period_days * DAY_S
+        current, detail = measures[spec.name](facts, at - span, at)
+        previous, _ = measures[spec.name](facts, at - 2 * span, at - span)
+        change = current / previous - 1 if current is not None and previous else None
+        out.append(KpiValue(
+            name=spec.name, area=spec.area, title=spec.title, unit=spec.unit, goal=spec.goal,
+            target=spec.target, target_text=spec.target_text, period_days=spec.period_days,
+            period=Period(start=iso(at - span), end=iso(at)),
+            previous_period=Period(start=iso(at - 2 * span), end=iso(at - span)),
+            current=current, previous=previous, change=change,
+            status=judge(spec, current, previous), detail=detail,
+            definition=spec.definition, source=spec.source))
+    return out
