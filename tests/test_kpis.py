@@ -4,18 +4,25 @@ rolled back, a gate record, a drill)."""
 
 from __future__ import annotations
 
+import html
+import json
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from flask.testing import FlaskClient
 
 from contracts.codes import Code
 from contracts.errors import PluginopsError
 from contracts.kpis import BY_NAME, KPIS, Kpi, Risk, scope_risk
 from contracts.layout import Layout
 from contracts.outcomes import TransactionState as S
+from pluginops.cli import cli
+from runtime.api.app import ApiConfig, create_app
+from runtime.auth.tokens import TokenStore
 from runtime.host import HostDescription, this_host
 from runtime.kpi import drills, records
 from runtime.kpi.compute import MET, MISSED, NO_BASELINE, NO_DATA, judge, scorecard
@@ -279,3 +286,67 @@ def test_reading_an_empty_home_creates_nothing(tmp_path: Path) -> None:
     facts = records.read(tmp_path)
     assert facts == Facts()
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture
+def kpi_app(home_with_history: tuple[Path, Path], signing_key: Ed25519PrivateKey
+            ) -> tuple[FlaskClient, TokenStore, Path]:
+    home, registry = home_with_history
+    tokens = TokenStore(home)
+    app = create_app(ApiConfig(installer=lambda **_: an_installer(home, registry, signing_key),
+                               tokens=tokens, ui_home=home, session_secret=b"s" * 32))
+    return app.test_client(), tokens, home
+
+
+def test_the_api_serves_the_scorecard_to_a_viewer(kpi_app: tuple[FlaskClient, TokenStore, Path]
+                                                 ) -> None:
+    client, tokens, _ = kpi_app
+    assert client.get("/v1/kpis").status_code == 401
+    token, _ = tokens.create("vera", "viewer", "tests")
+    answer = client.get("/v1/kpis", headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 200
+    body = answer.get_json()
+    by_name = {k["name"]: k for k in body["kpis"]}
+    assert set(by_name) == {k.name for k in KPIS}
+    assert by_name[Kpi.VERSION_MISMATCH_FAILURES]["current"] == 1.0
+    assert by_name[Kpi.MTTD]["current"] == 64.5
+    assert by_name[Kpi.MTTD]["detail"]["undetected"] == 1
+    assert by_name[Kpi.AUTO_RECOVERED]["status"] == MET
+    later = client.get(f"/v1/kpis?at={AT + 100 * DAY}",
+                       headers={"Authorization": f"Bearer {token}"}).get_json()
+    assert {k["name"]: k["current"] for k in later["kpis"]}[Kpi.MTTD] is None  # out of period
+    bad = client.get("/v1/kpis?at=yesterday", headers={"Authorization": f"Bearer {token}"})
+    assert (bad.status_code, bad.get_json()["error"]["code"]) == (400, Code.BAD_REQUEST)
+
+
+def test_the_ui_shows_each_kpi_against_its_target(kpi_app: tuple[FlaskClient, TokenStore, Path]
+                                                 ) -> None:
+    client, tokens, _ = kpi_app
+    assert client.get("/ui/kpis").status_code == 302  # to the sign-in page
+    token, _ = tokens.create("vera", "viewer", "tests")
+    client.post("/ui/login", data={"token": token})
+    page = client.get("/ui/kpis").get_data(as_text=True)
+    for kpi in KPIS:
+        assert f'id="kpi-{kpi.name}"' in page
+        assert html.escape(kpi.target_text) in page
+    row = page[page.index(f'id="kpi-{Kpi.MTTD}"'):]
+    row = row[:row.index("</tr>")]
+    assert '<td class="current">64 s</td>' in row
+    assert "no baseline yet" in row
+
+
+def test_the_cli_prints_the_scorecard_and_checks_it(home_with_history: tuple[Path, Path]) -> None:
+    home, registry = home_with_history
+    runner = CliRunner()
+    shown = runner.invoke(cli, ["kpi", "--home", str(home), "--registry", str(registry),
+                                "--format", "json"])
+    assert shown.exit_code == 0, shown.output
+    values = {k["name"]: k for k in json.loads(shown.stdout)["kpis"]}
+    assert values[Kpi.PROFILE_COVERAGE]["current"] == 1.0
+    text = runner.invoke(cli, ["kpi", "--home", str(home)]).stdout
+    assert "Mean time to detect plugin incidents: 64 s (previous -, change -); target -40% " \
+           "against the previous 60 days: no baseline yet" in text
+    Layout(home).version_dir("kpi-demo", "1.0.0").joinpath("main.py").write_text("")
+    checked = runner.invoke(cli, ["kpi", "--home", str(home), "--check"])
+    assert checked.exit_code == 1
+    assert "Stranded or partial installs: 1" in checked.stdout

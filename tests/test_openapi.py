@@ -24,9 +24,10 @@ BIN = Path(sys.executable).parent
 
 
 def test_the_document_describes_every_route_and_nothing_else(tmp_path: Path) -> None:
+    """The routes of the app `pluginops serve` builds: over a runtime home."""
     app = create_app(ApiConfig(installer=lambda inject_failure=None, requested_by=None:
                                None,  # type: ignore[arg-type,return-value]
-                               tokens=TokenStore(tmp_path)))
+                               tokens=TokenStore(tmp_path), ui_home=tmp_path))
     routes = {(re.sub(r"<(\w+)>", r"{\1}", rule.rule), method.lower())
               for rule in app.url_map.iter_rules() if rule.rule.startswith("/v1")
               for method in rule.methods - {"HEAD", "OPTIONS"}}

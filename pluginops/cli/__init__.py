@@ -24,6 +24,7 @@ from pluginops.cli.install_cmd import (
     uninstall,
     update,
 )
+from pluginops.cli.kpi_cmd import kpi
 from pluginops.cli.preflight_cmd import preflight
 from pluginops.cli.publish_cmd import keygen, publish
 from pluginops.cli.rules_cmd import rules
@@ -42,7 +43,7 @@ def cli() -> None:
 for command in (preflight, publish, keygen, host, install, update, rollback, uninstall, recover,
                 status, history, bake, run, approve, deny, approvals, audit, policy, serve,
                 rules, inject, generate, collect, evaluate, report, sink, traffic, harness,
-                release_gate, matrix, token, fleet):
+                release_gate, matrix, token, fleet, kpi):
     cli.add_command(command)
 
 

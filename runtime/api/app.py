@@ -45,6 +45,7 @@ from contracts.outcomes import ExecutionOutcome, TransactionState
 from runtime.admin import approving
 from runtime.api.bakes import bake_request, bake_routes
 from runtime.api.bodies import json_body, object_body
+from runtime.api.kpis import kpi_routes
 from runtime.api.redaction import PathRedactor, installation_paths
 from runtime.api.tracing import traced
 from runtime.api.ui import SloReader, create_blueprint, no_slo_reader
@@ -211,6 +212,8 @@ def create_app(config: ApiConfig) -> Flask:
                                                 config.approvals, config.audit,
                                                 config.grafana_url, config.slo_status,
                                                 config.sessions, checked))
+        app.register_blueprint(kpi_routes(config.ui_home,
+                                          lambda: config.installer().env.registry))
 
     app.register_blueprint(bake_routes(config.ui_home and Layout(config.ui_home).bakes_db))
 

@@ -117,6 +117,13 @@ def document() -> dict[str, Any]:
                 "parameters": [{"name": "tx_id", "in": "path", "required": True,
                                 "schema": {"type": "string", "maxLength": 64}}],
                 "responses": _responses("transaction", "200", "404")}},
+            "/v1/kpis": {"get": {
+                "operationId": "kpis", "summary": "the plan's KPIs from this runtime's records: "
+                "each value, the previous period's, the change and the target's status",
+                "parameters": [{"name": "at", "in": "query", "schema": {
+                    "type": "number", "exclusiveMinimum": True, "minimum": 0,
+                    "exclusiveMaximum": True, "maximum": 1e11}}],
+                "responses": _responses("scorecard", "200", "400")}},
             "/v1/approvals": {"get": {
                 "operationId": "approvals", "summary": "pending requests and decisions",
                 "parameters": [{"name": "plugin", "in": "query", "schema": {"type": "string"}}],

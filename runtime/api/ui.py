@@ -27,6 +27,9 @@ from runtime.auth.tokens import Principal, TokenStore
 from runtime.bake.store import Bakes
 from runtime.bake.views import bake_view
 from runtime.install.views import status_view
+from runtime.kpi import records
+from runtime.kpi.compute import scorecard
+from runtime.kpi.views import STATUS_TEXT, change_text, shown
 from runtime.rollouts import Rollouts
 from runtime.sandbox.policy import load_policy
 
@@ -206,6 +209,14 @@ def create_blueprint(home: Path, tokens: TokenStore, installer: Callable[..., An
             finally:
                 record.close()
         return render_template("rollouts.html", rollouts=found)
+
+    @ui.get("/kpis")
+    @needs("viewer", tokens, sessions)
+    def kpis() -> str:
+        """The plan's KPIs from this home's records, each against its target."""
+        values = scorecard(records.read(home, installer().env.registry), time.time())
+        return render_template("kpis.html", kpis=values, shown=shown, change=change_text,
+                               status_text=STATUS_TEXT)
 
     @ui.get("/approvals")
     @needs("viewer", tokens, sessions)
