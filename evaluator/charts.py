@@ -14,6 +14,7 @@ from matplotlib.figure import Figure
 
 from evaluator.plugin import PluginOutcome
 from evaluator.results import Evaluation
+from runtime.kpi.compute import KpiPoint, KpiValue
 
 DPI = 100
 SIZE = (8, 3.6)
@@ -114,3 +115,34 @@ def draw_all(evaluation: Evaluation, outcomes: list[PluginOutcome], folder: Path
     cost(evaluation, folder / CHARTS["cost"])
     budgets(evaluation, folder / CHARTS["budgets"])
     return dict(CHARTS)
+
+
+def kpi_chart(value: KpiValue, points: list[KpiPoint], path: Path) -> None:
+    """A KPI week by week against the goal its target set for each period."""
+    weeks = np.arange(-len(points) + 1, 1)
+    values = np.array([np.nan if p.value is None else p.value for p in points], dtype=float)
+    goals = np.array([np.nan if p.goal is None else p.goal for p in points], dtype=float)
+    scale = 100.0 if value.unit == "ratio" else 1.0
+    figure, axis = plt.subplots(figsize=(SIZE[0], 2.8))
+    axis.plot(weeks, values * scale, marker="o", label=f"over the {value.period_days} days "
+              "before each week's end")
+    axis.step(weeks, goals * scale, where="mid", color="tab:red", linestyle="--",
+              label=f"target: {value.target_text}")
+    axis.set_xlabel("weeks before the report")
+    axis.set_ylabel({"ratio": "%", "seconds": "seconds"}.get(value.unit, value.unit))
+    axis.set_title(value.title)
+    axis.legend(loc="best", fontsize="small")
+    _save(figure, path)
+
+
+def draw_kpis(scorecard: list[KpiValue], history: dict[str, list[KpiPoint]], folder: Path
+              ) -> dict[str, str]:
+    """A chart per KPI with a history; returns `kpi:<name>` -> file name."""
+    drawn = {}
+    for value in scorecard:
+        points = history.get(value.name)
+        if points:
+            name = f"kpi-{value.name}.png"
+            kpi_chart(value, points, folder / name)
+            drawn[f"kpi:{value.name}"] = name
+    return drawn

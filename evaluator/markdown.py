@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from evaluator.report import OperationCount, WeeklyReport
 from evaluator.results import Trend
+from runtime.kpi.views import STATUS_TEXT, change_text, shown
 
 TREND_LABELS = {
     "executions": "Executions", "availability": "Availability", "error_ratio": "Error ratio",
@@ -124,4 +125,21 @@ def render(report: WeeklyReport) -> str:
     out += _table(["Plugin", "Rolled back at", "Count"], _operations(report.rollbacks))
     out += ["## Policy denials", ""]
     out += _table(["Plugin", "Denied", "Count"], _operations(report.policy_denials))
+    out += _scorecard(report)
     return "\n".join(out).rstrip() + "\n"
+
+
+def _scorecard(report: WeeklyReport) -> list[str]:
+    out = ["## KPI scorecard", ""]
+    if not report.scorecard:
+        return [*out, "_No runtime home given (`report weekly --home`): no scorecard._", ""]
+    out += ["Each KPI over its period ending at the report's end, against the period before it. "
+            "Sources and definitions: docs/kpis.md.", ""]
+    out += _table(["Area", "KPI", "Now", "Previous", "Change", "Target", "Status"], [
+        [k.area.replace("_", " "), k.title, shown(k.current, k.unit), shown(k.previous, k.unit),
+         change_text(k), k.target_text, STATUS_TEXT[k.status]] for k in report.scorecard])
+    for k in report.scorecard:
+        chart = report.charts.get(f"kpi:{k.name}")
+        if chart:
+            out += [f"![{k.title}]({chart})", ""]
+    return out

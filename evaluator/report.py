@@ -23,6 +23,7 @@ from evaluator.results import (
 )
 from evaluator.run import Run
 from evaluator.series import Samples
+from runtime.kpi.compute import KpiPoint, KpiValue
 
 SCHEMA_VERSION = 1
 BURN_WINDOWS = ("1h", "6h", "1d", "3d")
@@ -78,6 +79,12 @@ class WeeklyReport(_Model):
     rollbacks: list[OperationCount]
     policy_denials: list[OperationCount]
     week_over_week: dict[str, Trend]
+    scorecard: list[KpiValue] = Field(
+        default_factory=list, description="the plan's KPIs from the runtime home's records "
+        "(`report weekly --home`); empty without one")
+    kpi_history: dict[str, list[KpiPoint]] = Field(
+        default_factory=dict, description="each KPI at weekly steps, oldest first, with the "
+        "goal its target set for each period")
     charts: dict[str, str] = Field(description="chart name -> PNG path relative to the report")
 
 
@@ -105,8 +112,9 @@ def _at_ms(evaluation: Evaluation) -> int:
         tzinfo=UTC).timestamp() * 1000)
 
 
-def build(run: Run, charts: dict[str, str], generated_at: datetime | None = None
-          ) -> WeeklyReport:
+def build(run: Run, charts: dict[str, str], generated_at: datetime | None = None,
+          scorecard: list[KpiValue] | None = None,
+          kpi_history: dict[str, list[KpiPoint]] | None = None) -> WeeklyReport:
     ev = run.evaluation
     at_ms = _at_ms(ev)
     start_ms = at_ms - int(seconds(ev.window) * 1000)
@@ -138,4 +146,5 @@ def build(run: Run, charts: dict[str, str], generated_at: datetime | None = None
         installs=operation_counts(ops, s.INSTALLS, start_ms, at_ms),
         rollbacks=operation_counts(ops, s.ROLLBACK_EVENTS, start_ms, at_ms),
         policy_denials=operation_counts(ops, s.DENIALS, start_ms, at_ms),
-        week_over_week=ev.fleet.trends, charts=charts)
+        week_over_week=ev.fleet.trends, scorecard=scorecard or [],
+        kpi_history=kpi_history or {}, charts=charts)

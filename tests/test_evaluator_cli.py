@@ -33,12 +33,18 @@ from contracts.catalogue import (
     EVALUATOR_PLUGINS,
     EVALUATOR_STALE,
 )
+from contracts.codes import Code
+from contracts.kpis import KPIS, Kpi
+from contracts.layout import Layout
 from evaluator.plugin import Settings
 from evaluator.results import Evaluation
 from evaluator.run import evaluate_source
 from evaluator.service import families
 from evaluator.shard import Shard
 from pluginops.cli import cli
+from runtime.install.journal import Journal
+from runtime.kpi import drills
+from runtime.kpi.facts import Incident
 from tests.conftest import REPO
 from tests.promtool_support import run_promtool
 
@@ -186,10 +192,24 @@ def test_evaluate_reads_openmetrics_at_a_given_instant(runner: CliRunner, om_fil
     assert all(p["latency"]["p95"] for p in document["plugins"])
 
 
+def _home_with_known_kpis(home: Path) -> None:
+    """Installs refused for their version: two in the 30 days before the last 30, one in the
+    last 30; a drill whose page took 70 s, nine days before the report's end."""
+    journal = Journal(Layout(home).journal)
+    for days in (40, 50, 5):
+        journal.refuse("future", "install", Code.NO_COMPATIBLE_VERSION, "none runs on this host",
+                       AT - days * 86400)
+    journal.close()
+    drills.record(Layout(home).drills_db, [
+        Incident("d1", "error-spike", c.AVAILABILITY_BURN, AT - 9 * 86400, 70.0)])
+
+
 def test_weekly_report_writes_both_files_and_its_charts_from_one_command(
         tmp_path: Path, cache: Path) -> None:
     out = tmp_path / "week"
-    done = subprocess.run([PLUGINOPS, "report", "weekly",
+    home = tmp_path / "home"
+    _home_with_known_kpis(home)
+    done = subprocess.run([PLUGINOPS, "report", "weekly", "--home", str(home),
                            "--parquet", str(cache), "--out", str(out)],
                           capture_output=True, text=True, timeout=300, cwd=REPO)
     assert done.returncode == 0, done.stderr
@@ -201,7 +221,7 @@ def test_weekly_report_writes_both_files_and_its_charts_from_one_command(
     for heading in ("## Fleet summary", "## Week over week", "## SLO compliance",
                     "## Budget burn", "## Top failing", "## Top costly", "## Anomalies",
                     "## Latency regressions", "## Installs and rollbacks",
-                    "## Policy denials"):
+                    "## Policy denials", "## KPI scorecard"):
         assert heading in markdown
     for name, file in report["charts"].items():
         assert (out / file).read_bytes().startswith(PNG), name
@@ -210,6 +230,18 @@ def test_weekly_report_writes_both_files_and_its_charts_from_one_command(
     assert report["anomalies"][0]["plugin"] in {p.name for p in _fleet().plugins[:2]}
     assert report["rollbacks"] and report["installs"] and report["policy_denials"]
     assert set(report["week_over_week"]) >= {"availability", "cost_usd", "p95"}
+    scorecard = {k["name"]: k for k in report["scorecard"]}
+    assert set(scorecard) == {k.name for k in KPIS}
+    mismatch = scorecard[Kpi.VERSION_MISMATCH_FAILURES]
+    assert (mismatch["current"], mismatch["previous"], mismatch["status"]) == (1.0, 2.0, "missed")
+    assert mismatch["change"] == pytest.approx(-0.5)
+    assert scorecard[Kpi.MTTD]["current"] == 70.0
+    assert "| preflight | Install failures caused by version mismatch | 1 | 2 | -50% | -60% " \
+           "against the previous 30 days | missed |" in markdown
+    assert report["charts"][f"kpi:{Kpi.MTTD}"] == f"kpi-{Kpi.MTTD}.png"
+    history = report["kpi_history"][Kpi.VERSION_MISMATCH_FAILURES]
+    assert len(history) == 12 and history[-1]["value"] == 1.0 and history[-1]["goal"] == \
+        pytest.approx(0.8)
 
 
 def test_collect_copies_a_source_into_a_cache_that_evaluates_the_same(

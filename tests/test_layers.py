@@ -24,7 +24,8 @@ ALLOWED: dict[str, frozenset[str]] = {
     "runtime": frozenset({"contracts"}),
     "collector": frozenset({"contracts"}),
     "alerts": frozenset({"contracts"}),
-    "evaluator": frozenset({"contracts", "collector", "alerts"}),
+    # the weekly report carries the runtime's KPI scorecard (runtime.kpi)
+    "evaluator": frozenset({"contracts", "runtime", "collector", "alerts"}),
     "dashboards": frozenset({"contracts", "alerts"}),
     "stack": frozenset({"contracts", "runtime", "collector", "alerts", "dashboards"}),
     "harness": frozenset({"contracts", "runtime"}),

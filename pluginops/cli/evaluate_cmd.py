@@ -23,7 +23,8 @@ from alerts.spec import load_slos
 from alerts.windows import seconds
 from contracts.codes import Code
 from contracts.errors import PluginopsError
-from pluginops.cli.common import emit_json, format_option, handles_errors, note
+from contracts.layout import Layout
+from pluginops.cli.common import emit_json, format_option, handles_errors, note, registry_dir
 from pluginops.extras import require as require_extra
 
 if TYPE_CHECKING:
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
     from evaluator.plugin import Settings
     from evaluator.results import Evaluation
     from evaluator.run import Run
+    from runtime.kpi.compute import KpiPoint, KpiValue
+    from runtime.kpi.facts import Facts
 
 F = TypeVar("F", bound=Callable[..., Any])
 ENV_AUTHORIZATION = "PLUGINOPS_PROMETHEUS_AUTHORIZATION"
@@ -347,6 +350,16 @@ def _rolling(source: Source, window: str, state: Path | None) -> RollingTelemetr
     return rolling
 
 
+def kpi_facts(home: Path, registry: str | None) -> Facts:
+    """The KPI facts of a runtime home, with the releases of its registry."""
+    from runtime.install.environment import open_registry
+    from runtime.kpi import records
+
+    location = registry_dir(registry, home)
+    found = open_registry(location, Layout(home)) if location is not None else None
+    return records.read(home, found)
+
+
 @click.group()
 def report() -> None:
     """Reports built from telemetry."""
@@ -361,24 +374,37 @@ def report() -> None:
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), required=True,
               help="Folder for report.json, report.md and the charts (replaced whole).")
 @materiality_option
+@click.option("--home", type=click.Path(path_type=Path, file_okay=False, exists=True),
+              help="A runtime home: add the KPI scorecard, measured from its records.")
+@click.option("--registry", "registry_location", help="The registry whose releases the hotfix "
+              "KPI counts (default: $PLUGINOPS_REGISTRY, else <home>/registry).")
 @format_option
 @handles_errors
 def weekly(prometheus: str | None, openmetrics_file: str | None, parquet_dir: str | None,
            authorization: str | None, timeout_s: float, retries: int, step_s: int, at: str | None,
-           window: str, workers: int, out: Path, materiality: Path | None, fmt: str) -> None:
+           window: str, workers: int, out: Path, materiality: Path | None, home: Path | None,
+           registry_location: str | None, fmt: str) -> None:
     """The weekly review: report.json (schemas/weekly-report.schema.json) and report.md."""
     from contracts.files import atomic_directory
     from evaluator import charts, markdown
     from evaluator import report as weekly_report
+    from runtime.kpi import compute
 
     floors = _materiality(materiality)
     source = _source(prometheus, openmetrics_file, parquet_dir, authorization, timeout_s, retries,
                      step_s)
+    facts = kpi_facts(home, registry_location) if home is not None else None
     run = _run(source, at, window, workers, floors)
+    scorecard: list[KpiValue] = []
+    history: dict[str, list[KpiPoint]] = {}
+    if facts is not None:
+        end = parse_time(run.evaluation.at, "--at")
+        scorecard, history = compute.scorecard(facts, end), compute.history(facts, end)
     note("drawing charts")
     with atomic_directory(out) as folder:
         drawn = charts.draw_all(run.evaluation, run.outcomes, folder)
-        built = weekly_report.build(run, drawn)
+        drawn.update(charts.draw_kpis(scorecard, history, folder))
+        built = weekly_report.build(run, drawn, scorecard=scorecard, kpi_history=history)
         (folder / "report.json").write_text(built.model_dump_json(indent=2) + "\n")
         (folder / "report.md").write_text(markdown.render(built))
     if fmt == "json":

@@ -250,9 +250,10 @@ def judge(spec: KpiSpec, current: float | None, previous: float | None) -> str:
         return MET if current <= spec.target else MISSED
     if spec.goal is Goal.AT_LEAST:
         return MET if current >= spec.target else MISSED
-    if not previous:
+    goal = goal_of(spec, previous)
+    if goal is None:
         return NO_BASELINE
-    return MET if current / previous - 1 <= -spec.target else MISSED
+    return MET if current <= goal else MISSED
 
 
 def iso(at: float) -> str:
@@ -276,4 +277,36 @@ def scorecard(facts: Facts, at: float, specs: Iterable[KpiSpec] = KPIS) -> list[
             current=current, previous=previous, change=change,
             status=judge(spec, current, previous), detail=detail,
             definition=spec.definition, source=spec.source))
+    return out
+
+
+class KpiPoint(BaseModel):
+    """A KPI's value for the period ending at `at`, and what its target asked of that period
+    (`goal`: the absolute target, or the previous period's value less the reduction; None
+    when there is no baseline)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    at: str
+    value: float | None
+    goal: float | None
+
+
+def goal_of(spec: KpiSpec, previous: float | None) -> float | None:
+    if spec.goal is not Goal.REDUCE_BY:
+        return spec.target
+    return previous * (1 - spec.target) if previous else None
+
+
+def history(facts: Facts, at: float, weeks: int = 12, specs: Iterable[KpiSpec] = KPIS
+            ) -> dict[str, list[KpiPoint]]:
+    """Each KPI computed at weekly steps back from `at`, oldest first: how it has moved against
+    its target."""
+    out: dict[str, list[KpiPoint]] = {spec.name: [] for spec in specs}
+    by_name = {spec.name: spec for spec in specs}
+    for k in range(weeks - 1, -1, -1):
+        moment = at - k * 7 * DAY_S
+        for value in scorecard(facts, moment, by_name.values()):
+            out[value.name].append(KpiPoint(at=iso(moment), value=value.current,
+                                            goal=goal_of(by_name[value.name], value.previous)))
     return out
