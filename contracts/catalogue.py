@@ -40,6 +40,10 @@ class Label:
     PYTHON = "python"
     STATE = "state"
     RESULT = "result"
+    CAUSE = "cause"
+    RISK = "risk"
+    RECOVERY = "recovery"
+    SCENARIO = "scenario"
 
 
 PLUGIN_TYPES = ("node", "integration", "agent", "quality_gate")
@@ -214,6 +218,59 @@ EVALUATOR_METRICS: tuple[MetricSpec, ...] = (
     LATENCY_REGRESSION_RATIO, *EVALUATOR_HEALTH_METRICS,
 )
 
+# The plan's KPIs, counted from the durable records at scrape time (runtime/telemetry/
+# kpi_metrics.py; contracts/kpis.py defines the KPIs). Fleet-wide figures: no `plugin` label.
+NO_PROFILE = "none"  # the `profile` of an installed plugin whose type has no sandbox profile
+RECOVERIES = ("transaction", "bake", "operator")  # who put a failed update's old version back
+DRILL_RESULTS = ("detected", "undetected")
+GATE_OUTCOMES = ("passed", "failed")
+INSTALL_FAILURES = MetricSpec(
+    f"{NAMESPACE}_install_failures_total", MetricType.COUNTER,
+    "Installs and updates that failed or were refused before a transaction began, by the "
+    "finding or error behind them (the preflight finding behind PREFLIGHT_FAILED).",
+    (Label.OPERATION, Label.CAUSE))
+COMPATIBILITY_DIAGNOSES = MetricSpec(
+    f"{NAMESPACE}_compatibility_diagnoses_total", MetricType.COUNTER,
+    "Compatibility failures resolved: a plugin's failures for a compatibility finding, ended by "
+    "its next successful install or update.", ())
+COMPATIBILITY_DIAGNOSIS_SECONDS = MetricSpec(
+    f"{NAMESPACE}_compatibility_diagnosis_seconds_total", MetricType.COUNTER,
+    "Seconds from the first failure of each resolved compatibility failure to the success that "
+    "resolved it.", ())
+FAILED_UPDATES = MetricSpec(
+    f"{NAMESPACE}_failed_updates_total", MetricType.COUNTER,
+    "Updates that failed, by what put the previous version back: the transaction (its rollback "
+    "or recovery), the bake, or nothing yet (operator: the transaction could not be undone).",
+    (Label.RECOVERY,))
+FIRST_INSTALL_GRANTS = MetricSpec(
+    f"{NAMESPACE}_first_install_grants_total", MetricType.COUNTER,
+    "Elevated scopes approved before the plugin's first install committed, by risk class.",
+    (Label.RISK,))
+PLUGINS_INSTALLED = MetricSpec(
+    f"{NAMESPACE}_plugins_installed", MetricType.GAUGE,
+    "Installed plugins by sandbox profile (none: the plugin's type has no profile).",
+    (Label.PROFILE,))
+PARTIAL_INSTALLS = MetricSpec(
+    f"{NAMESPACE}_partial_installs", MetricType.GAUGE,
+    "Installed plugins whose active version fails the consistency check (pointer, folder, file "
+    "sizes), plus transactions whose process died before recovery ran; checked once a minute.",
+    ())
+DRILL_INCIDENTS = MetricSpec(
+    f"{NAMESPACE}_drill_incidents_total", MetricType.COUNTER,
+    "Incidents fault drills injected (`pluginops inject --record`), by scenario and whether "
+    "their page arrived.", (Label.SCENARIO, Label.RESULT))
+DRILL_DETECTION_SECONDS = MetricSpec(
+    f"{NAMESPACE}_drill_detection_seconds_total", MetricType.COUNTER,
+    "Seconds from each detected drill incident's start to its page.", (Label.SCENARIO,))
+GATE_CRITICAL_SCENARIOS = MetricSpec(
+    f"{NAMESPACE}_gate_critical_scenarios_total", MetricType.COUNTER,
+    "Critical scenarios of the release gates recorded on this host, by outcome.",
+    (Label.OUTCOME,))
+KPI_METRICS: tuple[MetricSpec, ...] = (
+    INSTALL_FAILURES, COMPATIBILITY_DIAGNOSES, COMPATIBILITY_DIAGNOSIS_SECONDS, FAILED_UPDATES,
+    FIRST_INSTALL_GRANTS, PLUGINS_INSTALLED, PARTIAL_INSTALLS, DRILL_INCIDENTS,
+    DRILL_DETECTION_SECONDS, GATE_CRITICAL_SCENARIOS)
+
 # The warm worker pool (runtime/sandbox/pool.py).
 POOL_STATES = ("idle", "busy")
 POOL_RESULTS = ("hit", "miss", "busy")  # busy: refused, no worker came free in time
@@ -248,7 +305,8 @@ JOURNAL_METRICS: tuple[MetricSpec, ...] = (INSTALL_TRANSACTIONS, ROLLBACKS, INST
 AUDIT_METRICS: tuple[MetricSpec, ...] = (POLICY_DENIALS,)
 # from the bakes' records:
 BAKE_METRICS: tuple[MetricSpec, ...] = (BAKES, BAKE_IN_PROGRESS)
-DURABLE_METRICS: tuple[MetricSpec, ...] = (*JOURNAL_METRICS, *AUDIT_METRICS, *BAKE_METRICS)
+DURABLE_METRICS: tuple[MetricSpec, ...] = (*JOURNAL_METRICS, *AUDIT_METRICS, *BAKE_METRICS,
+                                           *KPI_METRICS)
 
 # What the runtime exports (the evaluator exports EVALUATOR_METRICS from its own registry).
 ALL_METRICS: tuple[MetricSpec, ...] = (
@@ -266,6 +324,7 @@ ALL_METRICS: tuple[MetricSpec, ...] = (
     HTTP_REQUESTS_IN_FLIGHT,
     BUILD_INFO,
     *POOL_METRICS,
+    *KPI_METRICS,
 )
 
 

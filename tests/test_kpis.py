@@ -14,7 +14,16 @@ import pytest
 from click.testing import CliRunner
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask.testing import FlaskClient
+from prometheus_client import CollectorRegistry
 
+from contracts.catalogue import (
+    DRILL_DETECTION_SECONDS,
+    DRILL_INCIDENTS,
+    FAILED_UPDATES,
+    INSTALL_FAILURES,
+    PARTIAL_INSTALLS,
+    PLUGINS_INSTALLED,
+)
 from contracts.codes import Code
 from contracts.errors import PluginopsError
 from contracts.kpis import BY_NAME, KPIS, Kpi, Risk, scope_risk
@@ -24,6 +33,7 @@ from pluginops.cli import cli
 from runtime.api.app import ApiConfig, create_app
 from runtime.auth.tokens import TokenStore
 from runtime.host import HostDescription, this_host
+from runtime.install.journal import Journal
 from runtime.kpi import drills, records
 from runtime.kpi.compute import MET, MISSED, NO_BASELINE, NO_DATA, judge, scorecard
 from runtime.kpi.facts import (
@@ -39,6 +49,7 @@ from runtime.kpi.facts import (
 )
 from runtime.registry.index import load_registry
 from runtime.registry.publish import publish
+from runtime.telemetry.kpi_metrics import KpiMetrics
 from tests.install_support import an_installer, publish_plugin
 
 DAY = 86400.0
@@ -350,3 +361,29 @@ def test_the_cli_prints_the_scorecard_and_checks_it(home_with_history: tuple[Pat
     checked = runner.invoke(cli, ["kpi", "--home", str(home), "--check"])
     assert checked.exit_code == 1
     assert "Stranded or partial installs: 1" in checked.stdout
+
+
+def test_metrics_count_the_same_records_every_process_wrote(home_with_history: tuple[Path, Path]
+                                                           ) -> None:
+    home, _ = home_with_history
+    registry = CollectorRegistry()
+    registry.register(KpiMetrics(home))
+
+    def value(name: str, **labels: str) -> float | None:
+        return registry.get_sample_value(name, labels)
+
+    assert value(INSTALL_FAILURES.name, operation="install",
+                 cause=Code.NO_COMPATIBLE_VERSION) == 1
+    assert value(FAILED_UPDATES.name, recovery="transaction") == 1
+    assert value(PLUGINS_INSTALLED.name, profile="node") == 1
+    assert value(PARTIAL_INSTALLS.name) == 0
+    assert value(DRILL_INCIDENTS.name, scenario="error-spike", result="detected") == 1
+    assert value(DRILL_INCIDENTS.name, scenario="telemetry-outage", result="undetected") == 1
+    assert value(DRILL_DETECTION_SECONDS.name, scenario="error-spike") == 64.5
+    # a refusal written by another process (here, this one's journal) is counted on the next
+    # scrape: the records changed
+    journal = Journal(Layout(home).journal)
+    journal.refuse("future", "update", Code.NO_COMPATIBLE_VERSION, "none fits", AT)
+    journal.close()
+    assert value(INSTALL_FAILURES.name, operation="update",
+                 cause=Code.NO_COMPATIBLE_VERSION) == 1

@@ -27,6 +27,7 @@ from runtime.sandbox.audit import AuditLog
 from runtime.telemetry.audit_metrics import AuditMetrics
 from runtime.telemetry.bake_metrics import BakeMetrics
 from runtime.telemetry.journal_metrics import JournalMetrics
+from runtime.telemetry.kpi_metrics import KpiMetrics
 from runtime.telemetry.metrics import Metrics, PluginLabel
 from runtime.telemetry.tracing import exporter_choice, make_tracer_provider
 from tests.builders import a_host, a_plugin_dir
@@ -58,9 +59,11 @@ def test_every_catalogue_metric_is_exposed_under_its_catalogue_name() -> None:
     journal = JournalMetrics(Path("/nonexistent/journal.db"))
     audit = AuditMetrics(Path("/nonexistent/audit.log"))
     bakes = BakeMetrics(Path("/nonexistent/bakes.db"))
-    for durable in (journal, audit, bakes):
+    kpis = KpiMetrics(Path("/nonexistent"))
+    for durable in (journal, audit, bakes, kpis):
         registry.register(durable)
-    assert {f.name for f in [*journal.describe(), *audit.describe(), *bakes.describe()]} == \
+    assert {f.name for f in [*journal.describe(), *audit.describe(), *bakes.describe(),
+                             *kpis.describe()]} == \
         {spec.name.removesuffix("_total") for spec in DURABLE_METRICS}
     for spec in ALL_METRICS:
         if spec in DURABLE_METRICS:

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict
 
+from contracts.catalogue import RECOVERIES
 from contracts.kpis import (
     COMPATIBILITY_CAUSES,
     HOTFIX_DAYS,
@@ -27,7 +28,7 @@ from contracts.kpis import (
     scope_risk,
 )
 from contracts.outcomes import TransactionState
-from runtime.kpi.facts import REFUSED, Attempt, Facts
+from runtime.kpi.facts import REFUSED, Attempt, Facts, Grant
 
 DAY_S = 86400.0
 MET, MISSED, NO_DATA, NO_BASELINE = "met", "missed", "no_data", "no_baseline"
@@ -89,11 +90,12 @@ def version_mismatch(facts: Facts, start: float, end: float
     return float(len(found)), by_cause
 
 
-def diagnosis(facts: Facts, start: float, end: float
-              ) -> tuple[float | None, dict[str, float | int | str | None]]:
-    """Episodes of compatibility failures of one plugin, each from its first failure to the
-    next committed install or update of that plugin; those resolved in the period count."""
-    durations, open_episodes = [], 0
+def episodes(facts: Facts) -> tuple[list[tuple[float, float]], list[float]]:
+    """Compatibility failures of one plugin in a row, each from its first failure to the next
+    committed install or update of that plugin: (resolved at, seconds) of those resolved, and
+    the start of those still open."""
+    resolved: list[tuple[float, float]] = []
+    still_open: list[float] = []
     by_plugin: dict[str, list[Attempt]] = defaultdict(list)
     for attempt in facts.attempts:
         if attempt.operation in INSTALLING:
@@ -101,18 +103,26 @@ def diagnosis(facts: Facts, start: float, end: float
     for attempts in by_plugin.values():
         first_failure: float | None = None
         for attempt in sorted(attempts, key=lambda a: a.at):
-            if attempt.at >= end:
-                break
             if attempt.state in FAILED_STATES and attempt.cause in COMPATIBILITY_CAUSES:
                 first_failure = attempt.at if first_failure is None else first_failure
             elif attempt.state == TransactionState.COMMITTED and first_failure is not None:
-                if attempt.at >= start:
-                    durations.append(attempt.at - first_failure)
+                resolved.append((attempt.at, attempt.at - first_failure))
                 first_failure = None
-        if first_failure is not None and first_failure >= start:
-            open_episodes += 1
+        if first_failure is not None:
+            still_open.append(first_failure)
+    return resolved, still_open
+
+
+def diagnosis(facts: Facts, start: float, end: float
+              ) -> tuple[float | None, dict[str, float | int | str | None]]:
+    """Episodes resolved in the period; those begun in it and not resolved by its end are
+    counted as unresolved."""
+    resolved, still_open = episodes(facts)
+    durations = [seconds for at, seconds in resolved if _in(at, start, end)]
+    unresolved = sum(1 for at in still_open if _in(at, start, end))
+    unresolved += sum(1 for at, seconds in resolved if at >= end and _in(at - seconds, start, end))
     value = statistics.fmean(durations) if durations else None
-    return value, {"resolved": len(durations), "unresolved": open_episodes}
+    return value, {"resolved": len(durations), "unresolved": unresolved}
 
 
 def stranded(facts: Facts, start: float, end: float, now: float
@@ -130,16 +140,28 @@ def stranded(facts: Facts, start: float, end: float, now: float
     return float(len(failed) + len(inconsistent) + len(orphaned)), detail
 
 
+BY_TRANSACTION, BY_BAKE, BY_OPERATOR = RECOVERIES
+AUTOMATIC = (BY_TRANSACTION, BY_BAKE)
+
+
+def failed_updates(facts: Facts) -> list[tuple[float, str]]:
+    """(when, who put the previous version back) for every failed update: the transaction
+    itself (its rollback, or recovery after a crash), its bake, or nobody yet (an operator must:
+    the transaction could not be undone)."""
+    out = [(a.at, BY_TRANSACTION if a.state == TransactionState.ROLLED_BACK else BY_OPERATOR)
+           for a in facts.attempts if a.operation == "update"
+           and a.state in (TransactionState.ROLLED_BACK, TransactionState.FAILED)]
+    return out + [(b.at, BY_BAKE) for b in facts.bake_rollbacks]
+
+
 def recovered(facts: Facts, start: float, end: float
               ) -> tuple[float | None, dict[str, float | int | str | None]]:
-    updates = [a for a in facts.attempts if a.operation == "update" and _in(a.at, start, end)]
-    automatic = sum(1 for a in updates if a.state == TransactionState.ROLLED_BACK)
-    manual = sum(1 for a in updates if a.state == TransactionState.FAILED)
-    baked = sum(1 for b in facts.bake_rollbacks if _in(b.at, start, end))
-    total = automatic + manual + baked
-    value = (automatic + baked) / total if total else None
-    return value, {"rolled_back_by_transaction": automatic, "rolled_back_by_bake": baked,
-                   "left_for_an_operator": manual}
+    inside = [who for at, who in failed_updates(facts) if _in(at, start, end)]
+    automatic = sum(1 for who in inside if who in AUTOMATIC)
+    value = automatic / len(inside) if inside else None
+    return value, {"rolled_back_by_transaction": inside.count(BY_TRANSACTION),
+                   "rolled_back_by_bake": inside.count(BY_BAKE),
+                   "left_for_an_operator": inside.count(BY_OPERATOR)}
 
 
 def mttd(facts: Facts, start: float, end: float
@@ -185,16 +207,22 @@ def coverage(facts: Facts, start: float, end: float, now: float
     return len(covered) / len(facts.installed), detail
 
 
-def high_risk_grants(facts: Facts, start: float, end: float
-                     ) -> tuple[float | None, dict[str, float | int | str | None]]:
+def first_install_grants(facts: Facts) -> list[Grant]:
+    """Approved scopes decided before the plugin's first install committed (or while it has
+    none): what a plugin was trusted with to be installed at all."""
     first_install: dict[str, float] = {}
     for attempt in facts.attempts:
         if attempt.operation == "install" and attempt.state == TransactionState.COMMITTED:
             first_install[attempt.plugin] = min(first_install.get(attempt.plugin, attempt.at),
                                                 attempt.at)
+    return [g for g in facts.grants if g.at <= first_install.get(g.plugin, g.at)]
+
+
+def high_risk_grants(facts: Facts, start: float, end: float
+                     ) -> tuple[float | None, dict[str, float | int | str | None]]:
     counts = {risk: 0 for risk in Risk}
-    for grant in facts.grants:
-        if _in(grant.at, start, end) and grant.at <= first_install.get(grant.plugin, grant.at):
+    for grant in first_install_grants(facts):
+        if _in(grant.at, start, end):
             counts[scope_risk(grant.scope)] += 1
     return float(counts[Risk.HIGH]), {f"{risk.value}_risk": n for risk, n in counts.items()}
 

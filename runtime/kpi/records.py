@@ -148,20 +148,29 @@ def orphaned(layout: Layout) -> list[str]:
     return out
 
 
+def bake_rollbacks(layout: Layout) -> list[Attempt]:
+    return [Attempt(plugin, "update", BAKE_ROLLED_BACK, ended)
+            for plugin, ended in _rows(layout.bakes_db, BAKES, (BAKE_ROLLED_BACK,))]
+
+
+def grants(layout: Layout) -> list[Grant]:
+    return [Grant(plugin, scope, at) for plugin, scope, at in _rows(layout.approvals_db, GRANTS)]
+
+
+def usage(layout: Layout) -> list[Usage]:
+    return [Usage(plugin, day, _day_start(day), cost, executions)
+            for plugin, day, cost, executions in _rows(layout.metering_db, USAGE)]
+
+
+def incidents(layout: Layout) -> list[Incident]:
+    return [Incident(drill, scenario, alert, at, detected)
+            for drill, scenario, alert, at, detected in _rows(layout.drills_db, INCIDENTS)]
+
+
 def read(home: Path, registry: Registry | None = None) -> Facts:
     """Everything the scorecard needs from `home` (and the releases of `registry`)."""
     layout = Layout(home)
-    return Facts(
-        attempts=attempts(layout),
-        bake_rollbacks=[Attempt(plugin, "update", BAKE_ROLLED_BACK, ended)
-                        for plugin, ended in _rows(layout.bakes_db, BAKES, (BAKE_ROLLED_BACK,))],
-        grants=[Grant(plugin, scope, at) for plugin, scope, at
-                in _rows(layout.approvals_db, GRANTS)],
-        usage=[Usage(plugin, day, _day_start(day), cost, executions)
-               for plugin, day, cost, executions in _rows(layout.metering_db, USAGE)],
-        releases=releases(registry),
-        gate_runs=gate_runs(home),
-        incidents=[Incident(drill, scenario, alert, at, detected)
-                   for drill, scenario, alert, at, detected in _rows(layout.drills_db, INCIDENTS)],
-        installed=installed(layout),
-        orphaned=orphaned(layout))
+    return Facts(attempts=attempts(layout), bake_rollbacks=bake_rollbacks(layout),
+                 grants=grants(layout), usage=usage(layout), releases=releases(registry),
+                 gate_runs=gate_runs(home), incidents=incidents(layout),
+                 installed=installed(layout), orphaned=orphaned(layout))

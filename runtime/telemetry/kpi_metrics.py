@@ -1,0 +1,132 @@
+"""The KPI counters (`contracts.catalogue.KPI_METRICS`) read from the durable records at scrape
+time, so operations of every process count (the CLI, `serve`, a drill, a release gate):
+
+- `pluginops_install_failures_total{operation, cause}`, `pluginops_compatibility_diagnoses_total`
+  and `..._diagnosis_seconds_total` from the journal;
+- `pluginops_failed_updates_total{recovery}` from the journal and the bakes;
+- `pluginops_first_install_grants_total{risk}` from the approvals and the journal;
+- `pluginops_plugins_installed{profile}` and `pluginops_partial_installs` from the journal and
+  the plugin folders (the consistency check runs at most once a minute);
+- `pluginops_drill_incidents_total{scenario, result}`, `..._drill_detection_seconds_total`
+  from the drill records; `pluginops_gate_critical_scenarios_total{outcome}` from the
+  release-gate records.
+
+The records are read again only when one of their files changed since the last scrape."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from contracts.catalogue import (
+    COMPATIBILITY_DIAGNOSES,
+    COMPATIBILITY_DIAGNOSIS_SECONDS,
+    DRILL_DETECTION_SECONDS,
+    DRILL_INCIDENTS,
+    FAILED_UPDATES,
+    FIRST_INSTALL_GRANTS,
+    GATE_CRITICAL_SCENARIOS,
+    INSTALL_FAILURES,
+    PARTIAL_INSTALLS,
+    PLUGINS_INSTALLED,
+    MetricSpec,
+    MetricType,
+)
+from contracts.layout import Layout
+from runtime.kpi import records
+from runtime.kpi.counters import KpiCounts, counts
+from runtime.kpi.facts import Facts
+
+CHECK_EVERY_S = 60.0
+
+
+def _family(spec: MetricSpec) -> CounterMetricFamily | GaugeMetricFamily:
+    if spec.type is MetricType.COUNTER:
+        return CounterMetricFamily(spec.name.removesuffix("_total"), spec.help,
+                                   labels=list(spec.labels))
+    return GaugeMetricFamily(spec.name, spec.help, labels=list(spec.labels))
+
+
+def families(found: KpiCounts) -> list[Metric]:
+    out = []
+    failures = _family(INSTALL_FAILURES)
+    for (operation, cause), n in sorted(found.install_failures.items()):
+        failures.add_metric([operation, cause], n)
+    out.append(failures)
+    for spec, value in ((COMPATIBILITY_DIAGNOSES, float(found.diagnoses)),
+                        (COMPATIBILITY_DIAGNOSIS_SECONDS, found.diagnosis_seconds),
+                        (PARTIAL_INSTALLS, float(found.partial))):
+        family = _family(spec)
+        family.add_metric([], value)
+        out.append(family)
+    for spec, counted in ((FAILED_UPDATES, found.failed_updates),
+                          (FIRST_INSTALL_GRANTS, found.first_install_grants),
+                          (PLUGINS_INSTALLED, found.installed),
+                          (GATE_CRITICAL_SCENARIOS, found.gate_scenarios)):
+        family = _family(spec)
+        for label, n in sorted(counted.items()):
+            family.add_metric([label], n)
+        out.append(family)
+    drills = _family(DRILL_INCIDENTS)
+    for (scenario, result), n in sorted(found.drill_incidents.items()):
+        drills.add_metric([scenario, result], n)
+    seconds = _family(DRILL_DETECTION_SECONDS)
+    for scenario, total in sorted(found.drill_seconds.items()):
+        seconds.add_metric([scenario], total)
+    return [*out, drills, seconds]
+
+
+class KpiMetrics(Collector):
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self.layout = Layout(home)
+        self._lock = threading.Lock()
+        self._signature: tuple[tuple[int, int], ...] | None = None
+        self._facts = Facts()
+        self._checked_at = float("-inf")
+
+    def _sources(self) -> list[Path]:
+        databases = (self.layout.journal, self.layout.approvals_db, self.layout.bakes_db,
+                     self.layout.drills_db)
+        return [*databases, *(db.with_name(db.name + "-wal") for db in databases),
+                self.layout.gates]
+
+    def _stat(self) -> tuple[tuple[int, int], ...]:
+        out = []
+        for path in self._sources():
+            try:
+                info = path.stat()
+                out.append((info.st_mtime_ns, info.st_size))
+            except FileNotFoundError:
+                out.append((0, -1))
+        return tuple(out)
+
+    def _refresh(self) -> Facts:
+        signature = self._stat()
+        facts = self._facts
+        if signature != self._signature:
+            facts.attempts = records.attempts(self.layout)
+            facts.bake_rollbacks = records.bake_rollbacks(self.layout)
+            facts.grants = records.grants(self.layout)
+            facts.incidents = records.incidents(self.layout)
+            facts.gate_runs = records.gate_runs(self.home)
+            self._signature = signature
+        now = time.monotonic()
+        if now - self._checked_at >= CHECK_EVERY_S:
+            facts.installed = records.installed(self.layout)
+            facts.orphaned = records.orphaned(self.layout)
+            self._checked_at = now
+        return facts
+
+    def collect(self) -> Iterator[Metric]:
+        with self._lock:
+            found = counts(self._refresh())
+        yield from families(found)
+
+    def describe(self) -> Iterable[Metric]:
+        return families(KpiCounts())
