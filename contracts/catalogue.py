@@ -266,10 +266,18 @@ GATE_CRITICAL_SCENARIOS = MetricSpec(
     f"{NAMESPACE}_gate_critical_scenarios_total", MetricType.COUNTER,
     "Critical scenarios of the release gates recorded on this host, by outcome.",
     (Label.OUTCOME,))
+REGISTRY_RELEASES = MetricSpec(
+    f"{NAMESPACE}_registry_releases_total", MetricType.COUNTER,
+    "Releases (prereleases aside) in the registry this runtime installs from; every host reading "
+    "one registry reports the same count (take the max across hosts, not the sum).", ())
+REGISTRY_HOTFIXES = MetricSpec(
+    f"{NAMESPACE}_registry_hotfixes_total", MetricType.COUNTER,
+    "Releases in that registry that are patch releases published within a week of the "
+    "plugin's previous release.", ())
 KPI_METRICS: tuple[MetricSpec, ...] = (
     INSTALL_FAILURES, COMPATIBILITY_DIAGNOSES, COMPATIBILITY_DIAGNOSIS_SECONDS, FAILED_UPDATES,
     FIRST_INSTALL_GRANTS, PLUGINS_INSTALLED, PARTIAL_INSTALLS, DRILL_INCIDENTS,
-    DRILL_DETECTION_SECONDS, GATE_CRITICAL_SCENARIOS)
+    DRILL_DETECTION_SECONDS, GATE_CRITICAL_SCENARIOS, REGISTRY_RELEASES, REGISTRY_HOTFIXES)
 
 # The warm worker pool (runtime/sandbox/pool.py).
 POOL_STATES = ("idle", "busy")

@@ -146,9 +146,9 @@ KPIS: tuple[KpiSpec, ...] = (
             "drill records (`pluginops inject --record`)"),
     KpiSpec(Kpi.COST_VARIANCE, Area.SLOS, "Variance of plugin execution cost", Unit.RATIO,
             Goal.REDUCE_BY, 0.2, 60,
-            "Per plugin, the variance of its daily cost per execution divided by the square of "
-            "its mean (squared coefficient of variation), averaged over plugins with at least "
-            "two days of executions.",
+            "Per plugin, the variance of its daily cost per execution (over the days it ran) "
+            "divided by the square of its mean: the squared coefficient of variation, averaged "
+            "over plugins with at least two days of executions.",
             "metering: daily spend and executions per plugin"),
     KpiSpec(Kpi.PROFILE_COVERAGE, Area.SANDBOX, "Plugins assigned to a sandbox profile",
             Unit.RATIO, Goal.AT_LEAST, 1.0, 60,

@@ -164,8 +164,8 @@ def test_cost_variance_is_the_mean_squared_coefficient_of_variation_of_daily_uni
     usage += [Usage("a", "d", days_ago(61 + d), cost, 10) for d, cost in
               ((0, 10.0), (1, 14.0), (2, 6.0))]  # unit costs 1.0, 1.4, 0.6
     value = card(Facts(usage=usage))[Kpi.COST_VARIANCE]
-    assert value["current"] == pytest.approx(0.04)
-    assert value["previous"] == pytest.approx(0.16)
+    assert value["current"] == pytest.approx(0.08 / 3)  # population variance over mean squared
+    assert value["previous"] == pytest.approx(0.32 / 3)
     assert value["change"] == pytest.approx(-0.75)
     assert (value["status"], value["detail"]) == (MET, {"plugins": 1})
 

@@ -113,7 +113,7 @@ def serve(listen: str, port: int, registry: str | None, trust: tuple[Path, ...],
     executor.prime_metrics()
     # installs, rollbacks and denials of any process (CLI, setup jobs) count: read the records
     metrics = wiring.metrics()
-    register_durable_metrics(metrics.registry, Layout(home))
+    register_durable_metrics(metrics.registry, Layout(home), lambda: installer().env.registry)
     ProcessCollector(registry=metrics.registry)  # process_* (CPU, memory, open files, start)
     metrics.gauge(BUILD_INFO).labels(version=__version__,
                                      python=platform.python_version()).set(1)

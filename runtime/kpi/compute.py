@@ -190,7 +190,7 @@ def cost_variance(facts: Facts, start: float, end: float
     for values in unit_costs.values():
         mean = statistics.fmean(values) if values else 0.0
         if len(values) >= 2 and mean > 0:
-            ratios.append(statistics.variance(values) / mean ** 2)
+            ratios.append(statistics.pvariance(values) / mean ** 2)
     return (statistics.fmean(ratios) if ratios else None), {"plugins": len(ratios)}
 
 
@@ -227,24 +227,28 @@ def high_risk_grants(facts: Facts, start: float, end: float
     return float(counts[Risk.HIGH]), {f"{risk.value}_risk": n for risk, n in counts.items()}
 
 
-def hotfixes(facts: Facts, start: float, end: float
-             ) -> tuple[float | None, dict[str, float | int | str | None]]:
+def releases_and_hotfixes(facts: Facts) -> list[tuple[float, bool]]:
+    """(published at, whether a hotfix) of every release, prereleases aside: a hotfix is a
+    patch release within HOTFIX_DAYS of the same plugin's previous release."""
     by_plugin = defaultdict(list)
     for release in facts.releases:
         if not release.prerelease:
             by_plugin[release.plugin].append(release)
-    found, released = 0, 0
+    out = []
     for releases in by_plugin.values():
         ordered = sorted(releases, key=lambda r: (r.at, r.version))
         for before, release in zip([None, *ordered], ordered, strict=False):
-            if not _in(release.at, start, end):
-                continue
-            released += 1
-            if before is not None and release.version[:2] == before.version[:2] and \
-                    release.version[2] > before.version[2] and \
-                    release.at - before.at <= HOTFIX_DAYS * DAY_S:
-                found += 1
-    return float(found), {"releases": released}
+            hotfix = before is not None and release.version[:2] == before.version[:2] and \
+                release.version[2] > before.version[2] and \
+                release.at - before.at <= HOTFIX_DAYS * DAY_S
+            out.append((release.at, hotfix))
+    return out
+
+
+def hotfixes(facts: Facts, start: float, end: float
+             ) -> tuple[float | None, dict[str, float | int | str | None]]:
+    inside = [hotfix for at, hotfix in releases_and_hotfixes(facts) if _in(at, start, end)]
+    return float(sum(inside)), {"releases": len(inside)}
 
 
 def pass_rate(facts: Facts, start: float, end: float

@@ -14,6 +14,7 @@ from runtime.kpi.compute import (
     episodes,
     failed_updates,
     first_install_grants,
+    releases_and_hotfixes,
 )
 from runtime.kpi.facts import Facts
 
@@ -33,6 +34,8 @@ class KpiCounts:
     drill_incidents: Counter[tuple[str, str]] = field(default_factory=Counter)
     drill_seconds: dict[str, float] = field(default_factory=dict)
     gate_scenarios: Counter[str] = field(default_factory=Counter)
+    releases: int = 0
+    hotfixes: int = 0
 
 
 def counts(facts: Facts) -> KpiCounts:
@@ -57,4 +60,7 @@ def counts(facts: Facts) -> KpiCounts:
     for run in facts.gate_runs:
         out.gate_scenarios[PASSED] += run.critical_passed
         out.gate_scenarios[FAILED] += run.critical_run - run.critical_passed
+    published = releases_and_hotfixes(facts)
+    out.releases = len(published)
+    out.hotfixes = sum(1 for _, hotfix in published if hotfix)
     return out

@@ -12,11 +12,13 @@ from contracts.layout import Layout
 from runtime.telemetry.audit_metrics import AuditMetrics
 from runtime.telemetry.bake_metrics import BakeMetrics
 from runtime.telemetry.journal_metrics import JournalMetrics
-from runtime.telemetry.kpi_metrics import KpiMetrics
+from runtime.telemetry.kpi_metrics import KpiMetrics, RegistryOf
 
 
-def register_durable_metrics(registry: CollectorRegistry, layout: Layout) -> None:
+def register_durable_metrics(registry: CollectorRegistry, layout: Layout,
+                             registry_of: RegistryOf | None = None) -> None:
+    """`registry_of`: the plugin registry whose releases the hotfix counters count."""
     registry.register(JournalMetrics(layout.journal))
     registry.register(AuditMetrics(layout.audit_log))
     registry.register(BakeMetrics(layout.bakes_db))
-    registry.register(KpiMetrics(layout.home))
+    registry.register(KpiMetrics(layout.home, registry_of))

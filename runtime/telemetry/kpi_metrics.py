@@ -9,7 +9,8 @@ time, so operations of every process count (the CLI, `serve`, a drill, a release
   the plugin folders (the consistency check runs at most once a minute);
 - `pluginops_drill_incidents_total{scenario, result}`, `..._drill_detection_seconds_total`
   from the drill records; `pluginops_gate_critical_scenarios_total{outcome}` from the
-  release-gate records.
+  release-gate records; `pluginops_registry_releases_total` and `..._hotfixes_total` from the
+  registry's index (when the runtime has one).
 
 The records are read again only when one of their files changed since the last scrape."""
 
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -34,13 +35,19 @@ from contracts.catalogue import (
     INSTALL_FAILURES,
     PARTIAL_INSTALLS,
     PLUGINS_INSTALLED,
+    REGISTRY_HOTFIXES,
+    REGISTRY_RELEASES,
     MetricSpec,
     MetricType,
 )
+from contracts.errors import PluginopsError
 from contracts.layout import Layout
 from runtime.kpi import records
 from runtime.kpi.counters import KpiCounts, counts
 from runtime.kpi.facts import Facts
+from runtime.registry.index import Registry
+
+RegistryOf = Callable[[], Registry | None]
 
 CHECK_EVERY_S = 60.0
 
@@ -60,7 +67,9 @@ def families(found: KpiCounts) -> list[Metric]:
     out.append(failures)
     for spec, value in ((COMPATIBILITY_DIAGNOSES, float(found.diagnoses)),
                         (COMPATIBILITY_DIAGNOSIS_SECONDS, found.diagnosis_seconds),
-                        (PARTIAL_INSTALLS, float(found.partial))):
+                        (PARTIAL_INSTALLS, float(found.partial)),
+                        (REGISTRY_RELEASES, float(found.releases)),
+                        (REGISTRY_HOTFIXES, float(found.hotfixes))):
         family = _family(spec)
         family.add_metric([], value)
         out.append(family)
@@ -82,8 +91,9 @@ def families(found: KpiCounts) -> list[Metric]:
 
 
 class KpiMetrics(Collector):
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, registry_of: RegistryOf | None = None) -> None:
         self.home = home
+        self.registry_of = registry_of  # the registry whose releases count (read once a minute)
         self.layout = Layout(home)
         self._lock = threading.Lock()
         self._signature: tuple[tuple[int, int], ...] | None = None
@@ -120,8 +130,17 @@ class KpiMetrics(Collector):
         if now - self._checked_at >= CHECK_EVERY_S:
             facts.installed = records.installed(self.layout)
             facts.orphaned = records.orphaned(self.layout)
+            facts.releases = records.releases(self._registry())
             self._checked_at = now
         return facts
+
+    def _registry(self) -> Registry | None:
+        if self.registry_of is None:
+            return None
+        try:
+            return self.registry_of()
+        except PluginopsError:  # unreachable or invalid now: no release figures this minute
+            return None
 
     def collect(self) -> Iterator[Metric]:
         with self._lock:
