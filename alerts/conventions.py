@@ -8,6 +8,7 @@ from contracts.catalogue import COST_ANOMALY_SCORE as _SCORE
 from contracts.catalogue import EVALUATOR_INTERVAL as _INTERVAL
 from contracts.catalogue import EVALUATOR_LAST_SUCCESS as _LAST_SUCCESS
 from contracts.catalogue import Label
+from contracts.kpis import KPIS
 
 PREFIX = "pluginops"
 
@@ -38,6 +39,11 @@ FLEET_PLUGINS_BREACHED = f"{PREFIX}:fleet_plugins_slo_breached:count"
 FLEET_BUDGET_REMAINING = f"{PREFIX}:fleet_slo_error_budget_remaining:min"
 FLEET_BURN_RATE = f"{PREFIX}:fleet_slo_burn_rate:max"
 FLEET_COST_ANOMALIES = f"{PREFIX}:fleet_cost_anomalies:count"
+
+# The plan's KPIs, fleet-wide, each over its period (contracts/kpis.py); the dashboards compare
+# a record with itself `offset` one period for the change.
+KPI_RECORDS = {kpi.name: f"{PREFIX}:kpi_{kpi.name}:{kpi.period_days}d" for kpi in KPIS}
+KPI_INTERVAL = "2m"  # within the 5m lookback of an instant query, light on 90-day ranges
 
 # Labels the rules add.
 SLO = Label.SLO

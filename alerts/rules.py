@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from alerts import conventions as c
+from alerts.kpi_rules import kpi_group
 from alerts.spec import Slo
 from alerts.windows import ALL_WINDOWS, SHORT_WINDOWS, TIERS, Tier
 from contracts.catalogue import (
@@ -339,5 +340,5 @@ def generate(slos: list[Slo], settings: Settings | None = None) -> dict[str, Any
     groups = [slo_group(kind, kinds[kind]) for kind in c.SLO_KINDS
               if kind in kinds]
     groups += [period_group(kinds), latency_group(settings), cost_group(settings),
-               operations_group(settings), evaluator_fleet_group()]
+               operations_group(settings), evaluator_fleet_group(), kpi_group()]
     return {"groups": groups}

@@ -43,7 +43,6 @@ class Label:
     CAUSE = "cause"
     RISK = "risk"
     RECOVERY = "recovery"
-    SCENARIO = "scenario"
 
 
 PLUGIN_TYPES = ("node", "integration", "agent", "quality_gate")
@@ -220,6 +219,8 @@ EVALUATOR_METRICS: tuple[MetricSpec, ...] = (
 
 # The plan's KPIs, counted from the durable records at scrape time (runtime/telemetry/
 # kpi_metrics.py; contracts/kpis.py defines the KPIs). Fleet-wide figures: no `plugin` label.
+# The label values the KPI rules read are exposed at 0 from the start, so that the first event
+# of each is an increase Prometheus sees (a series born at 1 has no increase).
 NO_PROFILE = "none"  # the `profile` of an installed plugin whose type has no sandbox profile
 RECOVERIES = ("transaction", "bake", "operator")  # who put a failed update's old version back
 DRILL_RESULTS = ("detected", "undetected")
@@ -257,11 +258,11 @@ PARTIAL_INSTALLS = MetricSpec(
     ())
 DRILL_INCIDENTS = MetricSpec(
     f"{NAMESPACE}_drill_incidents_total", MetricType.COUNTER,
-    "Incidents fault drills injected (`pluginops inject --record`), by scenario and whether "
-    "their page arrived.", (Label.SCENARIO, Label.RESULT))
+    "Incidents fault drills injected (`pluginops inject --record`), by whether their page "
+    "arrived (the scorecard has them by scenario).", (Label.RESULT,))
 DRILL_DETECTION_SECONDS = MetricSpec(
     f"{NAMESPACE}_drill_detection_seconds_total", MetricType.COUNTER,
-    "Seconds from each detected drill incident's start to its page.", (Label.SCENARIO,))
+    "Seconds from each detected drill incident's start to its page.", ())
 GATE_CRITICAL_SCENARIOS = MetricSpec(
     f"{NAMESPACE}_gate_critical_scenarios_total", MetricType.COUNTER,
     "Critical scenarios of the release gates recorded on this host, by outcome.",
@@ -274,10 +275,15 @@ REGISTRY_HOTFIXES = MetricSpec(
     f"{NAMESPACE}_registry_hotfixes_total", MetricType.COUNTER,
     "Releases in that registry that are patch releases published within a week of the "
     "plugin's previous release.", ())
+COST_VARIANCE = MetricSpec(
+    f"{NAMESPACE}_execution_cost_variance_ratio", MetricType.GAUGE,
+    "Over the last 60 days, each plugin's variance of daily cost per execution over its mean "
+    "squared, averaged over this host's plugins (from the metering record).", ())
 KPI_METRICS: tuple[MetricSpec, ...] = (
     INSTALL_FAILURES, COMPATIBILITY_DIAGNOSES, COMPATIBILITY_DIAGNOSIS_SECONDS, FAILED_UPDATES,
     FIRST_INSTALL_GRANTS, PLUGINS_INSTALLED, PARTIAL_INSTALLS, DRILL_INCIDENTS,
-    DRILL_DETECTION_SECONDS, GATE_CRITICAL_SCENARIOS, REGISTRY_RELEASES, REGISTRY_HOTFIXES)
+    DRILL_DETECTION_SECONDS, GATE_CRITICAL_SCENARIOS, REGISTRY_RELEASES, REGISTRY_HOTFIXES,
+    COST_VARIANCE)
 
 # The warm worker pool (runtime/sandbox/pool.py).
 POOL_STATES = ("idle", "busy")
@@ -371,6 +377,8 @@ class Dashboards:
     DETAIL_TITLE = "Pluginops / Plugin detail"
     INSTALLS_UID = "pluginops-installs"
     INSTALLS_TITLE = "Pluginops / Installs and security"
+    KPIS_UID = "pluginops-kpis"
+    KPIS_TITLE = "Pluginops / KPIs"
     FOLDER = "Pluginops"
     TAG = "pluginops"
     # Datasource UIDs the provisioning creates and the dashboards default to.

@@ -22,6 +22,7 @@ from contracts.catalogue import (
     SLO_BUDGET_REMAINING,
     Dashboards,
 )
+from contracts.kpis import BY_NAME, Goal
 
 PLUGIN = f'{c.PLUGIN}="${Dashboards.PLUGIN_VARIABLE}"'
 # Raw series carry the scraper's `host`; recorded series are the fleet's and do not.
@@ -127,3 +128,25 @@ IN_FLIGHT = Query(f"sum by ({c.PLUGIN}) ({INSTALL_IN_PROGRESS.name}) > 0", "{{pl
                   expects_data=False)
 PREFLIGHT = Query(f"sum by (code) (increase({PREFLIGHT_FINDINGS.name}[{RANGE}])) > 0", "{{code}}",
                   instant=True, expects_data=False)
+
+# KPIs ---------------------------------------------------------------------------------------
+
+
+def kpi_now(name: str) -> Query:
+    return Query(c.KPI_RECORDS[name], "this period")
+
+
+def kpi_previous(name: str) -> Query:
+    """The value one period earlier: empty until the store holds two periods."""
+    days = BY_NAME[name].period_days
+    return Query(f"{c.KPI_RECORDS[name]} offset {days}d", f"previous {days} days",
+                 expects_data=False)
+
+
+def kpi_goal(name: str) -> Query:
+    """What the target asks: the absolute target, or the previous period less the reduction."""
+    spec = BY_NAME[name]
+    if spec.goal is Goal.REDUCE_BY:
+        return Query(f"{1 - spec.target:g} * ({c.KPI_RECORDS[name]} offset {spec.period_days}d)",
+                     "target", expects_data=False)
+    return Query(f"vector({spec.target:g})", "target")

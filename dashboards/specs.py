@@ -1,8 +1,9 @@
-"""The three dashboards as specs: what SREs see, panel by panel (titles are defined here once)."""
+"""The four dashboards as specs: what SREs see, panel by panel (titles are defined here once)."""
 
 from __future__ import annotations
 
 from contracts.catalogue import Dashboards
+from contracts.kpis import KPIS, Unit
 from dashboards import queries as q
 from dashboards.build import Panel, Spec
 
@@ -127,5 +128,21 @@ INSTALLS = Spec(
               (q.PREFLIGHT,)),
     ))
 
+UNITS = {Unit.COUNT: "short", Unit.SECONDS: "s", Unit.RATIO: "percentunit"}
+
+KPI_DASHBOARD = Spec(
+    uid=Dashboards.KPIS_UID, title=Dashboards.KPIS_TITLE, source=SOURCE,
+    description="The plan's KPIs, fleet-wide, each over its period against the period before "
+                "and its target (rules from the runtime's durable records; `pluginops kpi` and "
+                "the weekly report compute the same).",
+    time_from="now-30d",
+    links=(("Fleet overview", Dashboards.FLEET_UID),
+           ("Installs and security", Dashboards.INSTALLS_UID)),
+    panels=tuple(
+        Panel(f"{kpi.title} ({kpi.target_text})", "timeseries", UNITS[kpi.unit],
+              f"{kpi.definition} Source: {kpi.source}.",
+              (q.kpi_now(kpi.name), q.kpi_previous(kpi.name), q.kpi_goal(kpi.name)), min=0)
+        for kpi in KPIS))
+
 ALL = {"fleet-overview.json": FLEET, "plugin-detail.json": DETAIL,
-       "installs-security.json": INSTALLS}
+       "installs-security.json": INSTALLS, "kpis.json": KPI_DASHBOARD}

@@ -83,7 +83,7 @@ GENERATED: dict[str, Callable[[], str]] = {
     "schemas/evaluation.schema.json": evaluation_schema,
     "schemas/weekly-report.schema.json": weekly_report_schema,
     **{f"dashboards/generated/{name}": _dashboard(name) for name in (
-        "fleet-overview.json", "plugin-detail.json", "installs-security.json")},
+        "fleet-overview.json", "plugin-detail.json", "installs-security.json", "kpis.json")},
     **STACK_FILES,
     **STORE_FILES,
     "schemas/openapi.json": _openapi,

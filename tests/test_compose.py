@@ -21,6 +21,7 @@ import yaml
 from contracts.catalogue import Dashboards
 from dashboards import queries as q
 from dashboards import stack, store
+from dashboards.specs import ALL
 from pluginops.generated import GENERATED
 from stack.processes import get_json, prometheus
 from tests.conftest import REPO
@@ -150,7 +151,7 @@ def test_grafana_provisioning_matches_the_dashboards() -> None:
                          Dashboards.TRACES_UID}
     links = uids[Dashboards.PROMETHEUS_UID]["jsonData"]["exemplarTraceIdDestinations"]
     assert links == [{"name": "trace_id", "datasourceUid": Dashboards.TRACES_UID}]
-    for name in ("fleet-overview.json", "plugin-detail.json", "installs-security.json"):
+    for name in ALL:
         document = json.loads((REPO / "dashboards/generated" / name).read_text())
         variable = next(v for v in document["templating"]["list"]
                         if v["name"] == Dashboards.DATASOURCE_VARIABLE)

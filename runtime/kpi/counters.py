@@ -6,11 +6,13 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from contracts.catalogue import DRILL_RESULTS, GATE_OUTCOMES, NO_PROFILE
-from contracts.kpis import scope_risk
+from contracts.catalogue import DRILL_RESULTS, GATE_OUTCOMES, NO_PROFILE, RECOVERIES
+from contracts.kpis import BY_NAME, VERSION_MISMATCH_CAUSES, Kpi, Risk, scope_risk
 from runtime.kpi.compute import (
+    DAY_S,
     FAILED_STATES,
     INSTALLING,
+    cost_variance,
     episodes,
     failed_updates,
     first_install_grants,
@@ -31,15 +33,24 @@ class KpiCounts:
     first_install_grants: Counter[str] = field(default_factory=Counter)
     installed: Counter[str] = field(default_factory=Counter)
     partial: int = 0
-    drill_incidents: Counter[tuple[str, str]] = field(default_factory=Counter)
-    drill_seconds: dict[str, float] = field(default_factory=dict)
+    drill_incidents: Counter[str] = field(default_factory=Counter)
+    drill_seconds: float = 0.0
     gate_scenarios: Counter[str] = field(default_factory=Counter)
     releases: int = 0
     hotfixes: int = 0
+    cost_variance: float | None = None
 
 
-def counts(facts: Facts) -> KpiCounts:
+def counts(facts: Facts, now: float) -> KpiCounts:
+    """Every count in the records, with a 0 for each label value the KPI rules read; the cost
+    variance over the COST_VARIANCE KPI's period ending `now`."""
     out = KpiCounts()
+    for operation in INSTALLING:
+        out.install_failures.update({(operation, cause): 0 for cause in VERSION_MISMATCH_CAUSES})
+    out.failed_updates.update({who: 0 for who in RECOVERIES})
+    out.first_install_grants.update({risk.value: 0 for risk in Risk})
+    out.drill_incidents.update({result: 0 for result in DRILL_RESULTS})
+    out.gate_scenarios.update({outcome: 0 for outcome in GATE_OUTCOMES})
     for attempt in facts.attempts:
         if attempt.operation in INSTALLING and attempt.state in FAILED_STATES:
             out.install_failures[(attempt.operation, attempt.cause)] += 1
@@ -52,15 +63,14 @@ def counts(facts: Facts) -> KpiCounts:
     out.installed.update(i.profile or NO_PROFILE for i in facts.installed)
     out.partial = sum(1 for i in facts.installed if i.problem) + len(facts.orphaned)
     for incident in facts.incidents:
-        detected = incident.detected_s is not None
-        out.drill_incidents[(incident.scenario, DETECTED if detected else UNDETECTED)] += 1
-        if incident.detected_s is not None:
-            out.drill_seconds[incident.scenario] = \
-                out.drill_seconds.get(incident.scenario, 0.0) + incident.detected_s
+        out.drill_incidents[UNDETECTED if incident.detected_s is None else DETECTED] += 1
+        out.drill_seconds += incident.detected_s or 0.0
     for run in facts.gate_runs:
         out.gate_scenarios[PASSED] += run.critical_passed
         out.gate_scenarios[FAILED] += run.critical_run - run.critical_passed
     published = releases_and_hotfixes(facts)
     out.releases = len(published)
     out.hotfixes = sum(1 for _, hotfix in published if hotfix)
+    period = BY_NAME[Kpi.COST_VARIANCE].period_days * DAY_S
+    out.cost_variance, _ = cost_variance(facts, now - period, now)
     return out

@@ -7,10 +7,11 @@ time, so operations of every process count (the CLI, `serve`, a drill, a release
 - `pluginops_first_install_grants_total{risk}` from the approvals and the journal;
 - `pluginops_plugins_installed{profile}` and `pluginops_partial_installs` from the journal and
   the plugin folders (the consistency check runs at most once a minute);
-- `pluginops_drill_incidents_total{scenario, result}`, `..._drill_detection_seconds_total`
+- `pluginops_drill_incidents_total{result}`, `..._drill_detection_seconds_total`
   from the drill records; `pluginops_gate_critical_scenarios_total{outcome}` from the
   release-gate records; `pluginops_registry_releases_total` and `..._hotfixes_total` from the
-  registry's index (when the runtime has one).
+  registry's index (when the runtime has one); `pluginops_execution_cost_variance_ratio` from
+  the metering record (with the consistency check, once a minute).
 
 The records are read again only when one of their files changed since the last scrape."""
 
@@ -27,6 +28,7 @@ from prometheus_client.registry import Collector
 from contracts.catalogue import (
     COMPATIBILITY_DIAGNOSES,
     COMPATIBILITY_DIAGNOSIS_SECONDS,
+    COST_VARIANCE,
     DRILL_DETECTION_SECONDS,
     DRILL_INCIDENTS,
     FAILED_UPDATES,
@@ -60,7 +62,7 @@ def _family(spec: MetricSpec) -> CounterMetricFamily | GaugeMetricFamily:
 
 
 def families(found: KpiCounts) -> list[Metric]:
-    out = []
+    out: list[Metric] = []
     failures = _family(INSTALL_FAILURES)
     for (operation, cause), n in sorted(found.install_failures.items()):
         failures.add_metric([operation, cause], n)
@@ -69,25 +71,25 @@ def families(found: KpiCounts) -> list[Metric]:
                         (COMPATIBILITY_DIAGNOSIS_SECONDS, found.diagnosis_seconds),
                         (PARTIAL_INSTALLS, float(found.partial)),
                         (REGISTRY_RELEASES, float(found.releases)),
-                        (REGISTRY_HOTFIXES, float(found.hotfixes))):
+                        (REGISTRY_HOTFIXES, float(found.hotfixes)),
+                        (DRILL_DETECTION_SECONDS, found.drill_seconds)):
         family = _family(spec)
         family.add_metric([], value)
         out.append(family)
     for spec, counted in ((FAILED_UPDATES, found.failed_updates),
                           (FIRST_INSTALL_GRANTS, found.first_install_grants),
                           (PLUGINS_INSTALLED, found.installed),
-                          (GATE_CRITICAL_SCENARIOS, found.gate_scenarios)):
+                          (GATE_CRITICAL_SCENARIOS, found.gate_scenarios),
+                          (DRILL_INCIDENTS, found.drill_incidents)):
         family = _family(spec)
         for label, n in sorted(counted.items()):
             family.add_metric([label], n)
         out.append(family)
-    drills = _family(DRILL_INCIDENTS)
-    for (scenario, result), n in sorted(found.drill_incidents.items()):
-        drills.add_metric([scenario, result], n)
-    seconds = _family(DRILL_DETECTION_SECONDS)
-    for scenario, total in sorted(found.drill_seconds.items()):
-        seconds.add_metric([scenario], total)
-    return [*out, drills, seconds]
+    variance = _family(COST_VARIANCE)
+    if found.cost_variance is not None:  # no plugin with two days of executions: no sample
+        variance.add_metric([], found.cost_variance)
+    out.append(variance)
+    return out
 
 
 class KpiMetrics(Collector):
@@ -131,6 +133,7 @@ class KpiMetrics(Collector):
             facts.installed = records.installed(self.layout)
             facts.orphaned = records.orphaned(self.layout)
             facts.releases = records.releases(self._registry())
+            facts.usage = records.usage(self.layout)
             self._checked_at = now
         return facts
 
@@ -144,7 +147,7 @@ class KpiMetrics(Collector):
 
     def collect(self) -> Iterator[Metric]:
         with self._lock:
-            found = counts(self._refresh())
+            found = counts(self._refresh(), time.time())
         yield from families(found)
 
     def describe(self) -> Iterable[Metric]:
