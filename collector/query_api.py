@@ -1,7 +1,8 @@
-"""The Prometheus HTTP API's instant queries (also VictoriaMetrics, Thanos and Mimir): a timeout
-per request, retries with exponential backoff on connection errors, 429 and 5xx, an optional
-Authorization header, extra headers and TLS. Light (no numpy or pandas): the fleet coordinator's
-gates use it; `collector/prometheus.py` adds range queries and collection for the evaluator."""
+"""The Prometheus HTTP API's instant queries and short range queries (also VictoriaMetrics,
+Thanos and Mimir): a timeout per request, retries with exponential backoff on connection errors,
+429 and 5xx, an optional Authorization header, extra headers and TLS. Light (no numpy or
+pandas): the fleet coordinator's gates and the SLO trends use it; `collector/prometheus.py` adds
+chunked range queries into arrays and collection for the evaluator."""
 
 from __future__ import annotations
 
@@ -123,6 +124,15 @@ class QueryApi:
         if data["resultType"] == "scalar":
             return [({}, float(data["result"][1]))]
         return [(item["metric"], float(item["value"][1])) for item in data["result"]]
+
+
+    def range_points(self, expr: str, start: float, end: float, step: float
+                     ) -> list[tuple[dict[str, str], list[tuple[float, float]]]]:
+        """A range query in one request (a few hundred steps at most), as plain lists."""
+        data = self._get("/api/v1/query_range", {"query": expr, "start": f"{start:.3f}",
+                                                 "end": f"{end:.3f}", "step": f"{step:g}"})
+        return [(item["metric"], [(float(t), float(v)) for t, v in item["values"]])
+                for item in data["result"]]
 
 
 def _error_text(exc: urllib.error.HTTPError) -> str:

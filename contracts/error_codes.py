@@ -190,6 +190,10 @@ ERRORS: tuple[CodeInfo, ...] = (
     CodeInfo(Code.METRICS_DISABLED,
              "This API exports no metrics.",
              "Start the API with `pluginops serve`, which wires a registry."),
+    CodeInfo(Code.METRICS_STORE_MISSING,
+             "This runtime reads no metrics store, so it has no SLO trends to show.",
+             "Start it with `pluginops serve --prometheus-url URL` (Prometheus, VictoriaMetrics, "
+             "Thanos or Mimir's query API)."),
     CodeInfo(Code.MODEL_FAILED,
              "The model API did not answer the plugin's request.",
              "Check `model.base_url` in runtime.yaml and that the model service is up."),

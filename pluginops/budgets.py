@@ -1,6 +1,6 @@
-"""The web UI's view of each plugin's SLO budgets, read from the Prometheus that runs the
-generated recording rules: wired into the API by `pluginops serve` (the UI itself knows neither
-the rule names nor the Prometheus client)."""
+"""The web UI's view of each plugin's SLO budgets, and the API's SLO trends, read from the
+Prometheus that runs the generated recording rules: wired into the API by `pluginops serve` (the
+API and the UI know neither the rule names nor the Prometheus client)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import time
 from alerts import conventions as c
 from contracts.errors import PluginopsError
 from pluginops import extras
+from runtime.api.trends import TrendReader
 from runtime.api.ui import SloReader, no_slo_reader
 
 
@@ -33,3 +34,13 @@ def budget_reader(prometheus_url: str | None) -> SloReader:
         return out
 
     return read
+
+
+def trend_reader(prometheus_url: str | None) -> TrendReader | None:
+    """SLO trends from the store at `prometheus_url` (none without one)."""
+    if not prometheus_url:
+        return None
+    from collector.query_api import QueryApi
+    from evaluator.trends import Trends
+
+    return Trends(QueryApi(prometheus_url, timeout_s=10.0, retries=1)).read

@@ -215,3 +215,14 @@ def test_revoking_a_token_ends_its_sessions(site: tuple[FlaskClient, TokenStore,
     assert client.get("/ui/").status_code == 200
     tokens.revoke(token_id)
     assert client.get("/ui/").status_code == 302
+
+
+def test_a_plugin_page_without_a_metrics_store_says_what_to_start(
+        site: tuple[FlaskClient, TokenStore, Path]) -> None:
+    client, tokens, _ = site
+    sign_in(client, tokens, "vera", "viewer")
+    page = client.get("/ui/plugins/lookup").get_data(as_text=True)
+    assert 'id="trends-missing"' in page and "--prometheus-url" in page
+    assert "No denial recorded for lookup." in page
+    assert client.get("/ui/plugins/..%2Fetc").status_code == 404  # not a plugin name
+    assert client.get("/ui/plugins/Bad!Name").status_code == 400

@@ -17,7 +17,7 @@ from contracts.errors import PluginopsError
 from contracts.files import atomic_write_bytes
 from contracts.layout import Layout
 from contracts.version import __version__
-from pluginops.budgets import budget_reader
+from pluginops.budgets import budget_reader, trend_reader
 from pluginops.cli import wiring
 from pluginops.cli.common import (
     handles_errors,
@@ -59,7 +59,8 @@ def session_secret(home: Path) -> bytes:
 @click.option("--grafana-url", envvar="PLUGINOPS_GRAFANA_URL", show_envvar=True,
               help="Grafana's base URL: the UI links each plugin to its dashboard.")
 @click.option("--prometheus-url", envvar="PLUGINOPS_PROMETHEUS_URL", show_envvar=True,
-              help="The Prometheus running the rules: the UI shows each plugin's budgets.")
+              help="The Prometheus (or compatible store) running the rules: the UI shows each "
+                   "plugin's budgets, the API and the UI its SLO trends.")
 @click.option("--allow-fault-injection", is_flag=True,
               help="Let install and update requests ask a phase to fail (fault injection).")
 @click.option("--threads", type=click.IntRange(1, 256), default=Limits.threads,
@@ -121,6 +122,7 @@ def serve(listen: str, port: int, registry: str | None, trust: tuple[Path, ...],
                                audit=audit, approvals=Approvals(Layout(home).approvals_db),
                                ui_home=home.absolute(), session_secret=session_secret(home),
                                grafana_url=grafana_url, slo_status=budget_reader(prometheus_url),
+                               trends=trend_reader(prometheus_url),
                                metrics=wiring.metrics().registry, executor=executor,
                                allow_fault_injection=allow_fault_injection,
                                secure_cookies=secure_cookies,

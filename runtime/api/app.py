@@ -48,6 +48,7 @@ from runtime.api.bodies import json_body, object_body
 from runtime.api.kpis import kpi_routes
 from runtime.api.redaction import PathRedactor, installation_paths
 from runtime.api.tracing import traced
+from runtime.api.trends import TrendReader, trend_routes
 from runtime.api.ui import SloReader, create_blueprint, no_slo_reader
 from runtime.auth.sessions import Sessions
 from runtime.auth.throttle import Throttle
@@ -76,6 +77,7 @@ class ApiConfig:
     session_secret: bytes = b""  # signs the UI's session cookies
     grafana_url: str | None = None  # links into the plugin-detail dashboard
     slo_status: SloReader = no_slo_reader  # what the UI shows of each plugin's SLO budgets
+    trends: TrendReader | None = None  # SLO trends from the metrics store (`serve --prometheus`)
     metrics: CollectorRegistry | None = None
     executor: Executor | None = None
     allow_fault_injection: bool = False
@@ -211,11 +213,12 @@ def create_app(config: ApiConfig) -> Flask:
         app.register_blueprint(create_blueprint(config.ui_home, config.tokens, config.installer,
                                                 config.approvals, config.audit,
                                                 config.grafana_url, config.slo_status,
-                                                config.sessions, checked))
+                                                config.sessions, checked, config.trends))
         app.register_blueprint(kpi_routes(config.ui_home,
                                           lambda: config.installer().env.registry))
 
     app.register_blueprint(bake_routes(config.ui_home and Layout(config.ui_home).bakes_db))
+    app.register_blueprint(trend_routes(config.trends))
 
     @app.before_request
     def authenticate() -> tuple[Response, int] | None:

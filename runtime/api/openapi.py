@@ -17,6 +17,7 @@ NAME = {"name": "name", "in": "path", "required": True,
         "schema": {"type": "string", "pattern": NAME_PATTERN, "maxLength": 64}}
 RETRY_AFTER = {"Retry-After": {"description": "seconds to wait before trying again",
                                "schema": {"type": "integer"}}}
+WINDOW = {"name": "window", "in": "query", "schema": {"type": "string", "enum": ["7d", "30d"]}}
 # answered by any operation: authentication, throttling, a server draining for shutdown
 ALWAYS = ("401", "403", "429", "503")
 
@@ -27,6 +28,7 @@ def _responses(ok: str, ok_code: str = "200", *errors: str) -> dict[str, Any]:
                  "404": "no such plugin, transaction or request", "409": "rolled back, refused "
                  "or awaiting approval", "413": "body larger than the server's --max-body, "
                  "refused before it is read", "422": "the plugin raised",
+                 "502": "the metrics store failed to answer",
                  "429": "too many failed authentications from this client or for this token",
                  "503": "the server is draining for shutdown", "504": "execution timed out"}
     out: dict[str, Any] = {ok_code: {"description": ok, "content": {
@@ -117,6 +119,16 @@ def document() -> dict[str, Any]:
                 "parameters": [{"name": "tx_id", "in": "path", "required": True,
                                 "schema": {"type": "string", "maxLength": 64}}],
                 "responses": _responses("transaction", "200", "404")}},
+            "/v1/plugins/{name}/slo": {"parameters": [NAME], "get": {
+                "operationId": "pluginSlo", "summary": "the plugin's SLO figures over the "
+                "window and the one before, with points to draw (from the metrics store)",
+                "parameters": [WINDOW], "responses": _responses("trends", "200", "400", "404",
+                                                                "502")}},
+            "/v1/fleet/slo": {"get": {
+                "operationId": "fleetSlo", "summary": "the fleet's SLO figures over the window "
+                "and the one before (from the metrics store)",
+                "parameters": [WINDOW], "responses": _responses("trends", "200", "400", "404",
+                                                                "502")}},
             "/v1/kpis": {"get": {
                 "operationId": "kpis", "summary": "the plan's KPIs from this runtime's records: "
                 "each value, the previous period's, the change and the target's status",

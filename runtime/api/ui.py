@@ -21,16 +21,20 @@ from contracts.errors import PluginopsError
 from contracts.layout import Layout
 from contracts.outcomes import TransactionState
 from runtime.admin import approving, policy_editing
+from runtime.api.sparklines import HEIGHT, WIDTH, sparkline
+from runtime.api.trends import WINDOWS, TrendReader, figure_text, read_trends
 from runtime.auth.sessions import Session as UiSession
 from runtime.auth.sessions import Sessions
 from runtime.auth.tokens import Principal, TokenStore
 from runtime.bake.store import Bakes
 from runtime.bake.views import bake_view
+from runtime.install.select import check_name
 from runtime.install.views import status_view
 from runtime.kpi import records
 from runtime.kpi.compute import scorecard
 from runtime.kpi.views import STATUS_TEXT, change_text, shown
 from runtime.rollouts import Rollouts
+from runtime.sandbox.enforcement import recent_denials
 from runtime.sandbox.policy import load_policy
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -100,7 +104,8 @@ def _days(text: str) -> float | None:
 def create_blueprint(home: Path, tokens: TokenStore, installer: Callable[..., Any],
                      approvals: Any, audit: Any, grafana_url: str | None,
                      slo_status: SloReader = no_slo_reader, sessions: Sessions | None = None,
-                     signing_in: SignIn | None = None) -> Blueprint:
+                     signing_in: SignIn | None = None, trends: TrendReader | None = None
+                     ) -> Blueprint:
     ui = Blueprint("ui", __name__, url_prefix="/ui", template_folder="templates",
                    static_folder="static")
     sessions = sessions if sessions is not None else Sessions()
@@ -143,6 +148,27 @@ def create_blueprint(home: Path, tokens: TokenStore, installer: Callable[..., An
     def plugins() -> str:
         items = [status_view(s) for s in installer().status()]
         return render_template("plugins.html", plugins=items, slo=slo_status())
+
+    @ui.get("/plugins/<name>")
+    @needs("viewer", tokens, sessions)
+    def plugin(name: str) -> str:
+        """One plugin: its state, its SLO trends (7 and 30 days against the window before) and
+        its enforcement log."""
+        check_name(name, "name")
+        found = [status_view(s) for s in installer().status(name)]
+        trend_views, problem = {}, None
+        for window in WINDOWS:
+            try:
+                document = read_trends(trends, name, window)
+            except PluginopsError as err:
+                problem = err
+                break
+            trend_views[window] = [{**f, "spark": sparkline(f["points"])}
+                                   for f in document["figures"]]
+        return render_template("plugin.html", name=name, status=found[0] if found else None,
+                               trends=trend_views, problem=problem,
+                               denials=recent_denials(Layout(home).audit_log, name),
+                               width=WIDTH, height=HEIGHT, figure=figure_text)
 
     @ui.post("/install")
     @needs("operator", tokens, sessions)
