@@ -141,8 +141,9 @@ KPIS: tuple[KpiSpec, ...] = (
             "journal, bakes"),
     KpiSpec(Kpi.MTTD, Area.SLOS, "Mean time to detect plugin incidents", Unit.SECONDS,
             Goal.REDUCE_BY, 0.4, 60,
-            "From an incident's start (a fault injected by a drill) to the first page for it "
-            "reaching Alertmanager's receiver, averaged over detected incidents.",
+            "From an incident's start (a fault a drill injected) to its alert firing in "
+            "Alertmanager, averaged over the detected incidents (the undetected are counted "
+            "apart), per scenario in the detail.",
             "drill records (`pluginops inject --record`)"),
     KpiSpec(Kpi.COST_VARIANCE, Area.SLOS, "Variance of plugin execution cost", Unit.RATIO,
             Goal.REDUCE_BY, 0.2, 60,

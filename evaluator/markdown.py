@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from evaluator.report import OperationCount, WeeklyReport
 from evaluator.results import Trend
-from runtime.kpi.views import STATUS_TEXT, change_text, shown
+from runtime.kpi.views import STATUS_TEXT, change_text, detail_text, shown
 
 TREND_LABELS = {
     "executions": "Executions", "availability": "Availability", "error_ratio": "Error ratio",
@@ -135,9 +135,10 @@ def _scorecard(report: WeeklyReport) -> list[str]:
         return [*out, "_No runtime home given (`report weekly --home`): no scorecard._", ""]
     out += ["Each KPI over its period ending at the report's end, against the period before it. "
             "Sources and definitions: docs/kpis.md.", ""]
-    out += _table(["Area", "KPI", "Now", "Previous", "Change", "Target", "Status"], [
+    out += _table(["Area", "KPI", "Now", "Previous", "Change", "Target", "Status", "Detail"], [
         [k.area.replace("_", " "), k.title, shown(k.current, k.unit), shown(k.previous, k.unit),
-         change_text(k), k.target_text, STATUS_TEXT[k.status]] for k in report.scorecard])
+         change_text(k), k.target_text, STATUS_TEXT[k.status], detail_text(k)]
+        for k in report.scorecard])
     for k in report.scorecard:
         chart = report.charts.get(f"kpi:{k.name}")
         if chart:

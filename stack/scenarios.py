@@ -42,6 +42,7 @@ class Result:
     expected: list[dict[str, Any]] = field(default_factory=list)
     unexpected: list[dict[str, str]] = field(default_factory=list)
     notes: dict[str, Any] = field(default_factory=dict)
+    injected_at: float | None = None  # when the fault began (Unix seconds), if one was injected
 
     @property
     def ok(self) -> bool:
@@ -50,8 +51,8 @@ class Result:
         return not missing and not paging
 
     def to_dict(self) -> dict[str, Any]:
-        return {"scenario": self.scenario, "ok": self.ok, "expected": self.expected,
-                "unexpected": self.unexpected, "notes": self.notes}
+        return {"scenario": self.scenario, "ok": self.ok, "injected_at": self.injected_at,
+                "expected": self.expected, "unexpected": self.unexpected, "notes": self.notes}
 
 
 def firing(alertmanager: str) -> list[dict[str, str]]:
@@ -61,6 +62,8 @@ def firing(alertmanager: str) -> list[dict[str, str]]:
 
 def wait_for(stack: Stack, expected: list[Expected], started: float, deadline_s: float,
              result: Result) -> None:
+    if result.injected_at is None:
+        result.injected_at = started
     pending = list(expected)
     seen_at: dict[int, float] = {}
     deadline = time.monotonic() + deadline_s

@@ -237,7 +237,7 @@ def test_weekly_report_writes_both_files_and_its_charts_from_one_command(
     assert mismatch["change"] == pytest.approx(-0.5)
     assert scorecard[Kpi.MTTD]["current"] == 70.0
     assert "| preflight | Install failures caused by version mismatch | 1 | 2 | -50% | -60% " \
-           "against the previous 30 days | missed |" in markdown
+           "against the previous 30 days | missed | NO_COMPATIBLE_VERSION 1 |" in markdown
     assert report["charts"][f"kpi:{Kpi.MTTD}"] == f"kpi-{Kpi.MTTD}.png"
     history = report["kpi_history"][Kpi.VERSION_MISMATCH_FAILURES]
     assert len(history) == 12 and history[-1]["value"] == 1.0 and history[-1]["goal"] == \

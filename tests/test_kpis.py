@@ -344,6 +344,7 @@ def test_the_ui_shows_each_kpi_against_its_target(kpi_app: tuple[FlaskClient, To
     row = row[:row.index("</tr>")]
     assert '<td class="current">64 s</td>' in row
     assert "no baseline yet" in row
+    assert "incidents 2, undetected 1, mttd s: error-spike 64.5" in row  # per scenario
 
 
 def test_the_cli_prints_the_scorecard_and_checks_it(home_with_history: tuple[Path, Path]) -> None:

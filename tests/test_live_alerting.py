@@ -12,7 +12,11 @@ import pytest
 
 from alerts import conventions as c
 from contracts.catalogue import INSTALL_PHASES
-from stack import scenarios
+from contracts.kpis import Kpi
+from contracts.layout import Layout
+from runtime.kpi import records
+from runtime.kpi.compute import scorecard
+from stack import drill, scenarios
 from stack.stack import FAULT_PLUGIN, local_stack
 from tests.serve_support import PLUGINOPS
 
@@ -39,14 +43,26 @@ def test_an_error_spike_pages_within_the_goal_and_the_webhook_gets_the_page(
     assert result.unexpected == []
 
 
-def test_an_install_rolled_back_opens_a_ticket(tmp_path: Path) -> None:
+def test_an_install_rolled_back_opens_a_ticket_and_the_drill_moves_the_scorecard(
+        tmp_path: Path) -> None:
+    """The drill recorded in the runtime's home: the scorecard's mean time to detect is the
+    alert's, and the injected update failure counts as recovered without an operator."""
     with local_stack(tmp_path, history=scenarios.HISTORY["install-failure"]) as stack:
         result = scenarios.run(stack, "install-failure")
         tickets = [d for d in stack.sink.received(c.RECEIVER_TICKETS)
                    if d.labels.get("alertname") == c.INSTALL_ROLLBACKS]
+        home = tmp_path / "home"
+        drill.record(home, [result])
+        card = {v.name: v for v in scorecard(records.read(home), time.time() + 1)}
     assert result.ok, result.to_dict()
     assert tickets and tickets[0].labels["plugin"] == "json-transform"
     assert tickets[0].labels["severity"] == c.TICKET
+    detected = result.expected[0]["time_to_detect_s"]
+    assert card[Kpi.MTTD].current == pytest.approx(detected)
+    assert card[Kpi.MTTD].detail == {"incidents": 1, "undetected": 0,
+                                     "mttd_s:install-failure": detected}
+    recovered = card[Kpi.AUTO_RECOVERED]
+    assert (recovered.current, recovered.detail["rolled_back_by_transaction"]) == (1.0, 1)
 
 
 def test_an_update_rolled_back_by_the_cli_beside_serve_opens_a_ticket(tmp_path: Path) -> None:
@@ -111,12 +127,20 @@ def test_inject_against_a_running_stack_by_its_urls(tmp_path: Path) -> None:
         done = subprocess.run(
             [exe, "inject", "--scenario", "policy-violation-burst", "--runtime", stack.runtime,
              "--prometheus", stack.prometheus, "--alertmanager", stack.alertmanager,
-             "--token", stack.token, "--format", "json"], capture_output=True, text=True,
-            timeout=300)
+             "--token", stack.token, "--record", str(tmp_path / "home"), "--format", "json"],
+            capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
-    (result,) = json.loads(done.stdout)["results"]
+    answer = json.loads(done.stdout)
+    (result,) = answer["results"]
     assert result["ok"] and result["expected"][0]["fired"]
     assert result["expected"][0]["time_to_webhook_s"] is None, "no sink of ours to time"
+    # the drill is on the runtime's record: its incident, when it began, how long it took
+    assert answer["incidents"] == 1
+    (incident,) = records.incidents(Layout(tmp_path / "home"))
+    assert (incident.drill, incident.scenario, incident.alert) == \
+        (answer["drill"], "policy-violation-burst", c.DENIAL_SPIKE)
+    assert incident.at == result["injected_at"]
+    assert incident.detected_s == result["expected"][0]["time_to_detect_s"]
 
 
 def test_inject_needs_a_stack() -> None:

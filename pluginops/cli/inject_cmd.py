@@ -34,11 +34,16 @@ from pluginops.cli.common import emit_json, format_option, handles_errors, note
               "for alerts that should not fire.")
 @click.option("--keep", type=click.Path(path_type=Path, file_okay=False),
               help="Keep the local stack's files (logs, TSDB) in this folder.")
+@click.option("--record", "record_home",
+              type=click.Path(path_type=Path, file_okay=False, exists=True),
+              help="A runtime home: record the drill's incidents (start, alert, time to detect) "
+                   "there, for the scorecard's mean time to detect (`pluginops kpi`).")
 @format_option
 @handles_errors
 def inject(scenarios: tuple[str, ...], local: bool, runtime_url: str | None,
            prometheus_url: str | None, alertmanager_url: str | None, token: str | None,
-           rate: float, clean_seconds: float, keep: Path | None, fmt: str) -> None:
+           rate: float, clean_seconds: float, keep: Path | None, record_home: Path | None,
+           fmt: str) -> None:
     """Inject faults and report, per scenario, the expected alert, whether it fired, the time
     to detect, and any unexpected alert. Exit 1 when one is missing or an unexpected one pages.
 
@@ -76,8 +81,15 @@ def inject(scenarios: tuple[str, ...], local: bool, runtime_url: str | None,
             result = library.run(stack, name, clean_seconds)
         results.append(result)
         note(f"{name}: {'ok' if result.ok else 'FAILED'}")
+    drill: dict[str, str | int] = {}
+    if record_home is not None:
+        from stack import drill as drill_record
+
+        drill_id, count = drill_record.record(record_home, results)
+        drill = {"drill": drill_id, "incidents": count, "home": str(record_home)}
+        note(f"recorded {count} incident(s) of drill {drill_id} in {record_home}")
     if fmt == "json":
-        emit_json({"results": [r.to_dict() for r in results]})
+        emit_json({"results": [r.to_dict() for r in results], **drill})
     else:
         for result in results:
             click.echo(f"{result.scenario}: {'ok' if result.ok else 'FAILED'}")

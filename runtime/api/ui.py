@@ -32,7 +32,7 @@ from runtime.install.select import check_name
 from runtime.install.views import status_view
 from runtime.kpi import records
 from runtime.kpi.compute import scorecard
-from runtime.kpi.views import STATUS_TEXT, change_text, shown
+from runtime.kpi.views import STATUS_TEXT, change_text, detail_text, shown
 from runtime.rollouts import Rollouts
 from runtime.sandbox.enforcement import recent_denials
 from runtime.sandbox.policy import load_policy
@@ -242,7 +242,7 @@ def create_blueprint(home: Path, tokens: TokenStore, installer: Callable[..., An
         """The plan's KPIs from this home's records, each against its target."""
         values = scorecard(records.read(home, installer().env.registry), time.time())
         return render_template("kpis.html", kpis=values, shown=shown, change=change_text,
-                               status_text=STATUS_TEXT)
+                               status_text=STATUS_TEXT, detail=detail_text)
 
     @ui.get("/approvals")
     @needs("viewer", tokens, sessions)

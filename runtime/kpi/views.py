@@ -29,3 +29,15 @@ def kpi_line(value: KpiValue) -> str:
     return (f"{value.title}: {shown(value.current, value.unit)} (previous "
             f"{shown(value.previous, value.unit)}, change {change_text(value)}); target "
             f"{value.target_text}: {STATUS_TEXT[value.status]}")
+
+
+def detail_text(value: KpiValue) -> str:
+    """The counts behind a value: `resolved 2, unresolved 1`, `mttd s: error-spike 64.5`."""
+    parts = []
+    for key, item in value.detail.items():
+        if item is None:
+            continue
+        shown_item = f"{item:g}" if isinstance(item, float) else str(item)
+        label = key if key.isupper() else key.replace("_", " ").replace(":", ": ")  # codes kept
+        parts.append(f"{label} {shown_item}")
+    return ", ".join(parts)
