@@ -4,6 +4,7 @@ API and the UI know neither the rule names nor the Prometheus client)."""
 
 from __future__ import annotations
 
+import logging
 import time
 
 from alerts import conventions as c
@@ -11,6 +12,9 @@ from contracts.errors import PluginopsError
 from pluginops import extras
 from runtime.api.trends import TrendReader
 from runtime.api.ui import SloReader, no_slo_reader
+from runtime.kpi.facts import Incident, IncidentReader
+
+log = logging.getLogger(__name__)
 
 
 def budget_reader(prometheus_url: str | None) -> SloReader:
@@ -44,3 +48,26 @@ def trend_reader(prometheus_url: str | None) -> TrendReader | None:
     from evaluator.trends import Trends
 
     return Trends(QueryApi(prometheus_url, timeout_s=10.0, retries=1)).read
+
+
+def incident_reader(prometheus_url: str | None, degrade: bool = True) -> IncidentReader | None:
+    """The production pages the store at `prometheus_url` saw (none without one). `degrade`: a
+    store that fails gives no incidents (the scorecard still answers from the records), with a
+    warning in the log; otherwise its error propagates."""
+    if not prometheus_url:
+        return None
+    from collector.query_api import QueryApi
+    from evaluator.incidents import Incidents
+
+    reader = Incidents(QueryApi(prometheus_url, timeout_s=10.0, retries=1)).read
+    if not degrade:
+        return reader
+
+    def read(start: float, end: float) -> list[Incident]:
+        try:
+            return reader(start, end)
+        except PluginopsError as err:
+            log.warning("production incidents left out of the KPIs: %s", err)
+            return []
+
+    return read

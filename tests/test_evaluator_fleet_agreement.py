@@ -152,9 +152,13 @@ def test_the_evaluator_agrees_with_the_rules_on_a_fleet(fleet: Any, kind: str) -
     evaluation = evaluate_source(Source(kind, str(fleet[kind])), slos, Settings(),
                                  fleet["at"]).evaluation
     assert disagreements(fleet["url"], fleet["at"], evaluation) == []
-    nonzero = [slo.windows[w].error_ratio for p in evaluation.plugins for slo in p.slos
-               for w in ("5m", "1h", "1d") if slo.windows[w].error_ratio]
-    assert len(nonzero) >= 6  # the incidents make the comparison mean something
+    # the incidents make the comparison mean something: their windows are not error-free (the
+    # background errors, at a few in ten thousand, fall in a 5-minute window or not, by the hour)
+    ratios = {(p.plugin, slo.slo, w): slo.windows[w].error_ratio for p in evaluation.plugins
+              for slo in p.slos for w in ("5m", "1h", "1d")}
+    for key in (("billing-node", c.AVAILABILITY, "1d"), ("lint-gate", c.AVAILABILITY, "1h"),
+                ("lint-gate", c.AVAILABILITY, "1d")):
+        assert ratios[key], key
 
 
 def test_through_prometheus_the_evaluator_reads_what_the_rules_recorded(fleet: Any) -> None:

@@ -1,5 +1,5 @@
 """Installs as separate processes: one operation per plugin, a killed holder never in anyone's
-way, and `kill -9` at every phase boundary and at 100 random instants always recovers to a stable,
+way, and `kill -9` at every phase boundary and at 64 random instants always recovers to a stable,
 runnable state."""
 
 from __future__ import annotations
@@ -281,15 +281,18 @@ def wait_for_phase(process: subprocess.Popen[str], home: Path, phase: str) -> No
         journal.close()
 
 
-@pytest.mark.timeout(1200)  # 100 launches of the CLI; on a loaded machine each takes seconds
-def test_kill_at_100_random_instants_always_recovers(setup: dict[str, Path],
-                                                     tmp_path: Path) -> None:
+KILLS = 64  # about a second each: the suite's time budget, a dozen kills per phase on average
+
+
+@pytest.mark.timeout(1200)  # 64 launches of the CLI; on a loaded machine each takes seconds
+def test_kill_at_64_random_instants_always_recovers(setup: dict[str, Path],
+                                                    tmp_path: Path) -> None:
     """Each kill picks a phase and an offset into it at random, and is timed from what the
     process is doing: the journal showing that phase, not a clock calibrated on another run."""
     rng = random.Random(20261125)
     landed: Counter[str] = Counter()
     outcomes: Counter[str | None] = Counter()
-    for i in range(100):
+    for i in range(KILLS):
         home = fresh_home(setup, tmp_path, f"home{i}")
         target, offset = rng.choice(INSTALL_PHASES), rng.uniform(0.0, 0.02)
         process = cli(setup, home, "update", "bulky", popen=True)
@@ -303,5 +306,5 @@ def test_kill_at_100_random_instants_always_recovers(setup: dict[str, Path],
         shutil.rmtree(home)
     print(f"\nkills landed: {dict(landed)}; active afterwards: {dict(outcomes)}")
     inside = sum(n for where, n in landed.items() if where in INSTALL_PHASES)
-    assert inside >= 30, f"too few kills landed inside a phase: {dict(landed)}"
+    assert inside >= KILLS * 3 // 10, f"too few kills landed inside a phase: {dict(landed)}"
     assert len([where for where in landed if where in INSTALL_PHASES]) >= 3

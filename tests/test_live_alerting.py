@@ -11,9 +11,11 @@ from pathlib import Path
 import pytest
 
 from alerts import conventions as c
+from collector.query_api import QueryApi
 from contracts.catalogue import INSTALL_PHASES
 from contracts.kpis import Kpi
 from contracts.layout import Layout
+from evaluator.incidents import Incidents
 from runtime.kpi import records
 from runtime.kpi.compute import scorecard
 from stack import drill, scenarios
@@ -30,13 +32,24 @@ pytestmark = [
 
 def test_an_error_spike_pages_within_the_goal_and_the_webhook_gets_the_page(
         tmp_path: Path) -> None:
+    """... and the store's record of the page is a production incident for the scorecard: it
+    began when the recorded error ratio rose, after the fault, and was detected at the page."""
     with local_stack(tmp_path) as stack:
         result = scenarios.run(stack, "error-spike")
         pages = [d for d in stack.sink.received(c.RECEIVER_PAGER) if d.status == "firing"]
+        production = Incidents(QueryApi(stack.prometheus, retries=0)).read(
+            time.time() - 3600, time.time() + 60)
     assert result.ok, result.to_dict()
     (expected,) = result.expected
     minimum = result.notes["theoretical_minimum_s"]
     assert minimum <= expected["time_to_detect_s"] <= result.notes["goal_s"], result.to_dict()
+    (incident,) = production
+    assert result.injected_at is not None
+    assert result.injected_at <= incident.at <= result.injected_at + 30  # a scrape and a rule
+    # the page's activation (whole seconds) came just before the injector saw it at Alertmanager
+    fired_at = incident.at + (incident.detected_s or 0)
+    seen_at = result.injected_at + expected["time_to_detect_s"]
+    assert -0.5 <= seen_at - fired_at <= 5.0, (fired_at, seen_at)
     assert {(d.labels["alertname"], d.labels["plugin"], d.labels["severity"],
              d.labels["slo"]) for d in pages} == {
         (c.AVAILABILITY_BURN, FAULT_PLUGIN, c.PAGE, "availability")}

@@ -386,8 +386,10 @@ def weekly(prometheus: str | None, openmetrics_file: str | None, parquet_dir: st
            registry_location: str | None, fmt: str) -> None:
     """The weekly review: report.json (schemas/weekly-report.schema.json) and report.md."""
     from contracts.files import atomic_directory
+    from contracts.kpis import BY_NAME, Kpi
     from evaluator import charts, markdown
     from evaluator import report as weekly_report
+    from pluginops.budgets import incident_reader
     from runtime.kpi import compute
 
     floors = _materiality(materiality)
@@ -399,6 +401,9 @@ def weekly(prometheus: str | None, openmetrics_file: str | None, parquet_dir: st
     history: dict[str, list[KpiPoint]] = {}
     if facts is not None:
         end = parse_time(run.evaluation.at, "--at")
+        production = incident_reader(prometheus, degrade=False)
+        if production is not None:  # the pages the source store saw count as incidents
+            facts.incidents += production(end - 2 * 86400 * BY_NAME[Kpi.MTTD].period_days, end)
         scorecard, history = compute.scorecard(facts, end), compute.history(facts, end)
     note("drawing charts")
     with atomic_directory(out) as folder:

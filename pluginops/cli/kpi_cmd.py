@@ -9,6 +9,7 @@ import click
 
 from contracts.errors import EXIT_FAILED
 from contracts.layout import Layout
+from pluginops.budgets import incident_reader
 from pluginops.cli.common import emit_json, format_option, handles_errors, home_option
 from pluginops.cli.common import registry_dir as registry_location
 from runtime.install.environment import open_registry
@@ -21,17 +22,22 @@ from runtime.kpi.views import kpi_line
 @click.option("--registry", help="The registry whose releases the hotfix KPI counts (default: "
               "$PLUGINOPS_REGISTRY, else <home>/registry).")
 @click.option("--at", "at_s", type=float, help="Periods end at this Unix time (default: now).")
+@click.option("--prometheus-url", envvar="PLUGINOPS_PROMETHEUS_URL", show_envvar=True,
+              help="The store running the rules: its availability pages count as production "
+                   "incidents in the mean time to detect, beside the drills.")
 @click.option("--check", is_flag=True, help="Exit 1 when a KPI misses its target.")
 @format_option
 @home_option
 @handles_errors
-def kpi(registry: str | None, at_s: float | None, check: bool, fmt: str, home: Path) -> None:
+def kpi(registry: str | None, at_s: float | None, prometheus_url: str | None, check: bool,
+        fmt: str, home: Path) -> None:
     """Each KPI's value over its period, the previous period's, the change and whether the
     target is met."""
     at = time.time() if at_s is None else at_s
     location = registry_location(registry, home)
     found = open_registry(location, Layout(home)) if location is not None else None
-    values = scorecard(records.read(home, found), at)
+    production = incident_reader(prometheus_url, degrade=False)
+    values = scorecard(records.read(home, found, production, at), at)
     if fmt == "json":
         emit_json({"at": at, "kpis": [v.model_dump() for v in values]})
     else:

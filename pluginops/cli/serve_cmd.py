@@ -17,7 +17,7 @@ from contracts.errors import PluginopsError
 from contracts.files import atomic_write_bytes
 from contracts.layout import Layout
 from contracts.version import __version__
-from pluginops.budgets import budget_reader, trend_reader
+from pluginops.budgets import budget_reader, incident_reader, trend_reader
 from pluginops.cli import wiring
 from pluginops.cli.common import (
     handles_errors,
@@ -123,6 +123,7 @@ def serve(listen: str, port: int, registry: str | None, trust: tuple[Path, ...],
                                ui_home=home.absolute(), session_secret=session_secret(home),
                                grafana_url=grafana_url, slo_status=budget_reader(prometheus_url),
                                trends=trend_reader(prometheus_url),
+                               incidents=incident_reader(prometheus_url),
                                metrics=wiring.metrics().registry, executor=executor,
                                allow_fault_injection=allow_fault_injection,
                                secure_cookies=secure_cookies,

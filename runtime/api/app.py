@@ -45,7 +45,7 @@ from contracts.outcomes import ExecutionOutcome, TransactionState
 from runtime.admin import approving
 from runtime.api.bakes import bake_request, bake_routes
 from runtime.api.bodies import json_body, object_body
-from runtime.api.kpis import kpi_routes
+from runtime.api.kpis import kpi_facts, kpi_routes
 from runtime.api.redaction import PathRedactor, installation_paths
 from runtime.api.tracing import traced
 from runtime.api.trends import TrendReader, trend_routes
@@ -57,6 +57,7 @@ from runtime.install.select import check_name
 from runtime.install.service import Installer
 from runtime.install.transaction import Outcome
 from runtime.install.views import outcome_view, status_view
+from runtime.kpi.facts import IncidentReader
 from runtime.sandbox.approvals import Approvals
 from runtime.sandbox.audit import AuditLog
 from runtime.sandbox.executor import Executor
@@ -78,6 +79,7 @@ class ApiConfig:
     grafana_url: str | None = None  # links into the plugin-detail dashboard
     slo_status: SloReader = no_slo_reader  # what the UI shows of each plugin's SLO budgets
     trends: TrendReader | None = None  # SLO trends from the metrics store (`serve --prometheus`)
+    incidents: IncidentReader | None = None  # production pages the store saw (for the KPIs)
     metrics: CollectorRegistry | None = None
     executor: Executor | None = None
     allow_fault_injection: bool = False
@@ -210,12 +212,14 @@ def create_app(config: ApiConfig) -> Flask:
         app.secret_key = config.session_secret or None
         app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
                           SESSION_COOKIE_SECURE=config.secure_cookies)
+        facts_at = kpi_facts(config.ui_home, lambda: config.installer().env.registry,
+                             config.incidents)
         app.register_blueprint(create_blueprint(config.ui_home, config.tokens, config.installer,
                                                 config.approvals, config.audit,
                                                 config.grafana_url, config.slo_status,
-                                                config.sessions, checked, config.trends))
-        app.register_blueprint(kpi_routes(config.ui_home,
-                                          lambda: config.installer().env.registry))
+                                                config.sessions, checked, config.trends,
+                                                facts_at))
+        app.register_blueprint(kpi_routes(facts_at))
 
     app.register_blueprint(bake_routes(config.ui_home and Layout(config.ui_home).bakes_db))
     app.register_blueprint(trend_routes(config.trends))

@@ -16,9 +16,18 @@ from contracts.codes import Code
 from contracts.errors import PluginopsError
 from runtime.kpi import records
 from runtime.kpi.compute import scorecard
+from runtime.kpi.facts import Facts, IncidentReader
 from runtime.registry.index import Registry
 
 RegistryOf = Callable[[], Registry | None]
+KpiFacts = Callable[[float], Facts]  # the facts for periods ending at a moment
+
+
+def kpi_facts(home: Path, registry_of: RegistryOf, production: IncidentReader | None
+              ) -> KpiFacts:
+    """The facts of a runtime home, with its registry's releases and, when the runtime reads a
+    store, the production pages it saw."""
+    return lambda at: records.read(home, registry_of(), production, at)
 
 
 def requested_at(text: str | None) -> float:
@@ -35,15 +44,13 @@ def requested_at(text: str | None) -> float:
     return at
 
 
-def kpi_routes(home: Path, registry_of: RegistryOf) -> Blueprint:
-    """The routes over a runtime home's records; `registry_of` gives the registry whose
-    releases the hotfix KPI counts."""
+def kpi_routes(facts_at: KpiFacts) -> Blueprint:
     routes = Blueprint("kpis", __name__)
 
     @routes.get("/v1/kpis")
     def kpis() -> Response:
         at = requested_at(request.args.get("at"))
-        values = scorecard(records.read(home, registry_of()), at)
+        values = scorecard(facts_at(at), at)
         return jsonify({"at": at, "kpis": [v.model_dump() for v in values]})
 
     return routes

@@ -21,6 +21,7 @@ from contracts.errors import PluginopsError
 from contracts.layout import Layout
 from contracts.outcomes import TransactionState
 from runtime.admin import approving, policy_editing
+from runtime.api.kpis import KpiFacts
 from runtime.api.sparklines import HEIGHT, WIDTH, sparkline
 from runtime.api.trends import WINDOWS, TrendReader, figure_text, read_trends
 from runtime.auth.sessions import Session as UiSession
@@ -104,8 +105,8 @@ def _days(text: str) -> float | None:
 def create_blueprint(home: Path, tokens: TokenStore, installer: Callable[..., Any],
                      approvals: Any, audit: Any, grafana_url: str | None,
                      slo_status: SloReader = no_slo_reader, sessions: Sessions | None = None,
-                     signing_in: SignIn | None = None, trends: TrendReader | None = None
-                     ) -> Blueprint:
+                     signing_in: SignIn | None = None, trends: TrendReader | None = None,
+                     kpi_facts: KpiFacts | None = None) -> Blueprint:
     ui = Blueprint("ui", __name__, url_prefix="/ui", template_folder="templates",
                    static_folder="static")
     sessions = sessions if sessions is not None else Sessions()
@@ -240,7 +241,8 @@ def create_blueprint(home: Path, tokens: TokenStore, installer: Callable[..., An
     @needs("viewer", tokens, sessions)
     def kpis() -> str:
         """The plan's KPIs from this home's records, each against its target."""
-        values = scorecard(records.read(home, installer().env.registry), time.time())
+        now = time.time()
+        values = scorecard(kpi_facts(now) if kpi_facts else records.read(home), now)
         return render_template("kpis.html", kpis=values, shown=shown, change=change_text,
                                status_text=STATUS_TEXT, detail=detail_text)
 

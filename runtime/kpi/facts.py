@@ -3,6 +3,7 @@ written by hand in tests. Times are Unix seconds."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
@@ -85,3 +86,7 @@ class Facts:
     incidents: list[Incident] = field(default_factory=list)
     installed: list[Installed] = field(default_factory=list)
     orphaned: list[str] = field(default_factory=list)  # running transactions whose process died
+
+
+# The production incidents a metrics store saw between two moments (`evaluator.incidents`).
+IncidentReader = Callable[[float, float], list[Incident]]

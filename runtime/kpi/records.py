@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from contracts.kpis import BY_NAME, Kpi
 from contracts.layout import Layout
 from contracts.outcomes import TransactionState
 from runtime.bake.store import ROLLED_BACK as BAKE_ROLLED_BACK
@@ -26,6 +27,7 @@ from runtime.kpi.facts import (
     GateRun,
     Grant,
     Incident,
+    IncidentReader,
     Installed,
     Release,
     Usage,
@@ -167,10 +169,16 @@ def incidents(layout: Layout) -> list[Incident]:
             for drill, scenario, alert, at, detected in _rows(layout.drills_db, INCIDENTS)]
 
 
-def read(home: Path, registry: Registry | None = None) -> Facts:
-    """Everything the scorecard needs from `home` (and the releases of `registry`)."""
+def read(home: Path, registry: Registry | None = None,
+         production: IncidentReader | None = None, at: float | None = None) -> Facts:
+    """Everything the scorecard needs from `home` (and the releases of `registry`); with a
+    `production` reader, the pages a store saw over the two MTTD periods ending `at` too."""
     layout = Layout(home)
+    found = incidents(layout)
+    if production is not None and at is not None:
+        span = BY_NAME[Kpi.MTTD].period_days * 86400.0
+        found += production(at - 2 * span, at)
     return Facts(attempts=attempts(layout), bake_rollbacks=bake_rollbacks(layout),
                  grants=grants(layout), usage=usage(layout), releases=releases(registry),
-                 gate_runs=gate_runs(home), incidents=incidents(layout),
+                 gate_runs=gate_runs(home), incidents=found,
                  installed=installed(layout), orphaned=orphaned(layout))
