@@ -9,7 +9,7 @@ import click
 
 from contracts.version import __version__
 from pluginops.cli.bake_cmd import bake
-from pluginops.cli.evaluate_cmd import collect, evaluate, report
+from pluginops.cli.evaluate_cmd import collect, evaluate
 from pluginops.cli.fleet_cmd import fleet
 from pluginops.cli.generate_cmd import generate
 from pluginops.cli.harness_cmd import harness, matrix, release_gate
@@ -27,6 +27,7 @@ from pluginops.cli.install_cmd import (
 from pluginops.cli.kpi_cmd import kpi
 from pluginops.cli.preflight_cmd import preflight
 from pluginops.cli.publish_cmd import keygen, publish
+from pluginops.cli.report_cmd import report
 from pluginops.cli.rules_cmd import rules
 from pluginops.cli.sandbox_cmd import approvals, approve, audit, deny, policy, run
 from pluginops.cli.serve_cmd import serve

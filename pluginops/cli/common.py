@@ -9,7 +9,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -17,6 +17,9 @@ from contracts.codes import Code
 from contracts.errors import EXIT_FAILED, PluginopsError
 from contracts.layout import Layout
 from runtime.registry.http import HttpSource, is_url
+
+if TYPE_CHECKING:
+    from runtime.registry.index import Registry
 
 ENV_HOME = "PLUGINOPS_HOME"
 ENV_REGISTRY = "PLUGINOPS_REGISTRY"
@@ -63,6 +66,14 @@ def registry_dir(explicit: str | Path | None, home: Path, ca_file: Path | None =
         return Path(location)
     default = Layout(home).default_registry
     return default if default.is_dir() else None
+
+
+def registry_index(explicit: str | Path | None, home: Path) -> Registry | None:
+    """The index of the registry `registry_dir` finds (None when there is none)."""
+    from runtime.install.environment import open_registry
+
+    location = registry_dir(explicit, home)
+    return open_registry(location, Layout(home)) if location is not None else None
 
 
 def registry_folder(explicit: str | Path | None, home: Path) -> Path | None:

@@ -1,5 +1,6 @@
-"""`pluginops collect`, `pluginops evaluate [--serve]` and `pluginops report weekly`: telemetry
-from one source (docs/architecture.md, "Telemetry sources") through the evaluator.
+"""`pluginops collect` and `pluginops evaluate [--serve]`: telemetry from one source
+(docs/architecture.md, "Telemetry sources") through the evaluator; the source options and the
+evaluation `report weekly` (report_cmd.py) shares.
 
 pandas, pyarrow and scipy are imported when one of these commands runs, not when `pluginops`
 starts: every other command (and the install crash tests' timing) pays nothing for them."""
@@ -23,8 +24,7 @@ from alerts.spec import load_slos
 from alerts.windows import seconds
 from contracts.codes import Code
 from contracts.errors import PluginopsError
-from contracts.layout import Layout
-from pluginops.cli.common import emit_json, format_option, handles_errors, note, registry_dir
+from pluginops.cli.common import emit_json, format_option, handles_errors, note
 from pluginops.extras import require as require_extra
 
 if TYPE_CHECKING:
@@ -34,8 +34,6 @@ if TYPE_CHECKING:
     from evaluator.plugin import Settings
     from evaluator.results import Evaluation
     from evaluator.run import Run
-    from runtime.kpi.compute import KpiPoint, KpiValue
-    from runtime.kpi.facts import Facts
 
 F = TypeVar("F", bound=Callable[..., Any])
 ENV_AUTHORIZATION = "PLUGINOPS_PROMETHEUS_AUTHORIZATION"
@@ -115,8 +113,9 @@ def source_options(func: F) -> F:
     return func
 
 
-def _source(prometheus: str | None, openmetrics_file: str | None, parquet_dir: str | None,
-            authorization: str | None, timeout_s: float, retries: int, step_s: int) -> Source:
+def telemetry_source(prometheus: str | None, openmetrics_file: str | None,
+                     parquet_dir: str | None, authorization: str | None, timeout_s: float,
+                     retries: int, step_s: int) -> Source:
     subcommand = click.get_current_context().command_path.split(" ", 1)[-1]
     require_extra("evaluator", f"pluginops {subcommand}")
     from collector.source import choose
@@ -165,7 +164,7 @@ def materiality_option(func: F) -> F:
         "(default, by type, by plugin; docs/evaluator.md, \"Materiality\").")(func)
 
 
-def _materiality(path: Path | None) -> Materiality:
+def materiality_floors(path: Path | None) -> Materiality:
     from evaluator.materiality import Materiality, load_materiality
 
     return load_materiality(path) if path is not None else Materiality()
@@ -178,8 +177,9 @@ def _settings(source: Source, window: str, materiality: Materiality) -> Settings
                     materiality=materiality)
 
 
-def _run(source: Source, at: str | None, window: str, workers: int, materiality: Materiality,
-         shard: str | None = None, rolling: RollingTelemetry | None = None) -> Run:
+def evaluated_run(source: Source, at: str | None, window: str, workers: int,
+                  materiality: Materiality, shard: str | None = None,
+                  rolling: RollingTelemetry | None = None) -> Run:
     from evaluator.run import evaluate_source
     from evaluator.shard import parse_shard
 
@@ -209,8 +209,8 @@ def collect(prometheus: str | None, openmetrics_file: str | None, parquet_dir: s
     from collector import parquet
     from collector.source import load
 
-    source = _source(prometheus, openmetrics_file, parquet_dir, authorization, timeout_s, retries,
-                     step_s)
+    source = telemetry_source(prometheus, openmetrics_file, parquet_dir, authorization,
+                              timeout_s, retries, step_s)
     start_s = parse_time(start, "--start")
     end_s = parse_time(end, "--end") if end else time.time()
     if end_s <= start_s:
@@ -268,9 +268,9 @@ def evaluate(prometheus: str | None, openmetrics_file: str | None, parquet_dir: 
              window: str, workers: int, serve: bool, listen: str, interval_s: float,
              shard: str | None, state: Path | None, materiality: Path | None, fmt: str) -> None:
     """SLO budgets and burn rates, latency, cost, anomalies and trends, per plugin and fleet."""
-    floors = _materiality(materiality)  # a bad file is refused before any work
-    source = _source(prometheus, openmetrics_file, parquet_dir, authorization, timeout_s, retries,
-                     step_s)
+    floors = materiality_floors(materiality)  # a bad file is refused before any work
+    source = telemetry_source(prometheus, openmetrics_file, parquet_dir, authorization,
+                              timeout_s, retries, step_s)
     if shard:
         from evaluator.shard import parse_shard
 
@@ -280,7 +280,7 @@ def evaluate(prometheus: str | None, openmetrics_file: str | None, parquet_dir: 
                              "from a store", where="--state",
                              next_step="use --state with --serve --prometheus URL")
     if not serve:
-        run = _run(source, at, window, workers, floors, shard)
+        run = evaluated_run(source, at, window, workers, floors, shard)
         if fmt == "json":
             emit_json(run.evaluation.model_dump(mode="json"))
         else:
@@ -296,7 +296,7 @@ def evaluate(prometheus: str | None, openmetrics_file: str | None, parquet_dir: 
     saved = [-math.inf]
 
     def cycle() -> Evaluation:
-        run = _run(source, at, window, workers, floors, shard, rolling)
+        run = evaluated_run(source, at, window, workers, floors, shard, rolling)
         if rolling is not None:
             cost = rolling.last
             note(f"fetched {cost.points} points in {cost.requests} requests "
@@ -339,7 +339,7 @@ def _rolling(source: Source, window: str, state: Path | None) -> RollingTelemetr
         note(f"cannot ask the store for recorded series yet: {exc.message}")
         records = False
     rolling = RollingTelemetry(client, lookback_s(load_slos(SLO_DIR),
-                                          _settings(source, window, _materiality(None))),
+                                          _settings(source, window, materiality_floors(None))),
                                source.step_s, fine_s=FINE_S if records else None)
     note("the store records the SLO rules: raw series are kept at every step for "
          f"{FINE_S / 3600:g} h and hourly before" if records else
@@ -348,72 +348,3 @@ def _rolling(source: Source, window: str, state: Path | None) -> RollingTelemetr
         note(f"loaded {rolling.points} points from {state}, up to "
              f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(rolling.end_s or 0))}")
     return rolling
-
-
-def kpi_facts(home: Path, registry: str | None) -> Facts:
-    """The KPI facts of a runtime home, with the releases of its registry."""
-    from runtime.install.environment import open_registry
-    from runtime.kpi import records
-
-    location = registry_dir(registry, home)
-    found = open_registry(location, Layout(home)) if location is not None else None
-    return records.read(home, found)
-
-
-@click.group()
-def report() -> None:
-    """Reports built from telemetry."""
-
-
-@report.command("weekly")
-@source_options
-@click.option("--at", default=None, help="End of the reported week (default now, or the end "
-              "of a file source's data).")
-@click.option("--window", default="7d", show_default=True)
-@click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True)
-@click.option("--out", type=click.Path(path_type=Path, file_okay=False), required=True,
-              help="Folder for report.json, report.md and the charts (replaced whole).")
-@materiality_option
-@click.option("--home", type=click.Path(path_type=Path, file_okay=False, exists=True),
-              help="A runtime home: add the KPI scorecard, measured from its records.")
-@click.option("--registry", "registry_location", help="The registry whose releases the hotfix "
-              "KPI counts (default: $PLUGINOPS_REGISTRY, else <home>/registry).")
-@format_option
-@handles_errors
-def weekly(prometheus: str | None, openmetrics_file: str | None, parquet_dir: str | None,
-           authorization: str | None, timeout_s: float, retries: int, step_s: int, at: str | None,
-           window: str, workers: int, out: Path, materiality: Path | None, home: Path | None,
-           registry_location: str | None, fmt: str) -> None:
-    """The weekly review: report.json (schemas/weekly-report.schema.json) and report.md."""
-    from contracts.files import atomic_directory
-    from contracts.kpis import BY_NAME, Kpi
-    from evaluator import charts, markdown
-    from evaluator import report as weekly_report
-    from pluginops.budgets import incident_reader
-    from runtime.kpi import compute
-
-    floors = _materiality(materiality)
-    source = _source(prometheus, openmetrics_file, parquet_dir, authorization, timeout_s, retries,
-                     step_s)
-    facts = kpi_facts(home, registry_location) if home is not None else None
-    run = _run(source, at, window, workers, floors)
-    scorecard: list[KpiValue] = []
-    history: dict[str, list[KpiPoint]] = {}
-    if facts is not None:
-        end = parse_time(run.evaluation.at, "--at")
-        production = incident_reader(prometheus, degrade=False)
-        if production is not None:  # the pages the source store saw count as incidents
-            facts.incidents += production(end - 2 * 86400 * BY_NAME[Kpi.MTTD].period_days, end)
-        scorecard, history = compute.scorecard(facts, end), compute.history(facts, end)
-    note("drawing charts")
-    with atomic_directory(out) as folder:
-        drawn = charts.draw_all(run.evaluation, run.outcomes, folder)
-        drawn.update(charts.draw_kpis(scorecard, history, folder))
-        built = weekly_report.build(run, drawn, scorecard=scorecard, kpi_history=history)
-        (folder / "report.json").write_text(built.model_dump_json(indent=2) + "\n")
-        (folder / "report.md").write_text(markdown.render(built))
-    if fmt == "json":
-        emit_json({"out": str(out), "files": ["report.json", "report.md", *drawn.values()]})
-    else:
-        click.echo(f"wrote {out}/report.md and {out}/report.json ({len(drawn)} charts)")
-

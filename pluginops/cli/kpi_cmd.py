@@ -8,11 +8,14 @@ from pathlib import Path
 import click
 
 from contracts.errors import EXIT_FAILED
-from contracts.layout import Layout
 from pluginops.budgets import incident_reader
-from pluginops.cli.common import emit_json, format_option, handles_errors, home_option
-from pluginops.cli.common import registry_dir as registry_location
-from runtime.install.environment import open_registry
+from pluginops.cli.common import (
+    emit_json,
+    format_option,
+    handles_errors,
+    home_option,
+    registry_index,
+)
 from runtime.kpi import records
 from runtime.kpi.compute import MISSED, scorecard
 from runtime.kpi.views import kpi_line
@@ -34,10 +37,8 @@ def kpi(registry: str | None, at_s: float | None, prometheus_url: str | None, ch
     """Each KPI's value over its period, the previous period's, the change and whether the
     target is met."""
     at = time.time() if at_s is None else at_s
-    location = registry_location(registry, home)
-    found = open_registry(location, Layout(home)) if location is not None else None
     production = incident_reader(prometheus_url, degrade=False)
-    values = scorecard(records.read(home, found, production, at), at)
+    values = scorecard(records.read(home, registry_index(registry, home), production, at), at)
     if fmt == "json":
         emit_json({"at": at, "kpis": [v.model_dump() for v in values]})
     else:
