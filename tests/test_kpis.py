@@ -34,6 +34,7 @@ from runtime.api.app import ApiConfig, create_app
 from runtime.auth.tokens import TokenStore
 from runtime.host import HostDescription, this_host
 from runtime.install.journal import Journal
+from runtime.install.lock import Holder, PluginLock
 from runtime.kpi import drills, records
 from runtime.kpi.compute import MET, MISSED, NO_BASELINE, NO_DATA, judge, scorecard
 from runtime.kpi.facts import (
@@ -392,3 +393,19 @@ def test_metrics_count_the_same_records_every_process_wrote(home_with_history: t
     journal.close()
     assert value(INSTALL_FAILURES.name, operation="update",
                  cause=Code.NO_COMPATIBLE_VERSION) == 1
+
+
+def test_a_running_transaction_whose_lock_is_free_is_stranded(tmp_path: Path) -> None:
+    layout = Layout(tmp_path)
+    journal = Journal(layout.journal)
+    journal.begin("tx-dead", "a", "update", "1.0.0", "1.1.0", pid=999_999, now=AT)
+    journal.begin("tx-live", "b", "update", "1.0.0", "1.1.0", pid=1, now=AT)
+    journal.close()
+    lock = PluginLock(layout.lock("b"))
+    lock.try_acquire("b", Holder("tx-live", 1, "update", AT))  # b's process is at work
+    try:
+        assert records.orphaned(layout) == ["tx-dead"]
+    finally:
+        lock.release()
+    assert sorted(records.orphaned(layout)) == ["tx-dead", "tx-live"]
+    assert not layout.lock("a").exists()  # reading takes no lock and writes nothing

@@ -32,7 +32,6 @@ from runtime.kpi.facts import REFUSED, Attempt, Facts, Grant
 
 DAY_S = 86400.0
 MET, MISSED, NO_DATA, NO_BASELINE = "met", "missed", "no_data", "no_baseline"
-STATUSES = (MET, MISSED, NO_DATA, NO_BASELINE)
 INSTALLING = ("install", "update")
 FAILED_STATES = (TransactionState.ROLLED_BACK, TransactionState.FAILED, REFUSED)
 
@@ -76,14 +75,10 @@ def _in(at: float, start: float, end: float) -> bool:
     return start <= at < end
 
 
-def _failures(facts: Facts, start: float, end: float, causes: frozenset[str]) -> list[Attempt]:
-    return [a for a in facts.attempts if a.operation in INSTALLING and a.state in FAILED_STATES
-            and a.cause in causes and _in(a.at, start, end)]
-
-
 def version_mismatch(facts: Facts, start: float, end: float
                      ) -> tuple[float | None, dict[str, float | int | str | None]]:
-    found = _failures(facts, start, end, VERSION_MISMATCH_CAUSES)
+    found = [a for a in facts.attempts if a.operation in INSTALLING and a.state in FAILED_STATES
+             and a.cause in VERSION_MISMATCH_CAUSES and _in(a.at, start, end)]
     by_cause: dict[str, float | int | str | None] = {}
     for attempt in found:
         by_cause[attempt.cause] = int(by_cause.get(attempt.cause) or 0) + 1
@@ -167,17 +162,15 @@ def recovered(facts: Facts, start: float, end: float
 def mttd(facts: Facts, start: float, end: float
          ) -> tuple[float | None, dict[str, float | int | str | None]]:
     inside = [i for i in facts.incidents if _in(i.at, start, end)]
-    detected = [i for i in inside if i.detected_s is not None]
+    detected = [(i.scenario, i.detected_s) for i in inside if i.detected_s is not None]
     detail: dict[str, float | int | str | None] = {"incidents": len(inside),
                                                    "undetected": len(inside) - len(detected)}
     by_scenario: dict[str, list[float]] = defaultdict(list)
-    for incident in detected:
-        assert incident.detected_s is not None
-        by_scenario[incident.scenario].append(incident.detected_s)
+    for scenario, seconds in detected:
+        by_scenario[scenario].append(seconds)
     for scenario, values in sorted(by_scenario.items()):
         detail[f"mttd_s:{scenario}"] = round(statistics.fmean(values), 3)
-    values = [i.detected_s for i in detected if i.detected_s is not None]
-    return (statistics.fmean(values) if values else None), detail
+    return (statistics.fmean(s for _, s in detected) if detected else None), detail
 
 
 def cost_variance(facts: Facts, start: float, end: float
@@ -334,8 +327,8 @@ def history(facts: Facts, at: float, weeks: int = 12, specs: Iterable[KpiSpec] =
             ) -> dict[str, list[KpiPoint]]:
     """Each KPI computed at weekly steps back from `at`, oldest first: how it has moved against
     its target."""
-    out: dict[str, list[KpiPoint]] = {spec.name: [] for spec in specs}
     by_name = {spec.name: spec for spec in specs}
+    out: dict[str, list[KpiPoint]] = {name: [] for name in by_name}
     for k in range(weeks - 1, -1, -1):
         moment = at - k * 7 * DAY_S
         for value in scorecard(facts, moment, by_name.values()):

@@ -5,7 +5,6 @@ read-only."""
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -19,7 +18,7 @@ from runtime.bake.store import ROLLED_BACK as BAKE_ROLLED_BACK
 from runtime.harness import gate
 from runtime.install import pointer
 from runtime.install.extract import check_tree
-from runtime.install.lock import Holder, OperationInProgress, PluginLock
+from runtime.install.lock import is_held
 from runtime.kpi.facts import (
     REFUSED,
     Attempt,
@@ -136,18 +135,8 @@ def installed(layout: Layout) -> list[Installed]:
 
 def orphaned(layout: Layout) -> list[str]:
     """Running transactions whose process is gone: their plugin's lock is free."""
-    out = []
-    for tx_id, plugin, _, state, *_ in _rows(layout.journal, TRANSACTIONS):
-        if state != TransactionState.RUNNING:
-            continue
-        lock = PluginLock(layout.lock(plugin))
-        try:
-            lock.try_acquire(plugin, Holder(f"kpi-{tx_id}", os.getpid(), "kpi", 0.0))
-        except OperationInProgress:
-            continue  # its process still holds it
-        lock.release()
-        out.append(tx_id)
-    return out
+    return [tx_id for tx_id, plugin, _, state, *_ in _rows(layout.journal, TRANSACTIONS)
+            if state == TransactionState.RUNNING and not is_held(layout.lock(plugin))]
 
 
 def bake_rollbacks(layout: Layout) -> list[Attempt]:
