@@ -43,6 +43,7 @@ bench: venv
 	$(BIN)/python bench/openmetrics_bench.py
 	$(BIN)/python bench/metrics_bench.py
 	$(BIN)/python bench/fleet_bench.py
+	$(BIN)/python bench/kpi_bench.py
 	$(BIN)/python bench/evaluator_bench.py
 	$(BIN)/python bench/evaluator_serve_bench.py
 	$(BIN)/python bench/serve_bench.py

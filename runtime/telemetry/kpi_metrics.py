@@ -13,7 +13,8 @@ time, so operations of every process count (the CLI, `serve`, a drill, a release
   registry's index (when the runtime has one); `pluginops_execution_cost_variance_ratio` from
   the metering record (with the consistency check, once a minute).
 
-The records are read again only when one of their files changed since the last scrape."""
+The records are read again only when one of their files changed since the last scrape, and the
+counts computed again only when something was read."""
 
 from __future__ import annotations
 
@@ -101,6 +102,7 @@ class KpiMetrics(Collector):
         self._signature: tuple[tuple[int, int], ...] | None = None
         self._facts = Facts()
         self._checked_at = float("-inf")
+        self._counts: KpiCounts | None = None  # of the facts as last read
 
     def _sources(self) -> list[Path]:
         databases = (self.layout.journal, self.layout.approvals_db, self.layout.bakes_db,
@@ -118,10 +120,14 @@ class KpiMetrics(Collector):
                 out.append((0, -1))
         return tuple(out)
 
-    def _refresh(self) -> Facts:
+    def _refresh(self) -> bool:
+        """Read what changed (the records when a file did, the checks once a minute); whether
+        anything was read."""
         signature = self._stat()
         facts = self._facts
+        read = False
         if signature != self._signature:
+            read = True
             facts.attempts = records.attempts(self.layout)
             facts.bake_rollbacks = records.bake_rollbacks(self.layout)
             facts.grants = records.grants(self.layout)
@@ -130,12 +136,13 @@ class KpiMetrics(Collector):
             self._signature = signature
         now = time.monotonic()
         if now - self._checked_at >= CHECK_EVERY_S:
+            read = True
             facts.installed = records.installed(self.layout)
             facts.orphaned = records.orphaned(self.layout)
             facts.releases = records.releases(self._registry())
             facts.usage = records.usage(self.layout)
             self._checked_at = now
-        return facts
+        return read
 
     def _registry(self) -> Registry | None:
         if self.registry_of is None:
@@ -147,7 +154,9 @@ class KpiMetrics(Collector):
 
     def collect(self) -> Iterator[Metric]:
         with self._lock:
-            found = counts(self._refresh(), time.time())
+            if self._refresh() or self._counts is None:
+                self._counts = counts(self._facts, time.time())
+            found = self._counts
         yield from families(found)
 
     def describe(self) -> Iterable[Metric]:
