@@ -71,7 +71,7 @@ pluginops history json-transform --limit 3
 
 step "Fault injection on a live stack: an error spike pages within a minute"
 echo "(starting Prometheus, Alertmanager, a webhook sink and the runtime on loopback; ~90 s)"
-pluginops inject --local --scenario error-spike --keep "$home/inject" || exit 1
+pluginops inject --local --scenario error-spike --keep "$home/inject" --record "$home" || exit 1
 
 step "Golden harness: json-transform 2.0.0's lifecycle against a real runtime, and the compatibility matrix"
 pluginops harness examples/plugins/json-transform-v2 --previous examples/plugins/json-transform || exit 1
@@ -82,8 +82,12 @@ pluginops matrix examples/plugins/json-transform examples/plugins/json-transform
 step "Evaluator: budgets, anomalies and trends of a synthetic fleet, and the weekly report"
 python -m collector.synthetic --out "$home/demo-fleet.om" --plugins 12 --days 15 || exit 1
 pluginops evaluate --openmetrics "$home/demo-fleet.om" || exit 1
-pluginops report weekly --openmetrics "$home/demo-fleet.om" --out "$home/weekly" || exit 1
+pluginops report weekly --openmetrics "$home/demo-fleet.om" --out "$home/weekly" \
+  --home "$home" || exit 1
 sed -n '1,/## SLO compliance/p' "$home/weekly/report.md"
+
+step "KPIs: the plan's targets, from this home's records (the rollbacks, the drill above)"
+pluginops kpi
 
 step "Where to look"
 echo "registry:        $home/registry/index.json"
@@ -92,7 +96,8 @@ echo "logs:            $home/logs/<correlation id>.log"
 echo "audit:           $home/audit.log (pluginops audit verify)"
 echo "live stack:      $home/inject/error-spike/ (Prometheus and Alertmanager logs and TSDB,"
 echo "                 runtime.log); rerun with: pluginops inject --local --scenario all"
-echo "weekly report:   $home/weekly/report.md (and report.json, charts)"
+echo "weekly report:   $home/weekly/report.md (and report.json, charts; the KPI scorecard last)"
+echo "KPIs:            pluginops kpi; /ui/kpis; Grafana 'Pluginops / KPIs' (docs/kpis.md)"
 echo "compatibility:   $home/matrix/matrix.md (and .json, .csv)"
 echo "rules:           alerts/generated/rules.yml, alerts/generated/alertmanager.yml"
 echo "metrics:         pluginops serve, then http://127.0.0.1:8080/metrics"
