@@ -128,6 +128,9 @@ def kpi_chart(value: KpiValue, points: list[KpiPoint], path: Path) -> None:
               "before each week's end")
     axis.step(weeks, goals * scale, where="mid", color="tab:red", linestyle="--",
               label=f"target: {value.target_text}")
+    if np.isnan(values).all():
+        axis.text(0.5, 0.5, "no data yet", transform=axis.transAxes, ha="center",
+                  va="center", color="grey")
     axis.set_xlabel("weeks before the report")
     axis.set_ylabel({"ratio": "%", "seconds": "seconds"}.get(value.unit, value.unit))
     axis.set_title(value.title)
