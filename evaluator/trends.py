@@ -14,7 +14,6 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from alerts import conventions as c
@@ -22,6 +21,7 @@ from alerts.windows import seconds
 from collector.query_api import QueryApi
 from contracts.catalogue import PLUGIN_EXECUTION_COST, PLUGIN_EXECUTION_DURATION, PLUGIN_EXECUTIONS
 from contracts.outcomes import ExecutionOutcome
+from runtime.kpi.compute import iso
 
 WINDOWS = {"7d": "6h", "30d": "1d"}  # window -> the step its points are drawn at
 
@@ -84,10 +84,6 @@ def _change(current: float | None, previous: float | None) -> float | None:
     return current / previous - 1 if current is not None and previous else None
 
 
-def _iso(at: float) -> str:
-    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 class Trends:
     """Reads trends from a store; `now` is injectable for tests over known data."""
 
@@ -143,9 +139,9 @@ class Trends:
             out.append({
                 "name": figure.name, "unit": figure.unit, "better": figure.better,
                 "current": current, "previous": previous, "change": _change(current, previous),
-                "points": [{"at": _iso(t), "current": now_points.get(round(t, 3)),
+                "points": [{"at": iso(t), "current": now_points.get(round(t, 3)),
                             "previous": before_points.get(round(t, 3))} for t in steps]})
-        return {"plugin": plugin, "window": window, "at": _iso(at),
-                "current_window": {"start": _iso(at - span), "end": _iso(at)},
-                "previous_window": {"start": _iso(at - 2 * span), "end": _iso(at - span)},
+        return {"plugin": plugin, "window": window, "at": iso(at),
+                "current_window": {"start": iso(at - span), "end": iso(at)},
+                "previous_window": {"start": iso(at - 2 * span), "end": iso(at - span)},
                 "objective": objective, "figures": out}
