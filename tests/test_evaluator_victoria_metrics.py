@@ -51,14 +51,16 @@ def test_the_evaluator_reads_what_the_store_ruler_recorded(store: Any) -> None:
 def test_the_store_rate_is_not_prometheus_so_recomputing_would_disagree(store: Any) -> None:
     """Why the recorded series are read: the same samples give other short-window ratios through
     MetricsQL than through Prometheus' extrapolating rate (which the evaluator reproduces), yet
-    the long windows, where the edges weigh little, are the same quantities. (Which short window
-    differs depends on the hour the fleet ends at: a 5m window without a failure is 0 both ways.)
+    the long windows, where the edges weigh little, are the same quantities. (Which window under
+    a day differs depends on the hour the fleet ends at: a window without a failure is 0 both
+    ways; the lint-gate outage of the last hour and the background errors over 6 hours, some
+    sixteen of them, keep the windows from 1 to 6 hours from being error-free.)
     """
     slos = load_slos(REPO / "alerts" / "slos")
     computed = evaluate_source(Source("openmetrics", str(store["openmetrics"])), slos,
                                Settings(), store["at"]).evaluation
     wrong = disagreements(store["url"], store["at"], computed)
-    assert any(w[1] in ("5m", "30m", "1h") for w in wrong), wrong
+    assert any(w[1] in ("5m", "30m", "1h", "2h", "6h") for w in wrong), wrong
     for plugin, window, _, mine, theirs in (w for w in wrong if len(w) == 5):
         if window in ("1d", "3d", "period"):
             assert mine == pytest.approx(theirs, rel=0.02, abs=1e-4), (plugin, window)
