@@ -15,8 +15,8 @@ from contracts.error_codes import ERRORS as RUNTIME_ERRORS
 from contracts.finding_codes import FINDINGS
 from contracts.stack_error_codes import STACK_ERRORS
 
-__all__ = ["ERRORS", "FINDINGS", "TABLE", "Code", "CodeInfo", "Severity", "markdown_table",
-           "remedy", "render_errors_markdown"]
+__all__ = ["ERRORS", "FINDINGS", "TABLE", "Code", "CodeInfo", "Severity", "http_code",
+           "markdown_table", "remedy", "render_errors_markdown"]
 
 # every error's entry, alphabetically, whichever part of the product raises it
 ERRORS: tuple[CodeInfo, ...] = tuple(sorted((*RUNTIME_ERRORS, *STACK_ERRORS),
@@ -28,6 +28,12 @@ def remedy(code: str) -> str:
     """The code's remedy; empty for a code outside the table (`HTTP_404` and the like)."""
     found = TABLE.get(Code(code)) if code in Code.__members__ else None
     return found.remedy if found else ""
+
+
+def http_code(status: int) -> str:
+    """The code of an HTTP answer to a request no route takes (`HTTP_404`, `HTTP_405`) or that
+    failed inside the server (`HTTP_500`)."""
+    return f"HTTP_{status}"
 
 
 def _cell(text: str) -> str:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from runtime.api import execute_lane
 from runtime.api.app import ApiConfig, create_app
 from runtime.auth.tokens import TokenStore
 from tests.conftest import REPO
@@ -24,13 +25,15 @@ BIN = Path(sys.executable).parent
 
 
 def test_the_document_describes_every_route_and_nothing_else(tmp_path: Path) -> None:
-    """The routes of the app `pluginops serve` builds: over a runtime home."""
+    """The routes of the app `pluginops serve` builds (over a runtime home), and the execution
+    lane's in front of it."""
     app = create_app(ApiConfig(installer=lambda inject_failure=None, requested_by=None:
                                None,  # type: ignore[arg-type,return-value]
                                tokens=TokenStore(tmp_path), ui_home=tmp_path))
     routes = {(re.sub(r"<(\w+)>", r"{\1}", rule.rule), method.lower())
               for rule in app.url_map.iter_rules() if rule.rule.startswith("/v1")
               for method in rule.methods - {"HEAD", "OPTIONS"}}
+    routes.add((re.sub(r"<(\w+)>", r"{\1}", execute_lane.ROUTE), "post"))
     paths = json.loads(SPEC.read_text())["paths"]
     described = {(path, method) for path, item in paths.items() for method in item
                  if method != "parameters"}

@@ -128,10 +128,10 @@ def serve(listen: str, port: int, registry: str | None, trust: tuple[Path, ...],
                                allow_fault_injection=allow_fault_injection,
                                secure_cookies=secure_cookies,
                                tracer_provider=wiring.tracer_provider(),
+                               max_body_bytes=max_body,
                                private_paths={"home": home,
                                               **({"registry": reg} if isinstance(reg, Path)
                                                  else {})}))
-    app.config["MAX_CONTENT_LENGTH"] = max_body  # bodies sent without a length, too
 
     def prewarm() -> None:  # the busiest plugins' first executions after a start are warm
         warmed = executor.prewarm()

@@ -24,7 +24,6 @@ written to the audit log with who made it.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -41,10 +40,12 @@ from contracts.catalogue import INSTALL_PHASES
 from contracts.codes import Code
 from contracts.errors import PluginopsError, Unavailable
 from contracts.layout import Layout
-from contracts.outcomes import ExecutionOutcome, TransactionState
+from contracts.outcomes import TransactionState
 from runtime.admin import approving
+from runtime.api.access import MUTATING, OPEN_PATHS, Access, Throttled, Unauthenticated
 from runtime.api.bakes import bake_request, bake_routes
-from runtime.api.bodies import json_body, object_body
+from runtime.api.bodies import object_body
+from runtime.api.execute_lane import ExecuteLane
 from runtime.api.kpis import kpi_facts, kpi_routes
 from runtime.api.redaction import PathRedactor, installation_paths
 from runtime.api.tracing import traced
@@ -52,7 +53,7 @@ from runtime.api.trends import TrendReader, trend_routes
 from runtime.api.ui import SloReader, create_blueprint, no_slo_reader
 from runtime.auth.sessions import Sessions
 from runtime.auth.throttle import Throttle
-from runtime.auth.tokens import TOKEN, Principal, TokenStore
+from runtime.auth.tokens import TokenStore
 from runtime.install.select import check_name
 from runtime.install.service import Installer
 from runtime.install.transaction import Outcome
@@ -91,34 +92,7 @@ class ApiConfig:
     tracer_provider: trace.TracerProvider | None = None
     # folders no answer names (besides ui_home and the installation's own): label -> folder
     private_paths: Mapping[str, Path] = field(default_factory=dict)
-
-
-# Health and metrics stay open (probes and Prometheus); the rest needs a token with a role.
-OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
-MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-
-
-ADMIN_PATHS = ("/v1/approvals",)  # deciding on elevated privileges is an admin's
-
-
-def required_role(method: str, path: str) -> str:
-    if method not in MUTATING:
-        return "viewer"
-    return "admin" if path.startswith(ADMIN_PATHS) else "operator"
-
-
-EXECUTION_STATUS = {ExecutionOutcome.SUCCESS: 200, ExecutionOutcome.DENIED: 403,
-                    ExecutionOutcome.ERROR: 422, ExecutionOutcome.TIMEOUT: 504}
-
-
-class Throttled(PluginopsError):
-    """Too many failed authentications: 429, and when to come back."""
-
-    def __init__(self, retry_after_s: float) -> None:
-        self.retry_after_s = max(1, math.ceil(retry_after_s))
-        super().__init__(Code.AUTH_THROTTLED, "too many failed authentications",
-                         where="Authorization", http_status=429,
-                         next_step=f"retry in {self.retry_after_s} s with a valid token")
+    max_body_bytes: int | None = None  # 413 above (the server refuses them first)
 
 
 # Every response: no MIME sniffing. Pages of the UI: no inline script or style, never framed.
@@ -165,6 +139,8 @@ def create_app(config: ApiConfig) -> Flask:
                                   err.next_step)
         if isinstance(err, Throttled | Unavailable):  # busy for now: when to come back
             response.headers["Retry-After"] = str(err.retry_after_s)
+        if isinstance(err, Unauthenticated):
+            response.headers["WWW-Authenticate"] = err.challenge
         return response, status
 
     app.after_request(_security_headers)
@@ -182,25 +158,10 @@ def create_app(config: ApiConfig) -> Flask:
             response.set_data(cleaned)
         return response
 
-    def checked(token: str) -> Principal | None:
-        """The token's principal; a failure counts against the client and the token id, and
-        past the limit every attempt is refused (Throttled) until the window moves on."""
-        found = TOKEN.match(token)
-        keys = [f"client:{request.remote_addr or '-'}",
-                *([f"token:{found.group(1)}"] if found else [])]
-        wait = config.throttle.retry_after(keys)
-        if wait is not None:
-            raise Throttled(wait)
-        principal = config.tokens.authenticate(token)
-        if principal is None:
-            for key in keys:
-                failure = config.throttle.failed(key)
-                if config.audit is not None and (failure.first_of_window or
-                                                 failure.throttled_now):
-                    config.audit.event("auth.refused", key=key, failures=failure.count,
-                                       throttled=failure.throttled_now,
-                                       window_s=config.throttle.window_s, path=request.path)
-        return principal
+    access = Access(config.tokens, config.throttle, config.audit)
+
+    def checked(token: str) -> Any:  # the UI's sign-in: the same throttle and audit
+        return access.checked(token, request.remote_addr, request.path)
 
     @app.errorhandler(HTTPException)
     def on_http(err: HTTPException) -> tuple[Response, int]:
@@ -225,27 +186,11 @@ def create_app(config: ApiConfig) -> Flask:
     app.register_blueprint(trend_routes(config.trends))
 
     @app.before_request
-    def authenticate() -> tuple[Response, int] | None:
+    def authenticate() -> None:
         if request.path in OPEN_PATHS or request.path.startswith("/ui/"):
-            return None  # the UI signs in with a token into a session of its own
-        header = request.headers.get("Authorization", "")
-        scheme, _, token = header.partition(" ")
-        # a credential that is not a Bearer token is a failed attempt too (no header is none)
-        principal = checked(token if scheme.lower() == "bearer" else "") if header else None
-        if principal is None:
-            response, status = _error(
-                Code.UNAUTHENTICATED, "no valid API token", 401, "Authorization",
-                "send `Authorization: Bearer <token>`; an admin creates tokens with "
-                "`pluginops token create`")
-            response.headers["WWW-Authenticate"] = 'Bearer realm="pluginops"'
-            return response, status
-        needed = required_role(request.method, request.path)
-        if not principal.may(needed):
-            return _error(Code.FORBIDDEN_ROLE, f"{principal.user} is a {principal.role}; "
-                          f"{request.method} {request.path} needs {needed}", 403,
-                          request.path, f"ask an admin for a token with the {needed} role")
-        g.principal = principal
-        return None
+            return  # the UI signs in with a token into a session of its own
+        g.principal = access.authorize(request.headers.get("Authorization", ""),
+                                       request.method, request.path, request.remote_addr)
 
     @app.before_request
     def names_in_form() -> None:
@@ -259,11 +204,9 @@ def create_app(config: ApiConfig) -> Flask:
     def audit_mutation(response: Response) -> Response:
         principal = g.get("principal")
         if config.audit is not None and principal is not None and request.method in MUTATING:
-            # an execution's record is the hot path: queued, written within the log's window
             config.audit.event("api.request", user=principal.user, role=principal.role,
                                token=principal.token_id, method=request.method,
-                               path=request.path, status=response.status_code,
-                               durable=request.endpoint != "execute")
+                               path=request.path, status=response.status_code)
         return response
 
     @app.get("/healthz")
@@ -344,23 +287,6 @@ def create_app(config: ApiConfig) -> Flask:
         config.installer()  # recovery ran and the journal answers
         return jsonify({"status": "ready"}), 200
 
-    @app.post("/v1/plugins/<name>/execute")
-    def execute(name: str) -> tuple[Response, int]:
-        data = json_body(request.get_data()) if request.data else {}
-        if not isinstance(data, dict) or set(data) - {"inputs", "correlation_id"}:
-            raise PluginopsError(Code.BAD_REQUEST, 'the body must be {"inputs": {...}}',
-                                 where="body", next_step='e.g. {"inputs": {"text": "hi"}}')
-        cid = data.get("correlation_id")
-        if cid is not None and (not isinstance(cid, str) or len(cid) > 64):
-            raise PluginopsError(Code.BAD_REQUEST, "correlation_id must be a short string",
-                                 where="body.correlation_id", next_step="omit it or send hex")
-        if config.executor is None:
-            raise PluginopsError(Code.EXECUTION_DISABLED, "this app runs no plugins",
-                                 where=request.path, next_step="start it with `pluginops serve`",
-                                 http_status=404)
-        result = config.executor.execute(name, data.get("inputs", {}), correlation_id=cid)
-        return jsonify(result.to_dict()), EXECUTION_STATUS[ExecutionOutcome(result.outcome)]
-
     @app.get("/v1/plugins")
     def plugins() -> Response:
         return jsonify({"plugins": [status_view(s) for s in config.installer().status()]})
@@ -392,4 +318,9 @@ def create_app(config: ApiConfig) -> Flask:
         entry = next(h for h in installer.history(row.plugin, 10_000) if h["tx_id"] == tx_id)
         return jsonify({**entry, "events": events})
 
+    app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes  # bodies sent without a length
+    # executions skip the framework: the same checks, a fraction of the cost
+    app.wsgi_app = ExecuteLane(app.wsgi_app, config.executor, access,  # type: ignore[method-assign]
+                               config.audit, redact, config.tracer_provider,
+                               config.max_body_bytes)
     return app

@@ -30,9 +30,9 @@ from waitress.server import create_server
 from waitress.task import ErrorTask
 from werkzeug.wsgi import ClosingIterator
 
-from contracts.codes import Code
+from contracts.codes import Code, http_code
 from contracts.errors import PluginopsError
-from runtime.api.app import OPEN_PATHS
+from runtime.api.access import OPEN_PATHS
 
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
@@ -111,7 +111,7 @@ class JsonErrorTask(ErrorTask):
 
     def execute(self) -> None:
         error: Any = getattr(self.request, "error", None)
-        code = Code.BODY_TOO_LARGE if error.code == 413 else f"HTTP_{error.code}"
+        code = Code.BODY_TOO_LARGE if error.code == 413 else http_code(error.code)
         # the code table's remedy for a body over the limit; for the rest, a generic one
         next_step = "" if error.code == 413 else "send a well-formed HTTP/1.1 request"
         body = _error_body(code, str(error.body), "request", next_step)
