@@ -40,8 +40,6 @@ Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[Environ, StartResponse], Iterable[bytes]]
 
-import os, threading
-_SEM = threading.Semaphore(int(os.environ.get("SEM", "1000")))
 ROUTE = "/v1/plugins/<name>/execute"
 PREFIX, SUFFIX = "/v1/plugins/", "/execute"
 SPAN_NAME = f"POST {ROUTE}"
@@ -108,10 +106,6 @@ class ExecuteLane:
         if name is None:
             return self.app(environ, start_response)
         method = environ.get("REQUEST_METHOD", "GET")
-        with _SEM:
-            return self._call(environ, start_response, name, method)
-
-    def _call(self, environ, start_response, name, method):
         with self.tracer.start_as_current_span(
                 SPAN_NAME if method == "POST" else f"{method} {ROUTE}", kind=SpanKind.SERVER,
                 context=extract(environ, getter=wsgi_getter),
