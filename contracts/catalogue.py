@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Literal
 
 from contracts.outcomes import ExecutionOutcome, TransactionState
 
@@ -74,6 +75,8 @@ class MetricSpec:
     help: str
     labels: tuple[str, ...]
     buckets: tuple[float, ...] = ()
+    # a gauge of several serving processes (`serve --processes`): their sum, or their maximum
+    across_processes: Literal["livesum", "max"] = "livesum"
 
     @property
     def exposed_names(self) -> tuple[str, ...]:
@@ -148,7 +151,7 @@ PREFLIGHT_FINDINGS = MetricSpec(
 BUILD_INFO = MetricSpec(
     f"{NAMESPACE}_build_info", MetricType.GAUGE,
     "Always 1: the running Pluginops version and Python (join on it to see what runs where).",
-    (Label.VERSION, Label.PYTHON),
+    (Label.VERSION, Label.PYTHON), across_processes="max",
 )
 HTTP_REQUESTS_IN_FLIGHT = MetricSpec(
     f"{NAMESPACE}_http_requests_in_flight", MetricType.GAUGE,

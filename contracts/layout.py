@@ -7,6 +7,7 @@
     auth.db                           API tokens (hashed)
     bakes.db                          bakes: canary weight, counts per version, decisions
     rollouts.db                       fleet rollouts this home coordinated: waves, hosts, gates
+    sessions.db                       the UI's sessions (digests of their ids)
     drills.db                         incidents fault drills injected, and when each was paged
     audit.log                         the hash-chained audit log
     runtime.yaml, policy.yaml         runtime settings; the org policy
@@ -18,6 +19,7 @@
     locks/<name>.lock                 one OS-level lock per plugin; locks/policy.lock
     logs/<tx>.log                     every transaction's log, kept after a rollback
     run/<name>/<version>/w<n>/        each sandbox worker's scratch, inputs and report
+    serving-metrics/<pid>/            `serve --processes`: its processes' shared metric files
     keys/trusted/*.pub                publisher keys whose signatures installs accept
     keys/signing.key, signing.pub     this home's own publisher key pair (`pluginops keygen`)
     keys/gate.key                     the key release-gate records are signed with
@@ -71,8 +73,17 @@ class Layout:
         return self.home / "rollouts.db"
 
     @property
+    def sessions_db(self) -> Path:
+        return self.home / "sessions.db"
+
+    @property
     def drills_db(self) -> Path:
         return self.home / "drills.db"
+
+    @property
+    def serving_metrics(self) -> Path:
+        """`serve --processes`: each supervisor's folder of its processes' metric files."""
+        return self.home / "serving-metrics"
 
     @property
     def audit_log(self) -> Path:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import secrets
+import socket
+import sys
 import threading
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import click
 from prometheus_client import ProcessCollector
@@ -27,9 +31,12 @@ from pluginops.cli.common import (
     registry_option,
 )
 from pluginops.cli.preflight_cmd import resolve_host
-from runtime.api import server
+from runtime.api import prefork, server
 from runtime.api.app import ApiConfig, create_app
+from runtime.api.balance import ConnectionShare
+from runtime.api.prefork import fresh_folder, listening_socket
 from runtime.api.server import Limits
+from runtime.auth.sessions import Sessions
 from runtime.auth.tokens import TokenStore
 from runtime.bake.canary import Canary
 from runtime.bake.supervisor import Supervisor, through
@@ -37,8 +44,10 @@ from runtime.descriptors import raise_soft_limit, workers_within
 from runtime.install.journal import Journal
 from runtime.install.service import Installer
 from runtime.sandbox.approvals import Approvals
+from runtime.sandbox.audit import AuditLog
 from runtime.sandbox.executor import Executor
 from runtime.telemetry.durable import register_durable_metrics
+from runtime.telemetry.metrics import SHARED_DIR_ENV
 
 
 def session_secret(home: Path) -> bytes:
@@ -81,15 +90,25 @@ def session_secret(home: Path) -> bytes:
               metavar="ADDRESS",
               help="The TLS proxy in front (an address, or '*'): its X-Forwarded-For and "
                    "X-Forwarded-Proto name the client and the scheme.")
+@click.option("--processes", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Serving processes sharing the port, each with its own threads and warm "
+                   "workers: one process uses one core at most.")
+@click.option("--listen-fd", type=int, hidden=True)  # a serving process of a supervisor
+@click.option("--process-index", type=click.IntRange(0), default=0, hidden=True)
 @home_option
 @handles_errors
 def serve(listen: str, port: int, registry: str | None, trust: tuple[Path, ...],
           allow_unsigned: bool, grafana_url: str | None, prometheus_url: str | None,
           allow_fault_injection: bool, threads: int, connection_limit: int, max_body: int,
-          grace_s: float, secure_cookies: bool, trusted_proxy: str | None, home: Path) -> None:
+          grace_s: float, secure_cookies: bool, trusted_proxy: str | None, processes: int,
+          listen_fd: int | None, process_index: int, home: Path) -> None:
     """Serve the JSON API (installs, status, history) and /metrics."""
     host = resolve_host(None, None)
     reg = registry_dir(registry, home)
+    if processes > 1 and listen_fd is None:
+        _supervise(click.get_current_context(), home, reg, host, trust, allow_unsigned, listen,
+                   port, processes, grace_s)
+        return
 
     deps = wiring.executor_deps(home)
     deps.canary = Canary(Layout(home).bakes_db)  # baking plugins: two versions, compared
@@ -106,25 +125,26 @@ def serve(listen: str, port: int, registry: str | None, trust: tuple[Path, ...],
                                               inject_failure, requested_by=requested_by,
                                               health=executor.health))
 
-    installer().recover()  # fail fast on a bad home or registry, before binding
     audit = deps.audit  # one log object per process: it knows the chain head it wrote last
-    repaired = audit.repair()  # a writer killed mid-append left a torn line: mend it now
-    if repaired is not None:
-        note(f"audit log: a torn last line was {repaired.action} ({repaired.bytes} bytes)")
+    if listen_fd is None:  # a supervisor did this before starting its serving processes
+        _recover(installer(), audit)
     executor.prime_metrics()
     # installs, rollbacks and denials of any process (CLI, setup jobs) count: read the records
     metrics = wiring.metrics()
-    register_durable_metrics(metrics.registry, Layout(home), lambda: installer().env.registry)
-    ProcessCollector(registry=metrics.registry)  # process_* (CPU, memory, open files, start)
+    exposed = metrics.exposition()
+    register_durable_metrics(exposed, Layout(home), lambda: installer().env.registry)
+    if metrics.shared is None:  # one process: its CPU, memory, open files and start
+        ProcessCollector(registry=exposed)
     metrics.gauge(BUILD_INFO).labels(version=__version__,
                                      python=platform.python_version()).set(1)
     app = create_app(ApiConfig(installer=installer, tokens=TokenStore(home),
                                audit=audit, approvals=Approvals(Layout(home).approvals_db),
                                ui_home=home.absolute(), session_secret=session_secret(home),
+                               sessions=Sessions(store=Layout(home).sessions_db),
                                grafana_url=grafana_url, slo_status=budget_reader(prometheus_url),
                                trends=trend_reader(prometheus_url),
                                incidents=incident_reader(prometheus_url),
-                               metrics=wiring.metrics().registry, executor=executor,
+                               metrics=exposed, executor=executor,
                                allow_fault_injection=allow_fault_injection,
                                secure_cookies=secure_cookies,
                                tracer_provider=wiring.tracer_provider(),
@@ -140,19 +160,89 @@ def serve(listen: str, port: int, registry: str | None, trust: tuple[Path, ...],
 
     threading.Thread(target=prewarm, name="prewarm", daemon=True).start()
 
+    # bakes are judged once per home: by the first serving process when there are several
     bakes = Supervisor(deps.canary, through(lambda: installer(requested_by="bake")),
-                       Journal(Layout(home).journal), audit).start()
+                       Journal(Layout(home).journal), audit)
+    if process_index == 0:
+        bakes.start()
+    if listen_fd is not None:
+        prefork.follow_supervisor(note)
     limits = Limits(threads=threads, connection_limit=connection_limit, max_body_bytes=max_body,
                     grace_s=grace_s)
     try:
         server.serve(app, listen, port, limits, note,
-                     wiring.metrics().gauge(HTTP_REQUESTS_IN_FLIGHT), trusted_proxy)
+                     lambda read: metrics.read_at_scrape(metrics.gauge(HTTP_REQUESTS_IN_FLIGHT),
+                                                         read),
+                     trusted_proxy, *_shared_socket(listen_fd, process_index, metrics.shared))
     except OSError as exc:
-        raise PluginopsError(Code.LISTEN_FAILED, f"cannot listen on {listen}:{port}: "
-                             f"{exc.strerror or exc}", where="--listen/--port",
-                             next_step="choose a free port or address") from None
+        raise _listen_failed(listen, port, exc) from None
     finally:
         bakes.stop()  # the counts gathered since the last second, and their verdict
         deps.pool.close()
         audit.flush()  # the executions' records still queued
         deps.meter.flush()  # and their spend
+
+
+def _shared_socket(listen_fd: int | None, index: int, shared: Path | None
+                   ) -> tuple[socket.socket | None, ConnectionShare | None]:
+    """A serving process of a supervisor: the socket it accepts on, and its share of the
+    connections."""
+    if listen_fd is None:
+        return None, None
+    share = ConnectionShare(prefork.connections_file(shared), index) if shared else None
+    return socket.socket(fileno=listen_fd), share
+
+
+def _recover(installer: Installer, audit: AuditLog) -> None:
+    installer.recover()  # fail fast on a bad home or registry, before binding
+    repaired = audit.repair()  # a writer killed mid-append left a torn line: mend it now
+    if repaired is not None:
+        note(f"audit log: a torn last line was {repaired.action} ({repaired.bytes} bytes)")
+
+
+def _supervise(ctx: click.Context, home: Path, reg: Any, host: Any, trust: tuple[Path, ...],
+               allow_unsigned: bool, listen: str, port: int, processes: int,
+               grace_s: float) -> None:
+    """`--processes N`: recover, bind, then start N serving processes on the one socket (each
+    this command with the socket's descriptor) and supervise them until stopped."""
+    audit = AuditLog(Layout(home).audit_log)
+    _recover(Installer(wiring.installer_env(home, reg, host, trust, allow_unsigned)), audit)
+    audit.flush()
+    session_secret(home)  # made once, before processes that would each make their own
+    try:
+        sock = listening_socket(listen, port)
+    except OSError as exc:
+        raise _listen_failed(listen, port, exc) from None
+    shared = fresh_folder(Layout(home).serving_metrics)
+    args = [*passed_options(ctx, leave_out={"processes", "listen_fd", "process_index"}),
+            "--listen-fd", str(sock.fileno())]
+    prefork.Supervisor(
+        command=lambda index: [sys.executable, "-m", "pluginops", "serve", *args,
+                               "--process-index", str(index)],
+        count=processes, listening=sock, env={**os.environ, SHARED_DIR_ENV: str(shared)},
+        shared=shared, log=note, grace_s=grace_s).run()
+    note("stopped")
+
+
+def passed_options(ctx: click.Context, leave_out: set[str]) -> list[str]:
+    """The command line that gives a command the parameters this one was given."""
+    args: list[str] = []
+    for param in ctx.command.params:
+        if not isinstance(param, click.Option) or param.name in leave_out or not param.opts:
+            continue
+        value = ctx.params.get(param.name or "")
+        flag = max(param.opts, key=len)
+        if param.is_flag:
+            args += [flag] if value else []
+        elif param.multiple:
+            for item in value or ():
+                args += [flag, str(item)]
+        elif value is not None:
+            args += [flag, str(value)]
+    return args
+
+
+def _listen_failed(listen: str, port: int, exc: OSError) -> PluginopsError:
+    return PluginopsError(Code.LISTEN_FAILED, f"cannot listen on {listen}:{port}: "
+                          f"{exc.strerror or exc}", where="--listen/--port",
+                          next_step="choose a free port or address")

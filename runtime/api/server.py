@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -23,7 +24,6 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
-from prometheus_client import Gauge
 from waitress import wasyncore
 from waitress.channel import HTTPChannel
 from waitress.server import create_server
@@ -33,6 +33,7 @@ from werkzeug.wsgi import ClosingIterator
 from contracts.codes import Code, http_code
 from contracts.errors import PluginopsError
 from runtime.api.access import OPEN_PATHS
+from runtime.api.balance import ConnectionShare
 
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
@@ -135,25 +136,39 @@ def _flushed(server: Any) -> bool:
 
 
 def serve(app: WsgiApp, host: str, port: int, limits: Limits,
-          log: Callable[[str], None], in_flight: Gauge | None = None,
-          trusted_proxy: str | None = None) -> None:
-    """Serve until SIGTERM or SIGINT, then drain and return; `in_flight` is set to read the
-    requests being served at each scrape. Behind a TLS proxy at `trusted_proxy` (an address, or
-    `*`), its X-Forwarded-For and X-Forwarded-Proto name the client (what authentication
-    throttles) and the scheme; from anyone else those headers are dropped."""
+          log: Callable[[str], None],
+          show_in_flight: Callable[[Callable[[], float]], None] | None = None,
+          trusted_proxy: str | None = None, listening: socket.socket | None = None,
+          share: ConnectionShare | None = None) -> None:
+    """Serve until SIGTERM or SIGINT, then drain and return; `show_in_flight` is given what
+    reads the requests being served (for a gauge). Behind a TLS proxy at `trusted_proxy` (an
+    address, or `*`), its X-Forwarded-For and X-Forwarded-Proto name the client (what
+    authentication throttles) and the scheme; from anyone else those headers are dropped.
+    `listening`: a socket bound and listening already (one of several serving processes sharing
+    it) instead of `host` and `port`, and `share` how many connections each of them holds (this
+    one takes new connections only while it is among the least loaded)."""
     proxy: dict[str, Any] = {} if trusted_proxy is None else {
         "trusted_proxy": trusted_proxy, "trusted_proxy_count": 1,
         "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto"}}
     gate = Gate(app)
-    if in_flight is not None:
-        in_flight.set_function(lambda: gate.in_flight)
+    if show_in_flight is not None:
+        show_in_flight(lambda: gate.in_flight)
+    where: dict[str, Any] = {"host": host, "port": port} if listening is None else {
+        "sockets": [listening]}
     server: Any = create_server(
-        gate, host=host, port=port, threads=limits.threads,
+        gate, **where, threads=limits.threads,
         connection_limit=limits.connection_limit,
         max_request_body_size=limits.max_body_bytes,
         channel_timeout=limits.channel_timeout_s, ident="pluginops",
         clear_untrusted_proxy_headers=True, expose_tracebacks=False, **proxy)
     server.channel_class = JsonErrorChannel
+    if share is not None:
+        listens = server.readable
+
+        def readable() -> bool:
+            return bool(listens()) and share.may_accept(len(server.active_channels))
+
+        server.readable = readable
     stop_at: list[float] = []
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

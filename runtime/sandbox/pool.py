@@ -110,9 +110,10 @@ class WorkerPool:
         if metrics is not None:
             me = weakref.ref(self)  # the registry must not keep a dropped pool alive
             for state in POOL_STATES:
-                metrics.gauge(POOL_WORKERS).labels(state=state).set_function(
-                    functools.partial(_gauge, me, state))
-            metrics.gauge(POOL_MEMORY).set_function(functools.partial(_gauge, me, "memory"))
+                metrics.read_at_scrape(metrics.gauge(POOL_WORKERS).labels(state=state),
+                                       functools.partial(_gauge, me, state))
+            metrics.read_at_scrape(metrics.gauge(POOL_MEMORY),
+                                   functools.partial(_gauge, me, "memory"))
 
     # --- what the executor calls ---
 
