@@ -1,6 +1,8 @@
-"""A soak of `pluginops serve`: minutes of executions from keep-alive clients with faults mixed in
+"""A soak of `pluginops serve`: minutes of executions at the throughput goal with faults mixed in
 (a plugin whose worker dies, a slow plugin, a plugin that exhausts its memory limit, and an
-update then a rollback of a plugin in the middle of its traffic), then a pass/fail summary:
+update then a rollback of a plugin in the middle of its traffic), then a pass/fail summary. The
+bulk of the traffic is a trivial plugin's, sent by ApacheBench (`ab`, keep-alive, in runs of
+about two seconds, each answered in full); Python clients send the mix with the faults.
 
 - no execution lost or counted twice: for each plugin and outcome, the executions counter on
   `/metrics` moved by exactly what the clients received;
@@ -8,10 +10,12 @@ update then a rollback of a plugin in the middle of its traffic), then a pass/fa
   exhaustion as `denied` (MemoryError, rule limits.memory_mb), audited and counted in
   `pluginops_policy_denials_total`, the slow plugin as `success`, the update and the rollback as
   committed transactions, and the plugin's traffic answered throughout;
-- the server's memory is flat after warm-up: its resident memory over the last fifth of the
-  run within 10% (and 16 MB) of the second fifth.
+- the serving processes' memory is flat after warm-up: their resident memory over the last
+  fifth of the run within 10% (and 16 MB) of the second fifth;
+- the executions per second over the whole run reached `--target` (0: not judged).
 
-    .venv/bin/python bench/soak_bench.py [--seconds 600] [--clients 8]
+    .venv/bin/python bench/soak_bench.py [--seconds 600] [--clients 4] [--bulk-clients 8]
+                                         [--processes 3] [--threads 2] [--target 1000]
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.serving import PLUGINOPS, pluginops, publish, stop, workspace  # noqa: E402
+from bench.serving import PLUGINOPS, Run, ab, pluginops, publish, stop, workspace  # noqa: E402
 from contracts.catalogue import PLUGIN_EXECUTIONS, POLICY_DENIALS  # noqa: E402
 from stack.processes import free_port  # noqa: E402
 
@@ -100,15 +104,60 @@ def memory_denials(text: str) -> float:
                and 'operation="memory"' in line)
 
 
-def resident(text: str) -> float:
-    return next(float(line.split()[1]) for line in text.splitlines()
-                if line.startswith("process_resident_memory_bytes "))
+def serving_pids(server: subprocess.Popen[bytes]) -> list[int]:
+    """The processes that serve: the supervisor's children, or the server itself."""
+    children = Path(f"/proc/{server.pid}/task/{server.pid}/children")
+    found = [int(pid) for pid in children.read_text().split()] if children.exists() else []
+    return found or [server.pid]
+
+
+def resident(pids: list[int]) -> float:
+    """Their resident memory, summed (bytes)."""
+    total = 0.0
+    for pid in pids:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except FileNotFoundError:
+            continue
+        total += next(float(line.split()[1]) * 1024 for line in status.splitlines()
+                      if line.startswith("VmRSS:"))
+    return total
+
+
+class Bulk:
+    """The trivial plugin's executions from ab, in runs of about `RUN_S` each, until halted."""
+
+    RUN_S = 2.0
+
+    def __init__(self, url: str, clients: int, body: Path, token: str) -> None:
+        self.url, self.clients, self.body, self.token = url, clients, body, token
+        self.runs: list[Run] = []
+
+    def send(self, halt: threading.Event) -> None:
+        requests = 500  # the first run measures the rate the next ones are sized by
+        while not halt.is_set():
+            run = ab(self.url, requests, self.clients, self.body, self.token)
+            self.runs.append(run)
+            requests = max(200, int(run.per_s * self.RUN_S))
+
+    @property
+    def ok(self) -> int:
+        return sum(run.ok for run in self.runs)
+
+    @property
+    def answered(self) -> int:
+        return sum(run.sent for run in self.runs)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=600.0)
-    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--clients", type=int, default=4, help="Python clients: the mix")
+    parser.add_argument("--bulk-clients", type=int, default=8, help="ab's: the trivial plugin")
+    parser.add_argument("--processes", type=int, default=3, help="serve --processes")
+    parser.add_argument("--threads", type=int, default=2, help="serve --threads")
+    parser.add_argument("--target", type=float, default=1000.0,
+                        help="executions/s the run must reach (0: not judged)")
     options = parser.parse_args()
     with workspace("pluginops-soak-") as work:
         home = work / "home"
@@ -127,7 +176,9 @@ def main() -> int:
             port = free_port()
             log = (work / "serve.log").open("wb")
             server = subprocess.Popen([PLUGINOPS, "serve", "--port", str(port), "--home",
-                                       str(home)], stdout=log, stderr=log)
+                                       str(home), "--processes", str(options.processes),
+                                       "--threads", str(options.threads)],
+                                      stdout=log, stderr=log)
             deadline = time.monotonic() + 60
             while True:
                 try:
@@ -152,7 +203,12 @@ def main() -> int:
                     tally.add(name, status, body)
                 connection.close()
 
+            body = work / "body.json"
+            body.write_text(json.dumps({"inputs": {"text": "hi"}}))
+            bulk = Bulk(f"http://127.0.0.1:{port}/v1/plugins/noop/execute", options.bulk_clients,
+                        body, token)
             threads = [threading.Thread(target=client, args=(n,)) for n in range(options.clients)]
+            threads.append(threading.Thread(target=bulk.send, args=(halt,)))
             started = time.monotonic()
             for thread in threads:
                 thread.start()
@@ -160,7 +216,7 @@ def main() -> int:
             operations: dict[str, int] = {}
             admin = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
             while (elapsed := time.monotonic() - started) < options.seconds:
-                memory.append((elapsed, resident(scrape(port))))
+                memory.append((elapsed, resident(serving_pids(server))))
                 if "update" not in operations and elapsed > options.seconds * 0.4:
                     operations["update"] = call(admin, "POST", f"/v1/plugins/{VERSIONED}/update",
                                                 token)[0]
@@ -175,7 +231,10 @@ def main() -> int:
             after = scrape(port)
             counted = executions(after) - before
             denials = memory_denials(after) - denials_before
-            return summary(tally, counted, denials, memory, operations, took, options.seconds)
+            tally.outcomes[("noop", "success")] += bulk.ok
+            tally.statuses[200] += bulk.ok
+            tally.statuses[0] += bulk.answered - bulk.ok  # ab's other answers and failures
+            return summary(tally, counted, denials, memory, operations, took, options)
         finally:
             if server is not None:
                 stop(server)
@@ -183,11 +242,17 @@ def main() -> int:
 
 def summary(tally: Tally, counted: Counter[tuple[str, str]], denials: float,
             memory: list[tuple[float, float]], operations: dict[str, int], took: float,
-            seconds: float) -> int:
+            options: argparse.Namespace) -> int:
     answered = sum(tally.statuses.values())
-    print(f"{answered} requests in {took:.0f} s ({answered / took:.0f}/s), statuses "
-          f"{dict(sorted(tally.statuses.items()))}")
+    seconds = options.seconds
+    print(f"{answered} requests in {took:.0f} s ({answered / took:.0f}/s; {options.processes} "
+          f"processes x {options.threads} threads), statuses "
+          f"{dict(sorted(tally.statuses.items()))} (0: ab's failures)")
     checks: list[tuple[str, bool]] = []
+    if options.target:
+        checks.append((f"at least {options.target:.0f} executions/s over the run",
+                       answered / took >= options.target))
+    checks.append(("no request failed (ab's bulk all 2xx)", tally.statuses[0] == 0))
     received = +tally.outcomes
     checks.append(("every execution counted once (counter == client tally per plugin and "
                    "outcome)", +counted == received))
