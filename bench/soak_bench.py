@@ -207,6 +207,10 @@ def main() -> int:
             body.write_text(json.dumps({"inputs": {"text": "hi"}}))
             bulk = Bulk(f"http://127.0.0.1:{port}/v1/plugins/noop/execute", options.bulk_clients,
                         body, token)
+            def admin() -> http.client.HTTPConnection:
+                """A connection per operation: the server closes one idle for a minute."""
+                return http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+
             threads = [threading.Thread(target=client, args=(n,)) for n in range(options.clients)]
             threads.append(threading.Thread(target=bulk.send, args=(halt,)))
             started = time.monotonic()
@@ -214,14 +218,13 @@ def main() -> int:
                 thread.start()
             memory: list[tuple[float, float]] = []
             operations: dict[str, int] = {}
-            admin = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
             while (elapsed := time.monotonic() - started) < options.seconds:
                 memory.append((elapsed, resident(serving_pids(server))))
                 if "update" not in operations and elapsed > options.seconds * 0.4:
-                    operations["update"] = call(admin, "POST", f"/v1/plugins/{VERSIONED}/update",
-                                                token)[0]
+                    operations["update"] = call(admin(), "POST",
+                                                f"/v1/plugins/{VERSIONED}/update", token)[0]
                 if "rollback" not in operations and elapsed > options.seconds * 0.6:
-                    operations["rollback"] = call(admin, "POST",
+                    operations["rollback"] = call(admin(), "POST",
                                                   f"/v1/plugins/{VERSIONED}/rollback", token)[0]
                 time.sleep(min(5.0, options.seconds / 20))
             halt.set()
@@ -261,6 +264,8 @@ def summary(tally: Tally, counted: Counter[tuple[str, str]], denials: float,
     checks.append(("dead workers answered as error WorkerDied",
                    tally.errors[("crasher", "WorkerDied")] == tally.outcomes[("crasher",
                                                                               "error")] > 0))
+    if not checks[-1][1]:
+        print(f"  crasher: {dict(tally.errors)}, outcomes {dict(tally.outcomes)}")
     checks.append(("memory exhaustion answered as denied MemoryError, each denial audited",
                    tally.errors[("hog", "MemoryError")] == tally.outcomes[("hog", "denied")]
                    == denials > 0))

@@ -18,7 +18,7 @@
     staging/<tx>/                     downloads and extraction in flight
     locks/<name>.lock                 one OS-level lock per plugin; locks/policy.lock
     logs/<tx>.log                     every transaction's log, kept after a rollback
-    run/<name>/<version>/w<n>/        each sandbox worker's scratch, inputs and report
+    run/<name>/<version>/p<pid>-w<n>/ each sandbox worker's scratch, inputs and report
     serving-metrics/<pid>/            `serve --processes`: its processes' shared metric files
     keys/trusted/*.pub                publisher keys whose signatures installs accept
     keys/signing.key, signing.pub     this home's own publisher key pair (`pluginops keygen`)
@@ -135,8 +135,13 @@ class Layout:
     def log(self, tx_id: str) -> Path:
         return self.home / "logs" / f"{tx_id}.log"
 
+    @property
+    def runs(self) -> Path:
+        """Every plugin version's workers' folders (`run_dir`)."""
+        return self.home / "run"
+
     def run_dir(self, name: str, version: str) -> Path:
-        return self.home / "run" / name / version
+        return self.runs / name / version
 
     # keys and release gates
     @property

@@ -26,6 +26,7 @@ from contracts.layout import Layout
 from runtime.api import balance, prefork
 from runtime.auth.sessions import Sessions
 from runtime.auth.tokens import Principal, TokenStore
+from runtime.sandbox import run_folders
 from tests.install_support import an_installer
 from tests.serve_support import PLUGINOPS, serve_process
 
@@ -139,6 +140,10 @@ def test_two_processes_share_the_port_the_connections_and_their_metrics(
     # one exposition, whichever process answers it: every process's counts, summed
     assert executions(base) == 42
     assert until(lambda: idle_workers(base) == 2)  # a warm worker in each process
+    # each process's workers have folders of their own
+    owners = {folder.name.split("-")[0] for folder in
+              Layout(home).run_dir(PLUGIN, "1.2.0").iterdir()}
+    assert owners == {f"p{pid}" for pid in serving(supervisor)}
     (info,) = samples(base, BUILD_INFO.name).values()
     assert info == 1
 
@@ -207,6 +212,18 @@ def test_sessions_in_one_file_are_one_set_of_sessions(tmp_path: Path) -> None:
     other.end(sid)
     assert one.get(sid) is None
     assert sid not in (tmp_path / "sessions.db").read_bytes().decode(errors="replace")
+
+
+def test_worker_folders_of_processes_no_longer_running_are_removed(tmp_path: Path) -> None:
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()
+    runs = tmp_path / "run"
+    mine = run_folders.worker_folder(runs / "p" / "1.0.0", 1)
+    theirs = runs / "p" / "1.0.0" / f"p{ended.pid}-w1"
+    for folder in (mine, theirs):
+        (folder / "scratch").mkdir(parents=True)
+    assert run_folders.remove_orphans(runs) == 1
+    assert mine.exists() and not theirs.exists()
 
 
 def test_a_port_in_use_is_refused_before_any_process_starts(home: Path) -> None:

@@ -46,6 +46,7 @@ from runtime.install.service import Installer
 from runtime.sandbox.approvals import Approvals
 from runtime.sandbox.audit import AuditLog
 from runtime.sandbox.executor import Executor
+from runtime.sandbox.run_folders import remove_orphans
 from runtime.telemetry.durable import register_durable_metrics
 from runtime.telemetry.metrics import SHARED_DIR_ENV
 
@@ -160,11 +161,9 @@ def serve(listen: str, port: int, registry: str | None, trust: tuple[Path, ...],
 
     threading.Thread(target=prewarm, name="prewarm", daemon=True).start()
 
-    # bakes are judged once per home: by the first serving process when there are several
+    # each serving process flushes its bakes' counts; the first to decide on a bake decides
     bakes = Supervisor(deps.canary, through(lambda: installer(requested_by="bake")),
-                       Journal(Layout(home).journal), audit)
-    if process_index == 0:
-        bakes.start()
+                       Journal(Layout(home).journal), audit).start()
     if listen_fd is not None:
         prefork.follow_supervisor(note)
     limits = Limits(threads=threads, connection_limit=connection_limit, max_body_bytes=max_body,
@@ -198,6 +197,9 @@ def _recover(installer: Installer, audit: AuditLog) -> None:
     repaired = audit.repair()  # a writer killed mid-append left a torn line: mend it now
     if repaired is not None:
         note(f"audit log: a torn last line was {repaired.action} ({repaired.bytes} bytes)")
+    orphans = remove_orphans(installer.env.layout.runs)  # of servers that were killed
+    if orphans:
+        note(f"removed {orphans} worker folders of processes no longer running")
 
 
 def _supervise(ctx: click.Context, home: Path, reg: Any, host: Any, trust: tuple[Path, ...],

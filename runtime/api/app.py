@@ -9,7 +9,8 @@ the real ones, tests pass their own.
     GET    /v1/plugins[/<name>]                                  status and operations in flight
     GET    /v1/history?plugin=NAME&limit=N                       transactions with phases
     GET    /v1/transactions/<tx_id>                              one transaction and its events
-    POST   /v1/plugins/<name>/execute   {"inputs": {...}}        run it in its sandbox
+    POST   /v1/plugins/<name>/execute   {"inputs": {...}}        run it in its sandbox (answered
+                                                                 in front of Flask: execute_lane)
     GET    /v1/approvals?plugin=NAME                             pending requests, decisions
     POST   /v1/approvals/<name> {"scope", "decision", "reason"}  approve or deny (admin, never
                                                                  the one who asked)
@@ -53,7 +54,7 @@ from runtime.api.trends import TrendReader, trend_routes
 from runtime.api.ui import SloReader, create_blueprint, no_slo_reader
 from runtime.auth.sessions import Sessions
 from runtime.auth.throttle import Throttle
-from runtime.auth.tokens import TokenStore
+from runtime.auth.tokens import Principal, TokenStore
 from runtime.install.select import check_name
 from runtime.install.service import Installer
 from runtime.install.transaction import Outcome
@@ -160,7 +161,7 @@ def create_app(config: ApiConfig) -> Flask:
 
     access = Access(config.tokens, config.throttle, config.audit)
 
-    def checked(token: str) -> Any:  # the UI's sign-in: the same throttle and audit
+    def checked(token: str) -> Principal | None:  # the UI's sign-in: same throttle and audit
         return access.checked(token, request.remote_addr, request.path)
 
     @app.errorhandler(HTTPException)

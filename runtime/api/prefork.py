@@ -32,6 +32,7 @@ from prometheus_client.multiprocess import mark_process_dead
 from contracts.codes import Code
 from contracts.errors import OperationFailed
 from runtime.api import balance
+from runtime.sandbox.run_folders import running
 
 QUICK_EXIT_S = 10.0  # a process that ends this soon after its start failed to start
 QUICK_EXITS_ALLOWED = 3  # in a row, then the supervisor gives up
@@ -82,22 +83,12 @@ def fresh_folder(parent: Path) -> Path:
     supervisors no longer running are removed."""
     parent.mkdir(parents=True, exist_ok=True)
     for old in parent.iterdir():
-        if old.name.isdigit() and not _running(int(old.name)):
+        if old.name.isdigit() and not running(int(old.name)):
             shutil.rmtree(old, ignore_errors=True)
     folder = parent / str(os.getpid())
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir()
     return folder
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 @dataclass
@@ -177,7 +168,8 @@ class Supervisor:
                 self._stop("serving processes keep failing")
                 continue
             time.sleep(RESTART_DELAY_S if quick else 0)
-            self._start(index)
+            if not self._stop_at:  # no signal came while it waited
+                self._start(index)
         if self._stop_at and self.clock() > self._stop_at[0]:
             self._kill_all()
 

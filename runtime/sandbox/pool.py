@@ -9,12 +9,11 @@
 - A worker comes back to the pool unless it died, timed out, has used half its CPU allowance,
   or may have started processes (those serve one request: nothing they started outlives it).
 - A reaper pass stops workers idle for longer than `idle_s`, except the last idle worker of the
-  `keep_warm` keys executed most; a stopped worker's run folder is deleted.
+  `keep_warm` keys executed most; a stopped worker's run folder (`run_folders`) is deleted.
 - `prewarm` starts an idle worker for a key that has none, only where the pool has room without
   evicting anyone or passing three quarters of its memory (serve pre-warms the busiest plugins).
 - Each worker holds two file descriptors in the server (its pipes): a pool of `max_workers`
-  fits under a 1,024 open-file limit.
-- Closing the pool ends every worker it started, idle or not.
+  fits under a 1,024 open-file limit. Closing the pool ends every worker it started.
 """
 
 from __future__ import annotations
@@ -41,6 +40,7 @@ from contracts.catalogue import (
 from contracts.codes import Code
 from contracts.errors import Unavailable
 from runtime.sandbox.containment import Containment
+from runtime.sandbox.run_folders import worker_folder
 from runtime.sandbox.worker import Worker, WorkerSpec
 from runtime.sandbox.worker_main import CPU_BUDGET_EXECUTIONS
 from runtime.telemetry.metrics import Metrics
@@ -343,13 +343,13 @@ class WorkerPool:
 
     def _start(self, spec: WorkerSpec, key: str, serial: int, demanded: bool = True) -> Worker:
         started = time.perf_counter()
+        folder = worker_folder(Path(spec.run_dir), serial)
         try:
-            worker = Worker(replace(spec, run_dir=Path(spec.run_dir) / f"w{serial}"),
-                            self.containment)
+            worker = Worker(replace(spec, run_dir=folder), self.containment)
         except BaseException:
             with self._cond:
                 self._release_slot(key)
-            shutil.rmtree(Path(spec.run_dir) / f"w{serial}", ignore_errors=True)
+            shutil.rmtree(folder, ignore_errors=True)
             raise
         if self._metrics is not None:
             self._metrics.histogram(WORKER_START_DURATION).observe(
