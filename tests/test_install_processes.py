@@ -1,5 +1,5 @@
 """Installs as separate processes: one operation per plugin, a killed holder never in anyone's
-way, and `kill -9` at every phase boundary and at 64 random instants always recovers to a stable,
+way, and `kill -9` at every phase boundary and at 40 random instants always recovers to a stable,
 runnable state."""
 
 from __future__ import annotations
@@ -281,11 +281,11 @@ def wait_for_phase(process: subprocess.Popen[str], home: Path, phase: str) -> No
         journal.close()
 
 
-KILLS = 64  # about a second each: the suite's time budget, a dozen kills per phase on average
+KILLS = 40  # about a second each: the suite's time budget, eight kills per phase on average
 
 
-@pytest.mark.timeout(1200)  # 64 launches of the CLI; on a loaded machine each takes seconds
-def test_kill_at_64_random_instants_always_recovers(setup: dict[str, Path],
+@pytest.mark.timeout(1200)  # 40 launches of the CLI; on a loaded machine each takes seconds
+def test_kill_at_40_random_instants_always_recovers(setup: dict[str, Path],
                                                     tmp_path: Path) -> None:
     """Each kill picks a phase and an offset into it at random, and is timed from what the
     process is doing: the journal showing that phase, not a clock calibrated on another run."""

@@ -1,5 +1,5 @@
 """Many plugins, few workers, a tight open-file limit: a real `pluginops serve` under
-`RLIMIT_NOFILE` 512 executes 120 plugins round robin through a pool capped at 40 workers.
+`RLIMIT_NOFILE` 512 executes 80 plugins round robin through a pool capped at 40 workers.
 Every request is answered, the pool stays within its cap (least recently used workers make
 room), the open files within the limit, and evicted workers' run folders are reclaimed."""
 
@@ -24,7 +24,7 @@ from tests.install_support import a_sandbox_executor, an_installer, publish_plug
 from tests.serve_support import running_serve
 
 pytestmark = pytest.mark.slow
-PLUGINS = [f"fleet-{n:03d}" for n in range(120)]
+PLUGINS = [f"fleet-{n:03d}" for n in range(80)]
 MAX_WORKERS = 40
 OPEN_FILES = 512
 

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 
 def test_a_short_soak_passes_every_check() -> None:
     done = subprocess.run([sys.executable, str(REPO / "bench" / "soak_bench.py"),
-                           "--seconds", "15", "--clients", "4", "--bulk-clients", "4",
+                           "--seconds", "10", "--clients", "4", "--bulk-clients", "4",
                            "--target", "0"],
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0 and done.stdout.rstrip().endswith("soak: passed"), \

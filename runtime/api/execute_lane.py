@@ -29,7 +29,7 @@ from werkzeug.wsgi import get_input_stream
 from contracts.codes import Code, http_code
 from contracts.errors import PluginopsError, Unavailable
 from contracts.outcomes import ExecutionOutcome
-from runtime.api.access import Access, Throttled, Unauthenticated
+from runtime.api.access import MUTATING, Access, Throttled, Unauthenticated
 from runtime.api.bodies import json_body
 from runtime.install.select import check_name
 from runtime.sandbox.audit import AuditLog
@@ -156,7 +156,7 @@ class ExecuteLane:
             answer = Answer(500, error_document(PluginopsError(
                 http_code(500), "the server met an internal error", where=path,
                 next_step="see the server's log; retry")), [])
-        if principal is not None and self.audit is not None:
+        if principal is not None and self.audit is not None and method in MUTATING:
             # an execution's record is the hot path: queued, written within the log's window
             self.audit.event("api.request", user=principal.user, role=principal.role,
                              token=principal.token_id, method=method, path=path,
