@@ -153,7 +153,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=600.0)
     parser.add_argument("--clients", type=int, default=4, help="Python clients: the mix")
-    parser.add_argument("--bulk-clients", type=int, default=8, help="ab's: the trivial plugin")
+    parser.add_argument("--bulk-clients", type=int, default=8,
+                        help="ab's: the trivial plugin (0: none)")
     parser.add_argument("--processes", type=int, default=3, help="serve --processes")
     parser.add_argument("--threads", type=int, default=2, help="serve --threads")
     parser.add_argument("--target", type=float, default=1000.0,
@@ -212,7 +213,8 @@ def main() -> int:
                 return http.client.HTTPConnection("127.0.0.1", port, timeout=120)
 
             threads = [threading.Thread(target=client, args=(n,)) for n in range(options.clients)]
-            threads.append(threading.Thread(target=bulk.send, args=(halt,)))
+            if options.bulk_clients:
+                threads.append(threading.Thread(target=bulk.send, args=(halt,)))
             started = time.monotonic()
             for thread in threads:
                 thread.start()
