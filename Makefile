@@ -20,10 +20,11 @@ demo: system-deps venv
 	@PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh
 
 # Two workers (these machines have two cores); a test file stays on one worker, so its
-# module-scoped fixtures (a backfilled Prometheus, a built wheel) are made once.
+# module-scoped fixtures (a backfilled Prometheus, a built wheel) are made once. Files are handed
+# out in collection order, the longest first (tests/conftest.py), not by their number of tests.
 test: system-deps venv lint typecheck
 	$(BIN)/pluginops generate --check
-	$(BIN)/pytest -q -n 2 --dist loadfile
+	$(BIN)/pytest -q -n 2 --dist loadfile --no-loadscope-reorder
 
 lint: venv
 	$(BIN)/ruff check .
